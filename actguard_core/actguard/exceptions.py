@@ -1,0 +1,289 @@
+"""Every error actguard raises.
+
+All of them derive from :class:`ActGuardError`, so ``except ActGuardError`` catches any refusal::
+
+    ActGuardError
+    ├── ConfigError                  misconfiguration, raised at decoration / construction / configure() time
+    ├── MissingRuntimeContextError   a run-scoped guard called outside any RunContext
+    ├── StoreUnavailable             the state store could not be reached (wraps the driver error)
+    ├── UnknownModelPriceError       a metered model has no known price under a usd_limit
+    ├── BudgetExceededError          a BudgetGuard limit (usd or tokens) was reached
+    ├── GuardError                   chain of custody refusal, with a machine-readable ``code``
+    └── ToolGuardError               a tool guard refused a call (recoverable: the agent may retry later)
+        ├── RateLimitExceeded
+        ├── CircuitOpenError
+        ├── ToolTimeoutError         (also a builtin TimeoutError)
+        ├── MaxAttemptsExceeded
+        └── IdempotencyError
+            ├── IdempotencyInProgress
+            ├── DuplicateIdempotencyKey
+            └── IdempotencyOutcomeUnknown
+
+Each error carries structured fields (``limit``, ``retry_after``, ``tool_name``...) and a message that states the
+limit and the observed value. :meth:`ActGuardError.to_prompt` gives text a model can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ActGuardError",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "DuplicateIdempotencyKey",
+    "GuardError",
+    "IdempotencyError",
+    "IdempotencyInProgress",
+    "IdempotencyOutcomeUnknown",
+    "MaxAttemptsExceeded",
+    "MissingRuntimeContextError",
+    "RateLimitExceeded",
+    "StoreUnavailable",
+    "ToolGuardError",
+    "ToolTimeoutError",
+    "UnknownModelPriceError",
+]
+
+
+class ActGuardError(Exception):
+    """Root of every actguard error."""
+
+    def to_prompt(self) -> str:
+        """Text suitable for returning to a model as a tool result."""
+        return str(self)
+
+
+class ConfigError(ActGuardError, ValueError):
+    """An argument or configuration value is invalid. Raised early: at decoration, construction or configure()."""
+
+
+class MissingRuntimeContextError(ActGuardError, RuntimeError):
+    """A run-scoped guard (max_attempts, idempotent) was called outside any :class:`actguard.RunContext`."""
+
+    def __init__(self, guard: str, tool_name: str) -> None:
+        self.guard = guard
+        self.tool_name = tool_name
+        super().__init__(
+            f"{guard} on {tool_name!r} needs an active run: wrap the call in `with actguard.RunContext():` "
+            "(or `async with`). Threads and tasks started without copying the context see no run; "
+            "use actguard.ContextThreadPoolExecutor or actguard.bind_context(fn)."
+        )
+
+
+class StoreUnavailable(ActGuardError, ConnectionError):
+    """The state store could not be reached. ``cause`` is the underlying driver error."""
+
+    def __init__(self, store: str, operation: str, cause: BaseException | None = None) -> None:
+        self.store = store
+        self.operation = operation
+        self.cause = cause
+        detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
+        super().__init__(f"{store} store unavailable during {operation}{detail}")
+
+
+class UnknownModelPriceError(ActGuardError, LookupError):
+    """A model has no known price, so a usd_limit cannot be enforced for it."""
+
+    def __init__(self, model: str, provider: str | None = None) -> None:
+        self.model = model
+        self.provider = provider
+        where = f" (provider {provider!r})" if provider else ""
+        super().__init__(
+            f"no price known for model {model!r}{where}, so its cost cannot be counted against usd_limit. "
+            f"Register one with actguard.prices.register({model!r}, input_per_mtok=..., output_per_mtok=...) "
+            "or pass BudgetGuard(..., on_unknown_model='warn', fallback_price=...)."
+        )
+
+
+class BudgetExceededError(ActGuardError):
+    """A :class:`actguard.BudgetGuard` limit was reached.
+
+    Attributes:
+        user_id: the guard's user_id.
+        limit_type: ``"usd"`` or ``"token"``.
+        limit: the configured limit.
+        used: what had been used when the limit was found crossed.
+        response: the provider response of the call that crossed the limit, when there was one, so it is not lost.
+    """
+
+    def __init__(
+        self,
+        user_id: str | None,
+        limit_type: str,
+        limit: float,
+        used: float,
+        *,
+        guard_name: str | None = None,
+        response: Any = None,
+    ) -> None:
+        self.user_id = user_id
+        self.limit_type = limit_type
+        self.limit = limit
+        self.used = used
+        self.guard_name = guard_name
+        self.response = response
+        who = f" for user {user_id!r}" if user_id is not None else ""
+        name = f" ({guard_name})" if guard_name else ""
+        if limit_type == "usd":
+            amounts = f"used ${used:.6f} of ${limit:.6f}"
+        else:
+            amounts = f"used {int(used)} of {int(limit)} tokens"
+        super().__init__(f"budget exceeded{who}{name}: {amounts}")
+
+    def to_prompt(self) -> str:
+        return f"Stop: the {self.limit_type} budget for this request is spent ({self}). Do not call more tools."
+
+
+class GuardError(ActGuardError):
+    """A chain-of-custody refusal.
+
+    Attributes:
+        code: one of ``NO_SESSION``, ``MISSING_FACT``, ``TOO_MANY_RESULTS``, ``THRESHOLD_EXCEEDED``,
+            ``PATTERN_BLOCKED`` (custom rules may use their own).
+        message: what was refused and why.
+        details: structured data (argument, value, kind...).
+        fix_hint: what the agent can do about it.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        fix_hint: str = "",
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+        self.fix_hint = fix_hint
+        super().__init__(f"[{code}] {message}")
+
+    def to_prompt(self) -> str:
+        text = f"Refused ({self.code}): {self.message}"
+        if self.fix_hint:
+            text += f" {self.fix_hint}"
+        return text
+
+
+class ToolGuardError(ActGuardError):
+    """A tool guard refused a call. The agent can recover (wait, try another tool, stop retrying)."""
+
+    def __init__(self, message: str, *, tool_name: str) -> None:
+        self.tool_name = tool_name
+        super().__init__(message)
+
+
+class RateLimitExceeded(ToolGuardError):
+    """More than ``limit`` calls in ``period`` seconds for one scope value."""
+
+    def __init__(
+        self, *, tool_name: str, limit: int, period: float, retry_after: float, scope_value: Any = None
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self.retry_after = retry_after
+        self.scope_value = scope_value
+        scope = f" for {scope_value!r}" if scope_value is not None else ""
+        super().__init__(
+            f"rate limit of {tool_name!r} reached{scope}: {limit} calls per {period:g}s; "
+            f"retry in {retry_after:.2f}s",
+            tool_name=tool_name,
+        )
+
+    def to_prompt(self) -> str:
+        return (
+            f"Tool {self.tool_name!r} is rate limited ({self.limit} calls per {self.period:g}s). "
+            f"Retry after {self.retry_after:.0f}s or continue without it."
+        )
+
+
+class CircuitOpenError(ToolGuardError):
+    """The dependency's circuit is open: calls fail fast until ``retry_after`` seconds pass."""
+
+    def __init__(self, *, dependency_name: str, retry_after: float, tool_name: str = "", failures: int = 0) -> None:
+        self.dependency_name = dependency_name
+        self.retry_after = retry_after
+        self.failures = failures
+        super().__init__(
+            f"circuit {dependency_name!r} is open after {failures} consecutive failures; "
+            f"retry in {retry_after:.2f}s",
+            tool_name=tool_name or dependency_name,
+        )
+
+    def to_prompt(self) -> str:
+        return (
+            f"The dependency {self.dependency_name!r} is failing and temporarily disabled. "
+            f"Retry after {self.retry_after:.0f}s or use another approach."
+        )
+
+
+class ToolTimeoutError(ToolGuardError, TimeoutError):
+    """The tool ran longer than ``timeout_s`` seconds."""
+
+    def __init__(self, *, tool_name: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(f"{tool_name!r} exceeded its timeout of {timeout_s:g}s", tool_name=tool_name)
+
+
+class MaxAttemptsExceeded(ToolGuardError):
+    """The tool was called more than ``limit`` times in one run."""
+
+    def __init__(self, *, tool_name: str, limit: int, attempts: int, run_id: str | None = None) -> None:
+        self.limit = limit
+        self.attempts = attempts
+        self.run_id = run_id
+        super().__init__(
+            f"{tool_name!r} called {attempts} times in run {run_id!r}; the limit is {limit} per run",
+            tool_name=tool_name,
+        )
+
+    def to_prompt(self) -> str:
+        return (
+            f"Tool {self.tool_name!r} has been called {self.limit} times in this run, the maximum. "
+            "Do not call it again; answer with what you have."
+        )
+
+
+class IdempotencyError(ToolGuardError):
+    """Base of the idempotency refusals. ``idempotency_key`` names the key."""
+
+    def __init__(self, message: str, *, tool_name: str, idempotency_key: str) -> None:
+        self.idempotency_key = idempotency_key
+        super().__init__(message, tool_name=tool_name)
+
+
+class IdempotencyInProgress(IdempotencyError):
+    """A call with the same key is running right now."""
+
+    def __init__(self, *, tool_name: str, idempotency_key: str) -> None:
+        super().__init__(
+            f"{tool_name!r} with idempotency_key {idempotency_key!r} is already in progress",
+            tool_name=tool_name,
+            idempotency_key=idempotency_key,
+        )
+
+
+class DuplicateIdempotencyKey(IdempotencyError):
+    """The key was already used successfully (raised with ``on_duplicate="raise"``)."""
+
+    def __init__(self, *, tool_name: str, idempotency_key: str) -> None:
+        super().__init__(
+            f"{tool_name!r} already ran with idempotency_key {idempotency_key!r}",
+            tool_name=tool_name,
+            idempotency_key=idempotency_key,
+        )
+
+
+class IdempotencyOutcomeUnknown(IdempotencyError):
+    """An earlier call with this key failed in a way that may have had effects; it is not retried until the TTL ends."""
+
+    def __init__(self, *, tool_name: str, idempotency_key: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"an earlier call of {tool_name!r} with idempotency_key {idempotency_key!r} failed with an unknown "
+            "outcome; refusing to repeat it until the key expires",
+            tool_name=tool_name,
+            idempotency_key=idempotency_key,
+        )

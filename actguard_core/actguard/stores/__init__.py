@@ -1,0 +1,51 @@
+"""State stores: where guards keep what must outlive one call.
+
+The default is an in-process :class:`MemoryStore`. Select another for the whole process with
+:func:`set_default_store` (or ``actguard.configure(store=...)``), or per guard with its ``store=`` argument.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from actguard.exceptions import ConfigError
+from actguard.stores._base import BreakerDecision, BreakerSnapshot, Claim, SpendTotals, Store, WindowDecision
+from actguard.stores.memory import MemoryStore
+
+__all__ = [
+    "BreakerDecision",
+    "BreakerSnapshot",
+    "Claim",
+    "MemoryStore",
+    "SpendTotals",
+    "Store",
+    "WindowDecision",
+    "get_default_store",
+    "set_default_store",
+]
+
+_default_store: Store | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_store() -> Store:
+    """The process-wide store used by guards that were not given one (a MemoryStore unless set)."""
+    global _default_store
+    store = _default_store
+    if store is None:
+        with _default_lock:
+            if _default_store is None:
+                _default_store = MemoryStore()
+            store = _default_store
+    return store
+
+
+def set_default_store(store: Store | None) -> None:
+    """Use ``store`` for every guard without its own; ``None`` goes back to a fresh in-process MemoryStore."""
+    global _default_store
+    if store is not None and not isinstance(store, Store):
+        raise ConfigError(
+            f"store must be an actguard Store (MemoryStore, SQLiteStore, RedisStore) or None, got {store!r}"
+        )
+    with _default_lock:
+        _default_store = store

@@ -1,0 +1,203 @@
+"""The store interface: the atomic operations the guards need.
+
+Guards never keep their own dicts; they call one of these operations, each atomic on its backend. Memory, SQLite
+and Redis implement the same operations and pass the same contract suite (``tests/core/stores``). Every key a
+store keeps expires (rate windows after their period, facts and claims after their TTL) and is evicted.
+
+Time belongs to the store: memory uses the process's monotonic clock (injectable), SQLite the host's wall clock,
+Redis the server's clock. So a check compares timestamps from one clock only.
+
+Each operation has an ``a``-prefixed async twin. The defaults here call the sync one, which is right for
+in-process backends; network backends override them with real async I/O.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "BreakerDecision",
+    "BreakerSnapshot",
+    "Claim",
+    "SpendTotals",
+    "Store",
+    "WindowDecision",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowDecision:
+    """Result of :meth:`Store.hit_window`."""
+
+    allowed: bool
+    count: int  # hits in the window after this one (admitted hits only)
+    retry_after: float  # seconds until a slot frees; 0.0 when allowed
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerDecision:
+    """Result of :meth:`Store.breaker_acquire`."""
+
+    allowed: bool
+    probe: bool  # True: this call is the single half-open probe
+    retry_after: float  # seconds until a probe may go through; 0.0 when allowed
+    failures: int  # consecutive counted failures so far
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """Observable state of one circuit."""
+
+    state: Literal["closed", "open", "half_open"]
+    failures: int
+    retry_after: float
+
+
+ClaimStatus = Literal["claimed", "in_progress", "done", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Result of :meth:`Store.idem_claim`.
+
+    ``claimed``: the caller owns the key and must complete, release or mark it unknown.
+    ``in_progress``: another caller owns it now. ``done``: ``result`` holds the stored result.
+    ``unknown``: an earlier call failed with an unknown outcome; ``retry_after`` says when the key expires.
+    """
+
+    status: ClaimStatus
+    result: Any = None
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpendTotals:
+    """Accumulated spend under one key."""
+
+    usd: float
+    tokens: int
+
+
+class Store(ABC):
+    """Atomic state operations shared by every guard. See the module docstring."""
+
+    # -- rate limits: sliding window log ------------------------------------------------------------------------
+    @abstractmethod
+    def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        """Admit one hit if fewer than ``limit`` hits were admitted in the last ``period`` seconds.
+
+        Only admitted hits are recorded. ``retry_after`` is the time until the oldest admitted hit leaves the window.
+        """
+
+    # -- circuit breakers ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        """Ask to make a call. Closed: allowed. Open and reset_timeout elapsed: exactly one caller gets the probe."""
+
+    @abstractmethod
+    def breaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        """Record a call's outcome. A success closes and resets; the max_fails-th consecutive failure (or a
+        failed probe) opens the circuit for ``reset_timeout`` seconds."""
+
+    @abstractmethod
+    def breaker_release(self, key: str, *, probe: bool) -> None:
+        """The call ended with an outcome that does not count either way; a probe slot is handed back."""
+
+    @abstractmethod
+    def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        """The circuit's state, without changing it."""
+
+    # -- counters (max_attempts) --------------------------------------------------------------------------------
+    @abstractmethod
+    def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter that expires ``ttl`` seconds after its first increment; return the new value."""
+
+    # -- idempotency --------------------------------------------------------------------------------------------
+    @abstractmethod
+    def idem_claim(self, key: str, ttl: float) -> Claim:
+        """Claim ``key`` for a first execution, or report its state. A fresh claim lives ``ttl`` seconds."""
+
+    @abstractmethod
+    def idem_complete(self, key: str, result: Any, ttl: float) -> None:
+        """Store the result of the claimed execution; duplicates within ``ttl`` get it back."""
+
+    @abstractmethod
+    def idem_release(self, key: str) -> None:
+        """Forget the key (the claimed call failed safely); the next call runs again."""
+
+    @abstractmethod
+    def idem_mark_unknown(self, key: str, ttl: float) -> None:
+        """The claimed call failed with effects unknown; refuse the key until ``ttl`` ends."""
+
+    # -- chain of custody facts ---------------------------------------------------------------------------------
+    @abstractmethod
+    def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        """Record ``(kind, value)`` facts in ``namespace`` (a session + scope), each expiring after ``ttl``."""
+
+    @abstractmethod
+    def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        """The ``values`` not (or no longer) proven as ``kind`` in ``namespace``, in input order."""
+
+    @abstractmethod
+    def facts_clear(self, namespace: str) -> None:
+        """Drop every fact of ``namespace``."""
+
+    # -- spend (budgets shared across processes) ----------------------------------------------------------------
+    @abstractmethod
+    def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        """Add to the spend under ``key`` (expiring ``ttl`` seconds after its first addition) and return totals."""
+
+    @abstractmethod
+    def spend_get(self, key: str) -> SpendTotals:
+        """The spend under ``key`` (zero when absent or expired)."""
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The default does nothing."""
+
+    # -- async twins --------------------------------------------------------------------------------------------
+    async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        return self.hit_window(key, limit, period)
+
+    async def abreaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        return self.breaker_acquire(key, reset_timeout)
+
+    async def abreaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        return self.breaker_record(key, success=success, probe=probe, max_fails=max_fails, reset_timeout=reset_timeout)
+
+    async def abreaker_release(self, key: str, *, probe: bool) -> None:
+        self.breaker_release(key, probe=probe)
+
+    async def aincr(self, key: str, ttl: float) -> int:
+        return self.incr(key, ttl)
+
+    async def aidem_claim(self, key: str, ttl: float) -> Claim:
+        return self.idem_claim(key, ttl)
+
+    async def aidem_complete(self, key: str, result: Any, ttl: float) -> None:
+        self.idem_complete(key, result, ttl)
+
+    async def aidem_release(self, key: str) -> None:
+        self.idem_release(key)
+
+    async def aidem_mark_unknown(self, key: str, ttl: float) -> None:
+        self.idem_mark_unknown(key, ttl)
+
+    async def afacts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        self.facts_add(namespace, kind, values, ttl)
+
+    async def afacts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        return self.facts_missing(namespace, kind, values)
+
+    async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        return self.spend_add(key, usd, tokens, ttl)
+
+    async def aspend_get(self, key: str) -> SpendTotals:
+        return self.spend_get(key)

@@ -1,0 +1,252 @@
+"""In-process store: the default. Exact under threads; state is lost when the process ends."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from actguard._clock import SYSTEM_CLOCK, Clock
+from actguard.exceptions import ConfigError
+from actguard.stores._base import (
+    BreakerDecision,
+    BreakerSnapshot,
+    Claim,
+    SpendTotals,
+    Store,
+    WindowDecision,
+)
+
+__all__ = ["MemoryStore"]
+
+_SWEEP_EVERY = 4096  # writes between sweeps of expired entries (amortised O(1) eviction)
+
+
+class MemoryStore(Store):
+    """Keeps guard state in this process's memory.
+
+    Args:
+        clock: time source (``actguard.testing.FakeClock`` in tests).
+        max_keys: bound on entries per kind of state; beyond it the oldest entries are evicted first
+            (after expired ones). Rate windows and facts of evicted keys are forgotten, so keep it above the
+            number of live keys you expect.
+    """
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, *, max_keys: int = 100_000) -> None:
+        if not isinstance(max_keys, int) or isinstance(max_keys, bool) or max_keys < 1:
+            raise ConfigError(f"MemoryStore(max_keys=...) must be an int >= 1, got {max_keys!r}")
+        self._now = clock.monotonic
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._windows: dict[str, deque[float]] = {}
+        self._window_expiry: dict[str, float] = {}
+        self._breakers: dict[str, list[Any]] = {}  # key -> [failures, opened_at | None, probe_in_flight]
+        self._counters: dict[str, list[float]] = {}  # key -> [value, expires_at]
+        self._claims: dict[str, tuple[str, Any, float]] = {}  # key -> (status, result, expires_at)
+        self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
+        self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
+        self._writes = 0
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(max_keys={self.max_keys})"
+
+    # -- eviction -----------------------------------------------------------------------------------------------
+    def _maybe_sweep(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY:
+            return
+        self.sweep(now)
+
+    def sweep(self, now: float | None = None) -> None:
+        """Evict every expired entry now (also runs by itself every few thousand writes)."""
+        if now is None:
+            now = self._now()
+        for key in [k for k, exp in self._window_expiry.items() if exp <= now]:
+            del self._window_expiry[key]
+            self._windows.pop(key, None)
+        for key in [k for k, c in self._counters.items() if c[1] <= now]:
+            del self._counters[key]
+        for key in [k for k, c in self._claims.items() if c[2] <= now]:
+            del self._claims[key]
+        for key in [k for k, s in self._spend.items() if s[2] <= now]:
+            del self._spend[key]
+        for ns in list(self._facts):
+            facts = self._facts[ns]
+            for fact in [f for f, exp in facts.items() if exp <= now]:
+                del facts[fact]
+            if not facts:
+                del self._facts[ns]
+
+    def _bound(self, table: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        """Drop the oldest keys of ``table`` beyond max_keys."""
+        while len(table) > self.max_keys:
+            oldest = next(iter(table))
+            del table[oldest]
+            if extra is not None:
+                extra.pop(oldest, None)
+
+    # -- rate limits --------------------------------------------------------------------------------------------
+    def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        with self._lock:
+            now = self._now()
+            hits = self._windows.get(key)
+            if hits is None:
+                hits = self._windows[key] = deque()
+                self._maybe_sweep(now)
+                self._bound(self._windows, self._window_expiry)
+            start = now - period
+            while hits and hits[0] <= start:
+                hits.popleft()
+            if len(hits) >= limit:
+                return WindowDecision(False, len(hits), hits[len(hits) - limit] + period - now)
+            hits.append(now)
+            self._window_expiry[key] = now + period
+            return WindowDecision(True, len(hits), 0.0)
+
+    # -- circuit breakers ---------------------------------------------------------------------------------------
+    def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        with self._lock:
+            state = self._breakers.get(key)
+            if state is None or state[1] is None:
+                return BreakerDecision(True, False, 0.0, 0 if state is None else state[0])
+            failures, opened_at, probing = state
+            remaining = opened_at + reset_timeout - self._now()
+            if remaining > 0 or probing:
+                return BreakerDecision(False, False, max(remaining, 0.0), failures)
+            state[2] = True
+            return BreakerDecision(True, True, 0.0, failures)
+
+    def breaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        with self._lock:
+            if success:
+                self._breakers.pop(key, None)
+                return BreakerSnapshot("closed", 0, 0.0)
+            now = self._now()
+            state = self._breakers.setdefault(key, [0, None, False])
+            state[0] += 1
+            if probe:
+                state[2] = False
+            if probe or (state[1] is None and state[0] >= max_fails):
+                state[1] = now
+            if state[1] is None:
+                return BreakerSnapshot("closed", state[0], 0.0)
+            return BreakerSnapshot("open", state[0], max(state[1] + reset_timeout - now, 0.0))
+
+    def breaker_release(self, key: str, *, probe: bool) -> None:
+        if not probe:
+            return
+        with self._lock:
+            state = self._breakers.get(key)
+            if state is not None:
+                state[2] = False
+
+    def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        with self._lock:
+            state = self._breakers.get(key)
+            if state is None:
+                return BreakerSnapshot("closed", 0, 0.0)
+            failures, opened_at, probing = state
+            if opened_at is None:
+                return BreakerSnapshot("closed", failures, 0.0)
+            remaining = opened_at + reset_timeout - self._now()
+            if remaining > 0:
+                return BreakerSnapshot("open", failures, remaining)
+            return BreakerSnapshot("half_open", failures, 0.0)
+
+    # -- counters -----------------------------------------------------------------------------------------------
+    def incr(self, key: str, ttl: float) -> int:
+        with self._lock:
+            now = self._now()
+            entry = self._counters.get(key)
+            if entry is None or entry[1] <= now:
+                self._maybe_sweep(now)
+                self._counters[key] = [1, now + ttl]
+                self._bound(self._counters)
+                return 1
+            entry[0] += 1
+            return int(entry[0])
+
+    # -- idempotency --------------------------------------------------------------------------------------------
+    def idem_claim(self, key: str, ttl: float) -> Claim:
+        with self._lock:
+            now = self._now()
+            entry = self._claims.get(key)
+            if entry is None or entry[2] <= now:
+                self._maybe_sweep(now)
+                self._claims[key] = ("in_progress", None, now + ttl)
+                self._bound(self._claims)
+                return Claim("claimed")
+            status, result, expires_at = entry
+            if status == "done":
+                return Claim("done", result)
+            if status == "unknown":
+                return Claim("unknown", retry_after=expires_at - now)
+            return Claim("in_progress")
+
+    def idem_complete(self, key: str, result: Any, ttl: float) -> None:
+        with self._lock:
+            self._claims[key] = ("done", result, self._now() + ttl)
+
+    def idem_release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
+
+    def idem_mark_unknown(self, key: str, ttl: float) -> None:
+        with self._lock:
+            self._claims[key] = ("unknown", None, self._now() + ttl)
+
+    # -- facts --------------------------------------------------------------------------------------------------
+    def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        with self._lock:
+            now = self._now()
+            self._maybe_sweep(now)
+            facts = self._facts.get(namespace)
+            if facts is None:
+                facts = self._facts[namespace] = {}
+                self._bound(self._facts)
+            expires_at = now + ttl
+            for value in values:
+                facts.pop((kind, value), None)  # re-proving refreshes the fact's age for eviction
+                facts[(kind, value)] = expires_at
+            while len(facts) > self.max_keys:
+                del facts[next(iter(facts))]
+
+    def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        with self._lock:
+            now = self._now()
+            facts = self._facts.get(namespace)
+            if facts is None:
+                return list(values)
+            missing = []
+            for value in values:
+                exp = facts.get((kind, value))
+                if exp is None or exp <= now:
+                    missing.append(value)
+            return missing
+
+    def facts_clear(self, namespace: str) -> None:
+        with self._lock:
+            self._facts.pop(namespace, None)
+
+    # -- spend --------------------------------------------------------------------------------------------------
+    def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        with self._lock:
+            now = self._now()
+            entry = self._spend.get(key)
+            if entry is None or entry[2] <= now:
+                self._maybe_sweep(now)
+                entry = self._spend[key] = [0.0, 0, now + ttl if ttl is not None else float("inf")]
+                self._bound(self._spend)
+            entry[0] += usd
+            entry[1] += tokens
+            return SpendTotals(entry[0], int(entry[1]))
+
+    def spend_get(self, key: str) -> SpendTotals:
+        with self._lock:
+            entry = self._spend.get(key)
+            if entry is None or entry[2] <= self._now():
+                return SpendTotals(0.0, 0)
+            return SpendTotals(entry[0], int(entry[1]))

@@ -1,0 +1,65 @@
+"""Task runner: lint, typecheck, core tests, and one session per framework x (lowest, latest).
+
+Run everything with ``python -m nox``; one session with ``python -m nox -s tests``.
+Each framework gets its own virtualenv because their pins conflict (see DESIGN).
+Interpreters cannot be downloaded here, so every session uses the Python running nox.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "httpx>=0.27"]
+# Everything the core suite drives for real: the SDKs it meters, and redis-py for the Redis store.
+CORE_TEST_DEPS = [*TEST_DEPS, "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "redis>=5.0", "rich>=13"]
+
+# Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}).
+# A framework session must fail, not skip, when its framework is missing: ACTGUARD_REQUIRE_FRAMEWORK does that.
+FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {}
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff format --check and ruff check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Strict mypy on the actguard core."""
+    session.install("mypy>=1.11", "-e", ".[redis]", "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "httpx")
+    session.run("mypy")
+
+
+def _framework_session(session: nox.Session, name: str, version: str) -> None:
+    extra, folder, pins = FRAMEWORKS[name]
+    session.install("-e", f".[{extra}]", *TEST_DEPS, *pins[version])
+    session.run(
+        "pytest",
+        folder,
+        *session.posargs,
+        env={"ACTGUARD_REQUIRE_FRAMEWORK": name},
+    )
+
+
+@nox.session
+@nox.parametrize("version", ["lowest", "latest"])
+@nox.parametrize("framework", sorted(FRAMEWORKS) or ["none"])
+def framework(session: nox.Session, framework: str, version: str) -> None:
+    """Adapter tests of one framework at its lowest supported or latest release."""
+    if framework == "none":
+        session.skip("no framework adapters yet")
+    _framework_session(session, framework, version)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core suite (tests/core), against real SDKs and a redis-server the tests start themselves."""
+    session.install("-e", ".[redis]", *CORE_TEST_DEPS)
+    session.run("pytest", "tests/core", *session.posargs)
