@@ -10,6 +10,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+# spend
+from actguard.budget import BudgetGuard, LLMUsage, current_budget, prices
+
 # core context and state
 from actguard.context import (
     ContextThreadPoolExecutor,
@@ -39,9 +42,6 @@ from actguard.exceptions import (
     UnknownModelPriceError,
 )
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
-
-# spend
-from actguard.budget import BudgetGuard, LLMUsage, current_budget, prices
 
 try:
     __version__ = _version("actguard")

@@ -32,9 +32,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("actguard_run", default=None)
-_current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
-    "actguard_session", default=None
-)
+_current_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("actguard_session", default=None)
 
 
 class RunContext:
@@ -117,9 +115,7 @@ class Session:
                 raise ConfigError(f"session(scope=...) must be a dict[str, str] or None, got {scope!r}")
             for key, value in scope.items():
                 if not isinstance(key, str) or not isinstance(value, str):
-                    raise ConfigError(
-                        f"session(scope=...) must map str to str; got {key!r}: {value!r}"
-                    )
+                    raise ConfigError(f"session(scope=...) must map str to str; got {key!r}: {value!r}")
         self.session_id = session_id
         self.scope: dict[str, str] = dict(sorted((scope or {}).items()))
         self._token: contextvars.Token[Session | None] | None = None

@@ -187,8 +187,7 @@ class RateLimitExceeded(ToolGuardError):
         self.scope_value = scope_value
         scope = f" for {scope_value!r}" if scope_value is not None else ""
         super().__init__(
-            f"rate limit of {tool_name!r} reached{scope}: {limit} calls per {period:g}s; "
-            f"retry in {retry_after:.2f}s",
+            f"rate limit of {tool_name!r} reached{scope}: {limit} calls per {period:g}s; retry in {retry_after:.2f}s",
             tool_name=tool_name,
         )
 
@@ -207,8 +206,7 @@ class CircuitOpenError(ToolGuardError):
         self.retry_after = retry_after
         self.failures = failures
         super().__init__(
-            f"circuit {dependency_name!r} is open after {failures} consecutive failures; "
-            f"retry in {retry_after:.2f}s",
+            f"circuit {dependency_name!r} is open after {failures} consecutive failures; retry in {retry_after:.2f}s",
             tool_name=tool_name or dependency_name,
         )
 

@@ -10,22 +10,53 @@ with the adapter's budget hook configured from ``budget``. Then it runs the scen
     @pytest.mark.parametrize("scenario", CONTRACT_SCENARIOS, ids=lambda s: s.__name__)
     def test_contract(scenario): scenario(MyHarness())
 
+Use ``fw = require("langchain_core")`` instead of ``pytest.importorskip``: it skips (with the reason) for a
+developer who lacks the framework, but fails when ``ACTGUARD_REQUIRE_FRAMEWORK`` is set, as in its nox session.
+
 The scripted model is priced as ``MODEL`` (a real model in genai-prices) so USD metering is exercised too.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
+
+import pytest
 
 import actguard
 from actguard import BudgetExceededError
 
-__all__ = ["CONTRACT_SCENARIOS", "MODEL", "AdapterHarness", "BudgetSpec", "RunOutcome", "ToolSpec", "Turn"]
+__all__ = [
+    "require",
+    "CONTRACT_SCENARIOS",
+    "MODEL",
+    "AdapterHarness",
+    "BudgetSpec",
+    "RunOutcome",
+    "ToolSpec",
+    "Turn",
+]
 
 MODEL = "gpt-4o"  # priced by genai-prices: $2.50 / $10 per million input / output tokens
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``; skip the calling test module without it, or fail when a framework session requires it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if os.environ.get("ACTGUARD_REQUIRE_FRAMEWORK"):
+            raise RuntimeError(
+                f"{module} is required in the {os.environ['ACTGUARD_REQUIRE_FRAMEWORK']!r} nox session but "
+                f"failed to import: {exc}"
+            ) from exc
+        pytest.skip(f"{module} is not installed ({exc}); `python -m nox` installs it", allow_module_level=True)
+        raise  # unreachable
 
 
 @dataclass(frozen=True)
@@ -114,7 +145,11 @@ def _noop_tool_named(name: str) -> Callable[..., Any]:
 
 def scenario_refusal_reaches_model(h: AdapterHarness) -> None:
     """A rate-limited tool's refusal comes back to the model as the tool's output; the run goes on."""
-    turns = [Turn(tool="lookup", args={"query": "a"}), Turn(tool="lookup", args={"query": "b"}), Turn(text="ok")]
+    turns = [
+        Turn(tool="lookup", args={"query": "a"}),
+        Turn(tool="lookup", args={"query": "b"}),
+        Turn(text="ok"),
+    ]
     tool = ToolSpec(_noop_tool_named("lookup"), {"rate_limit": {"max_calls": 1, "period": 60}})
     out = h.run(turns, [tool], BudgetSpec())
     assert out.error is None, f"{h.name}: {out.error!r}"

@@ -140,8 +140,13 @@ class BudgetGuard:
         with self._lock:
             t = self._ledger.total
             return ModelUsage(
-                t.calls, t.input_tokens, t.cached_input_tokens, t.cache_write_tokens,
-                t.output_tokens, t.reasoning_tokens, t.usd,
+                t.calls,
+                t.input_tokens,
+                t.cached_input_tokens,
+                t.cache_write_tokens,
+                t.output_tokens,
+                t.reasoning_tokens,
+                t.usd,
             )
 
     @property
@@ -150,8 +155,13 @@ class BudgetGuard:
         with self._lock:
             return {
                 m: ModelUsage(
-                    u.calls, u.input_tokens, u.cached_input_tokens, u.cache_write_tokens,
-                    u.output_tokens, u.reasoning_tokens, u.usd,
+                    u.calls,
+                    u.input_tokens,
+                    u.cached_input_tokens,
+                    u.cache_write_tokens,
+                    u.output_tokens,
+                    u.reasoning_tokens,
+                    u.usd,
                 )
                 for m, u in self._ledger.by_model.items()
             }

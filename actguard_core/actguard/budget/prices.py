@@ -7,8 +7,8 @@ custom model.
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 
 from genai_prices import Usage as _GPUsage
 from genai_prices import calc_price as _calc_price

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,10 +37,8 @@ def emit(
         "payload": dict(payload or {}),
     }
     for sink in list(_sinks):
-        try:
+        with contextlib.suppress(Exception):  # a sink must never break the agent
             sink(event)
-        except Exception:  # a sink must never break the agent
-            pass
 
 
 def add_sink(sink: Callable[[dict[str, Any]], None]) -> None:

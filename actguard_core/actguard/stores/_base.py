@@ -157,7 +157,7 @@ class Store(ABC):
         """The spend under ``key`` (zero when absent or expired)."""
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections. The default does nothing."""
 
     # -- async twins --------------------------------------------------------------------------------------------

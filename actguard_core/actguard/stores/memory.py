@@ -148,7 +148,7 @@ class MemoryStore(Store):
             state = self._breakers.get(key)
             if state is None:
                 return BreakerSnapshot("closed", 0, 0.0)
-            failures, opened_at, probing = state
+            failures, opened_at, _probing = state
             if opened_at is None:
                 return BreakerSnapshot("closed", failures, 0.0)
             remaining = opened_at + reset_timeout - self._now()
