@@ -1,0 +1,70 @@
+"""The ``actguard`` command line.
+
+- ``actguard demo [--live]``: an offline support agent showing every guard at work.
+- ``actguard prices MODEL [--input N] [--output N] [--cached N]``: the price actguard uses and the cost of that usage.
+- ``actguard events FILE``: a summary of a JSONL event file per user, tool and outcome.
+
+Exit codes: 0 success, 1 a runtime failure (unknown model, unreadable file), 2 bad arguments (argparse's usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of tokens >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of tokens >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actguard", description="Runtime guardrails for LLM agents.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run an offline support agent that shows each guard at work")
+    demo.add_argument(
+        "--live", action="store_true", help="talk to the real OpenAI API (needs OPENAI_API_KEY) instead of the script"
+    )
+    demo.add_argument("--model", default="gpt-4o-mini", help="model name (default: %(default)s)")
+
+    prices = commands.add_parser("prices", help="show the price actguard uses for a model and a usage's cost")
+    prices.add_argument("model", help="model name, e.g. gpt-4o or claude-sonnet-4-5")
+    prices.add_argument("--provider", default=None, help="provider id (openai, anthropic, google...) if ambiguous")
+    prices.add_argument("--input", type=_non_negative_int, default=0, help="input tokens, cached included")
+    prices.add_argument("--output", type=_non_negative_int, default=0, help="output tokens")
+    prices.add_argument("--cached", type=_non_negative_int, default=0, help="cached input tokens (part of --input)")
+
+    events = commands.add_parser("events", help="summarise a JSONL event file per user, tool and outcome")
+    events.add_argument("file", help="a JSONL file written by actguard's file sink ('-' for standard input)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.command == "prices":
+        if args.cached > args.input:
+            print(
+                f"actguard prices: error: --cached ({args.cached}) cannot exceed --input ({args.input})",
+                file=sys.stderr,
+            )
+            return 2
+        from actguard.cli._prices import run_prices
+
+        return run_prices(args.model, args.provider, args.input, args.output, args.cached)
+    if args.command == "events":
+        from actguard.cli._events import run_events
+
+        return run_events(args.file)
+    from actguard.cli._demo import run_demo
+
+    return run_demo(live=args.live, model=args.model)
