@@ -195,16 +195,19 @@ def scenario_idempotent_tool(h: AdapterHarness) -> None:
         effects.append(amount_cents)
         return f"inv-{len(effects)}"
 
+    # Another call sits between the two (some frameworks, CrewAI among them, refuse an identical back-to-back call).
     turns = [
         Turn(tool="create_invoice", args={"amount_cents": 500, "idempotency_key": "k1"}),
+        Turn(tool="search", args={"query": "invoice status"}),
         Turn(tool="create_invoice", args={"amount_cents": 500, "idempotency_key": "k1"}),
         Turn(text="done"),
     ]
+    tools = [ToolSpec(create_invoice, {"idempotent": {"ttl_s": 600}}), ToolSpec(_noop_tool_named("search"))]
     with actguard.RunContext():
-        out = h.run(turns, [ToolSpec(create_invoice, {"idempotent": {"ttl_s": 600}})], BudgetSpec())
+        out = h.run(turns, tools, BudgetSpec())
     assert out.error is None, f"{h.name}: {out.error!r}"
     assert effects == [500]
-    assert out.tool_outputs == ["inv-1", "inv-1"]
+    assert out.tool_outputs == ["inv-1", "result for invoice status", "inv-1"]
 
 
 def scenario_concurrent_runs_isolated(h: AdapterHarness) -> None:
