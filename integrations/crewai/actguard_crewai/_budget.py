@@ -1,0 +1,239 @@
+"""Budget per crew kickoff: meter every LLM call of the crew, stop it before the next call once a limit is crossed.
+
+How it hooks in:
+- Metering: a process-wide handler on CrewAI's event bus for ``LLMCallCompletedEvent`` (it carries the usage, the
+  model, the agent and the provider's response id). The bus runs handlers on a worker thread in a copy of the
+  emitting context, so the handler finds the kickoff's budget in its contextvars; crews that no ``CrewBudget`` runs
+  are ignored. The response id makes the record idempotent with actguard's SDK meter (a call counts once).
+- Enforcement: a ``before_llm_call`` hook registered *scoped* to one kickoff (``crewai.hooks.dispatch.scoped_hooks``),
+  so it never touches another crew running at the same time. Event-bus handlers run late and swallow errors, so the
+  hook first flushes the bus (the last call's usage is counted), then raises :class:`CrewBudgetExceeded` — both
+  CrewAI's ``HookAborted`` (which CrewAI >= 1.15.19 propagates to the caller of ``kickoff``) and actguard's
+  ``BudgetExceededError``. Older releases turn the abort into a ``ValueError``; :class:`CrewBudget`'s kickoff
+  methods turn that back into :class:`CrewBudgetExceeded`, chained to CrewAI's error.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage
+from actguard.exceptions import ConfigError
+from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
+
+__all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
+
+_active: contextvars.ContextVar[_KickoffState | None] = contextvars.ContextVar("actguard_crew_kickoff", default=None)
+_install_lock = threading.Lock()
+_installed = False
+
+
+class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc]
+    """Raised out of ``kickoff()`` when a crew's budget is spent: catch it as ``actguard.BudgetExceededError``."""
+
+    def __init__(self, error: BudgetExceededError) -> None:
+        BudgetExceededError.__init__(
+            self, error.user_id, error.limit_type, error.limit, error.used, guard_name=error.guard_name
+        )
+        self.reason = str(self)
+        self.source = "actguard"
+
+
+@dataclass
+class AgentUsage:
+    """One agent's share of a kickoff's usage."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: float = 0.0
+
+
+class _KickoffState:
+    __slots__ = ("budget", "by_agent", "lock", "stopped")
+
+    def __init__(self, budget: BudgetGuard) -> None:
+        self.budget = budget
+        self.by_agent: dict[str, AgentUsage] = {}
+        self.lock = threading.Lock()
+        self.stopped: BudgetExceededError | None = None  # set when our hook refused an LLM call
+
+
+def _int(usage: dict[str, Any], *keys: str) -> int:
+    for key in keys:
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return 0
+
+
+def usage_from_event(model: str, usage: dict[str, Any]) -> LLMUsage:
+    """Normalise the usage dict CrewAI's providers put on ``LLMCallCompletedEvent`` (OpenAI, Anthropic, Gemini keys)."""
+    cached = _int(usage, "cached_prompt_tokens", "cached_tokens", "cache_read_input_tokens")
+    details = usage.get("prompt_tokens_details")
+    if not cached and isinstance(details, dict):
+        cached = _int(details, "cached_tokens")
+    written = _int(usage, "cache_creation_tokens", "cache_creation_input_tokens")
+    prompt = _int(usage, "prompt_tokens", "prompt_token_count", "input_tokens")
+    if "input_tokens" in usage and "prompt_tokens" not in usage:  # Anthropic counts cache reads/writes apart
+        prompt += cached + written
+    reasoning = _int(usage, "reasoning_tokens", "thoughts_token_count")
+    out_details = usage.get("completion_tokens_details")
+    if not reasoning and isinstance(out_details, dict):
+        reasoning = _int(out_details, "reasoning_tokens")
+    return LLMUsage(
+        model=model.split("/", 1)[-1] if "/" in model else model,
+        input_tokens=prompt,
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=_int(usage, "completion_tokens", "candidates_token_count", "output_tokens"),
+        reasoning_tokens=reasoning,
+    )
+
+
+def _on_llm_completed(source: Any, event: Any) -> None:
+    state = _active.get()
+    usage_dict = getattr(event, "usage", None)
+    if state is None or not usage_dict:
+        return
+    usage = usage_from_event(str(getattr(event, "model", None) or "unknown"), usage_dict)
+    usd = state.budget.record(usage, call_id=getattr(event, "response_id", None))
+    role = str(getattr(event, "agent_role", None) or "-")
+    with state.lock:
+        share = state.by_agent.setdefault(role, AgentUsage())
+        share.calls += 1
+        share.input_tokens += usage.input_tokens
+        share.output_tokens += usage.output_tokens
+        share.usd += usd
+
+
+def _install() -> None:
+    """Register the metering handler on CrewAI's event bus once per process."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from crewai.events.event_bus import crewai_event_bus
+        from crewai.events.types.llm_events import LLMCallCompletedEvent
+
+        crewai_event_bus.register_handler(LLMCallCompletedEvent, _on_llm_completed)
+        _installed = True
+
+
+def _flush_events(timeout: float) -> None:
+    from crewai.events.event_bus import crewai_event_bus
+
+    crewai_event_bus.flush(timeout=timeout)
+
+
+class CrewBudget:
+    """A budget for each kickoff of a crew, enforced through CrewAI's own hooks.
+
+    Each kickoff gets a fresh :class:`actguard.BudgetGuard` with these limits, nested in the active one if any
+    (so an enclosing ``BudgetGuard`` is charged too and enforces its own limits). Read it afterwards from
+    :attr:`last_budget`, with a per-agent breakdown in :attr:`last_by_agent`.
+
+    Example::
+
+        budget = CrewBudget(user_id="alice", usd_limit=0.50)
+        try:
+            result = budget.kickoff(crew, inputs={"topic": "refunds"})
+        except actguard.BudgetExceededError as exc:
+            print("stopped:", exc)
+        print(budget.last_budget.usd_used, budget.last_by_agent)
+
+    Args:
+        user_id: who the spend is for.
+        usd_limit: stop the crew once this many USD are spent in one kickoff.
+        token_limit: stop the crew once this many tokens are used in one kickoff.
+        name: a label for errors and events.
+        flush_timeout: seconds to wait, before each LLM call, for CrewAI's event bus to deliver the previous
+            call's usage (CrewAI delivers events on a worker thread).
+    """
+
+    def __init__(
+        self,
+        user_id: str | None = None,
+        usd_limit: float | None = None,
+        token_limit: int | None = None,
+        name: str | None = None,
+        *,
+        flush_timeout: float = 5.0,
+    ) -> None:
+        if isinstance(flush_timeout, bool) or not isinstance(flush_timeout, (int, float)) or not flush_timeout > 0:
+            raise ConfigError(f"CrewBudget(flush_timeout=...) must be a number of seconds > 0, got {flush_timeout!r}")
+        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+        self.user_id = user_id
+        self.usd_limit = usd_limit
+        self.token_limit = token_limit
+        self.name = name
+        self.flush_timeout = float(flush_timeout)
+        self._last: _KickoffState | None = None
+        _install()
+
+    @property
+    def last_budget(self) -> BudgetGuard | None:
+        """The budget of the most recent kickoff started through this object (in this process)."""
+        return None if self._last is None else self._last.budget
+
+    @property
+    def last_by_agent(self) -> dict[str, AgentUsage]:
+        """Usage of the most recent kickoff per agent role."""
+        if self._last is None:
+            return {}
+        with self._last.lock:
+            return {role: AgentUsage(**vars(u)) for role, u in self._last.by_agent.items()}
+
+    @contextmanager
+    def scope(self) -> Iterator[BudgetGuard]:
+        """Meter and enforce every crew kicked off inside the block against one fresh budget (yielded)."""
+        budget = BudgetGuard(
+            user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
+        )
+        state = _KickoffState(budget)
+        self._last = state
+        flush_timeout = self.flush_timeout
+
+        def before_llm_call(context: Any) -> None:
+            _flush_events(flush_timeout)
+            try:
+                budget.check()  # this kickoff's limits and every enclosing BudgetGuard's
+            except BudgetExceededError as exc:
+                state.stopped = exc
+                raise CrewBudgetExceeded(exc) from exc
+
+        token = _active.set(state)
+        try:
+            with budget, scoped_hooks():
+                register_scoped(InterceptionPoint.PRE_MODEL_CALL, before_llm_call)
+                yield budget
+        except BudgetExceededError:
+            raise
+        except Exception as exc:
+            # CrewAI < 1.15.19 turns a hook's abort into ValueError("LLM call blocked ..."): say what it was.
+            if state.stopped is not None:
+                raise CrewBudgetExceeded(state.stopped) from exc
+            raise
+        finally:
+            _flush_events(flush_timeout)  # the last call's usage lands before the caller reads the budget
+            _active.reset(token)
+
+    def kickoff(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``crew.kickoff(inputs=...)`` under a fresh budget."""
+        with self.scope():
+            return crew.kickoff(inputs=inputs, **kwargs)
+
+    async def kickoff_async(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``await crew.kickoff_async(inputs=...)`` under a fresh budget."""
+        with self.scope():
+            return await crew.kickoff_async(inputs=inputs, **kwargs)
+
+    async def akickoff(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``await crew.akickoff(inputs=...)`` (CrewAI's native async kickoff) under a fresh budget."""
+        with self.scope():
+            return await crew.akickoff(inputs=inputs, **kwargs)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from contract import CONTRACT_SCENARIOS, AdapterHarness, Turn, require
+
+require("crewai")
+
+import actguard  # noqa: E402
+import actguard_crewai  # noqa: E402
+from crewai_harness import CrewAIHarness, ScriptedLLM, crew_tool, make_crew  # noqa: E402
+from contract import ToolSpec  # noqa: E402
+
+# CrewAI warns about its own deprecated fields while building agents; that is not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai")
+
+
+def search(query: str) -> str:
+    """Search the knowledge base."""
+    return f"result for {query}"
+
+
+@pytest.mark.parametrize("scenario", CONTRACT_SCENARIOS, ids=lambda s: s.__name__)
+def test_contract(scenario: object) -> None:
+    harness: AdapterHarness = CrewAIHarness()
+    scenario(harness)  # type: ignore[operator]
+
+
+def _turns(n_tools: int, tokens: int = 120) -> list[Turn]:
+    calls = [
+        Turn(tool="search", args={"query": f"q{i}"}, input_tokens=tokens - 20, output_tokens=20) for i in range(n_tools)
+    ]
+    return [*calls, Turn(text="done", input_tokens=tokens - 20, output_tokens=20)]
+
+
+def test_budget_error_reaches_kickoff_caller_and_stops_the_model() -> None:
+    llm = ScriptedLLM(_turns(5, tokens=600))
+    crew = make_crew(llm, [crew_tool(ToolSpec(search))])
+    budget = actguard_crewai.CrewBudget(user_id="alice", token_limit=1000)
+    with pytest.raises(actguard.BudgetExceededError) as info:
+        budget.kickoff(crew)
+    assert isinstance(info.value, actguard_crewai.CrewBudgetExceeded)
+    assert info.value.limit_type == "token" and info.value.used == 1200 and info.value.user_id == "alice"
+    assert llm.calls == 2
+    assert budget.last_budget is not None and budget.last_budget.tokens_used == 1200
+
+
+def test_active_budget_guard_is_charged_and_enforced() -> None:
+    llm = ScriptedLLM(_turns(5, tokens=600))
+    crew = make_crew(llm, [crew_tool(ToolSpec(search))])
+    with actguard.BudgetGuard(user_id="bob", token_limit=1500) as outer, pytest.raises(actguard.BudgetExceededError):
+        actguard_crewai.CrewBudget().kickoff(crew)  # no limits of its own: the outer guard stops it
+    assert llm.calls == 3
+    assert outer.tokens_used == 1800
+
+
+def test_per_agent_breakdown_across_two_agents() -> None:
+    researcher = ScriptedLLM(_turns(1, tokens=100))
+    writer = ScriptedLLM([Turn(text="written", input_tokens=300, output_tokens=50)])
+    a1 = make_crew(researcher, [crew_tool(ToolSpec(search))], role="researcher").agents[0]
+    a2 = make_crew(writer, [], role="writer").agents[0]
+    from crewai import Crew, Task
+
+    crew = Crew(
+        agents=[a1, a2],
+        tasks=[
+            Task(description="Research.", expected_output="notes", agent=a1),
+            Task(description="Write.", expected_output="text", agent=a2),
+        ],
+        verbose=False,
+    )
+    budget = actguard_crewai.CrewBudget(user_id="carol", usd_limit=1.0)
+    budget.kickoff(crew)
+    by_agent = budget.last_by_agent
+    assert by_agent["researcher"].calls == 2 and by_agent["researcher"].input_tokens == 160
+    assert by_agent["writer"].calls == 1 and by_agent["writer"].output_tokens == 50
+    assert budget.last_budget is not None and budget.last_budget.tokens_used == 200 + 350
+    assert budget.last_budget.usd_used == pytest.approx(sum(a.usd for a in by_agent.values()))
+
+
+def test_kickoff_async_and_akickoff_isolated_under_concurrency() -> None:
+    async def one(i: int, native: bool) -> tuple[int, int]:
+        llm = ScriptedLLM(_turns(1, tokens=100 + i))
+        crew = make_crew(llm, [crew_tool(ToolSpec(search))])
+        budget = actguard_crewai.CrewBudget(user_id=f"u{i}")
+        await (budget.akickoff(crew) if native else budget.kickoff_async(crew))
+        assert budget.last_budget is not None
+        return i, budget.last_budget.tokens_used
+
+    async def main() -> list[tuple[int, int]]:
+        return await asyncio.gather(*(one(i, native=i % 2 == 0) for i in range(6)))
+
+    for i, tokens in asyncio.run(main()):
+        assert tokens == 2 * (100 + i)
+
+
+def test_budget_stop_in_async_kickoff() -> None:
+    llm = ScriptedLLM(_turns(5, tokens=600))
+    crew = make_crew(llm, [crew_tool(ToolSpec(search))])
+    with pytest.raises(actguard.BudgetExceededError):
+        asyncio.run(actguard_crewai.CrewBudget(token_limit=1000).akickoff(crew))
+    assert llm.calls == 2
+
+
+def test_bad_arguments_fail_at_construction() -> None:
+    with pytest.raises(actguard.ConfigError, match="token_limit"):
+        actguard_crewai.CrewBudget(token_limit=-1)
+    with pytest.raises(actguard.ConfigError, match="flush_timeout"):
+        actguard_crewai.CrewBudget(flush_timeout=0)
+    with pytest.raises(actguard.ConfigError, match="on_refusal"):
+        actguard_crewai.guard_tool(crew_tool(ToolSpec(search)), on_refusal="ignore")
+    with pytest.raises(actguard.ConfigError, match="tool"):
+        actguard_crewai.guard_tool(search)
+
+
+def test_guarded_tool_keeps_name_description_and_schema() -> None:
+    plain = crew_tool(ToolSpec(search))
+    guarded = actguard_crewai.guard_tool(plain, rate_limit={"max_calls": 1, "period": 60})
+    assert guarded.name == plain.name
+    assert guarded.description == plain.description
+    assert guarded.args_schema.model_json_schema() == plain.args_schema.model_json_schema()
+    assert guarded.run(query="a") == "result for a"
+    assert "rate limit" in guarded.run(query="b").lower()
+    raising = actguard_crewai.guard_tool(plain, on_refusal="raise", rate_limit={"max_calls": 1, "period": 60})
+    raising.run(query="a")
+    with pytest.raises(actguard.RateLimitExceeded):
+        raising.run(query="b")
