@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from actguard_crewai._compat import CREWAI_VERSION
 from actguard_crewai._budget import AgentUsage, CrewBudget, CrewBudgetExceeded
+from actguard_crewai._compat import CREWAI_VERSION
 from actguard_crewai._tools import guard_tool, guard_tools
 
 __all__ = ["CREWAI_VERSION", "AgentUsage", "CrewBudget", "CrewBudgetExceeded", "guard_tool", "guard_tools"]

@@ -20,11 +20,10 @@ os.environ["CREWAI_STORAGE_DIR"] = "actguard-tests"
 # CrewAI's own import emits warnings (ImportWarning from its lazy modules) that are not ours to fix; import it once
 # quietly so the suite's filterwarnings=error keeps catching warnings from actguard. Without crewai, the test module
 # skips or fails through contract.require().
-import warnings  # noqa: E402
+import contextlib
+import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    try:
+    with contextlib.suppress(ImportError):
         import crewai  # noqa: F401
-    except ImportError:
-        pass

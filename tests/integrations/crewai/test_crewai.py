@@ -7,10 +7,11 @@ from contract import CONTRACT_SCENARIOS, AdapterHarness, Turn, require
 
 require("crewai")
 
+from contract import ToolSpec  # noqa: E402
+from crewai_harness import CrewAIHarness, ScriptedLLM, crew_tool, make_crew  # noqa: E402
+
 import actguard  # noqa: E402
 import actguard_crewai  # noqa: E402
-from crewai_harness import CrewAIHarness, ScriptedLLM, crew_tool, make_crew  # noqa: E402
-from contract import ToolSpec  # noqa: E402
 
 # CrewAI warns about its own deprecated fields while building agents; that is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai")
