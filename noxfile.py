@@ -19,7 +19,10 @@ CORE_TEST_DEPS = [*TEST_DEPS, "openai>=1.40", "anthropic>=0.40", "google-genai>=
 
 # Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}).
 # A framework session must fail, not skip, when its framework is missing: ACTGUARD_REQUIRE_FRAMEWORK does that.
-FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {}
+FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
+    # 1.15.3: the first release with execution-scoped hooks (crewai.hooks.dispatch.scoped_hooks).
+    "crewai": ("crewai", "tests/integrations/crewai", {"lowest": ["crewai==1.15.3"], "latest": ["crewai"]}),
+}
 
 
 @nox.session
