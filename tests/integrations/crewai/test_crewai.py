@@ -8,10 +8,11 @@ from contract import CONTRACT_SCENARIOS, AdapterHarness, Turn, require
 require("crewai")
 
 from contract import ToolSpec  # noqa: E402
-from crewai_harness import CrewAIHarness, ScriptedLLM, crew_tool, make_crew  # noqa: E402
+from crewai_harness import CrewAIHarness, crew_tool, make_crew, replies  # noqa: E402
 
 import actguard  # noqa: E402
 import actguard_crewai  # noqa: E402
+from actguard_crewai.testing import ScriptedLLM  # noqa: E402
 
 # CrewAI warns about its own deprecated fields while building agents; that is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai")
@@ -36,7 +37,7 @@ def _turns(n_tools: int, tokens: int = 120) -> list[Turn]:
 
 
 def test_budget_error_reaches_kickoff_caller_and_stops_the_model() -> None:
-    llm = ScriptedLLM(_turns(5, tokens=600))
+    llm = ScriptedLLM(replies(_turns(5, tokens=600)))
     crew = make_crew(llm, [crew_tool(ToolSpec(search))])
     budget = actguard_crewai.CrewBudget(user_id="alice", token_limit=1000)
     with pytest.raises(actguard.BudgetExceededError) as info:
@@ -48,7 +49,7 @@ def test_budget_error_reaches_kickoff_caller_and_stops_the_model() -> None:
 
 
 def test_active_budget_guard_is_charged_and_enforced() -> None:
-    llm = ScriptedLLM(_turns(5, tokens=600))
+    llm = ScriptedLLM(replies(_turns(5, tokens=600)))
     crew = make_crew(llm, [crew_tool(ToolSpec(search))])
     with actguard.BudgetGuard(user_id="bob", token_limit=1500) as outer, pytest.raises(actguard.BudgetExceededError):
         actguard_crewai.CrewBudget().kickoff(crew)  # no limits of its own: the outer guard stops it
@@ -57,8 +58,8 @@ def test_active_budget_guard_is_charged_and_enforced() -> None:
 
 
 def test_per_agent_breakdown_across_two_agents() -> None:
-    researcher = ScriptedLLM(_turns(1, tokens=100))
-    writer = ScriptedLLM([Turn(text="written", input_tokens=300, output_tokens=50)])
+    researcher = ScriptedLLM(replies(_turns(1, tokens=100)))
+    writer = ScriptedLLM(replies([Turn(text="written", input_tokens=300, output_tokens=50)]))
     a1 = make_crew(researcher, [crew_tool(ToolSpec(search))], role="researcher").agents[0]
     a2 = make_crew(writer, [], role="writer").agents[0]
     from crewai import Crew, Task
@@ -82,7 +83,7 @@ def test_per_agent_breakdown_across_two_agents() -> None:
 
 def test_kickoff_async_and_akickoff_isolated_under_concurrency() -> None:
     async def one(i: int, native: bool) -> tuple[int, int]:
-        llm = ScriptedLLM(_turns(1, tokens=100 + i))
+        llm = ScriptedLLM(replies(_turns(1, tokens=100 + i)))
         crew = make_crew(llm, [crew_tool(ToolSpec(search))])
         budget = actguard_crewai.CrewBudget(user_id=f"u{i}")
         await (budget.akickoff(crew) if native else budget.kickoff_async(crew))
@@ -97,7 +98,7 @@ def test_kickoff_async_and_akickoff_isolated_under_concurrency() -> None:
 
 
 def test_budget_stop_in_async_kickoff() -> None:
-    llm = ScriptedLLM(_turns(5, tokens=600))
+    llm = ScriptedLLM(replies(_turns(5, tokens=600)))
     crew = make_crew(llm, [crew_tool(ToolSpec(search))])
     with pytest.raises(actguard.BudgetExceededError):
         asyncio.run(actguard_crewai.CrewBudget(token_limit=1000).akickoff(crew))
