@@ -22,6 +22,13 @@ CORE_TEST_DEPS = [*TEST_DEPS, "openai>=1.40", "anthropic>=0.40", "google-genai>=
 FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     # 1.15.3: the first release with execution-scoped hooks (crewai.hooks.dispatch.scoped_hooks).
     "crewai": ("crewai", "tests/integrations/crewai", {"lowest": ["crewai==1.15.3"], "latest": ["crewai"]}),
+    # langchain-core 0.3.10: the first release whose streamed usage keeps the cached / reasoning token details.
+    # The 0.3 line has callbacks and tools; ActGuardMiddleware needs langchain v1 (tested at latest).
+    "langchain": (
+        "langchain",
+        "tests/integrations/langchain",
+        {"lowest": ["langchain-core==0.3.10"], "latest": ["langchain-core", "langchain>=1.0", "langchain-openai"]},
+    ),
 }
 
 
