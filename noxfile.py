@@ -29,6 +29,13 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         "tests/integrations/langchain",
         {"lowest": ["langchain-core==0.3.10"], "latest": ["langchain-core", "langchain>=1.0", "langchain-openai"]},
     ),
+    # 0.2.11: the first release whose Runner calls RunHooks.on_llm_start / on_llm_end (0.2.9 declared them on
+    # RunHooks, but until 0.2.11 the runner called them only on Agent.hooks). 0.24 needs openai >= 3.
+    "openai_agents": (
+        "openai-agents",
+        "tests/integrations/openai_agents",
+        {"lowest": ["openai-agents==0.2.11"], "latest": ["openai-agents>=0.24", "openai>=3"]},
+    ),
 }
 
 

@@ -1,0 +1,3 @@
+"""actguard for the OpenAI Agents SDK."""
+
+from __future__ import annotations
