@@ -125,6 +125,11 @@ class RunBudgets:
             return self._active.get(root) or self._finished.get(root)
 
     @property
+    def live_runs(self) -> int:
+        """How many started runs (of any depth) have not ended yet."""
+        return len(self._roots)
+
+    @property
     def last_budget(self) -> BudgetGuard | None:
         """The budget of the most recently started top-level run."""
         return self._last
