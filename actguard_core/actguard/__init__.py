@@ -10,8 +10,11 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from actguard import reporting
+
 # spend
 from actguard.budget import BudgetGuard, LLMUsage, current_budget, prices
+from actguard.config import configure
 
 # core context and state
 from actguard.context import (
@@ -25,6 +28,7 @@ from actguard.context import (
 )
 from actguard.exceptions import (
     ActGuardError,
+    ActGuardWarning,
     BudgetExceededError,
     CircuitOpenError,
     ConfigError,
@@ -41,6 +45,7 @@ from actguard.exceptions import (
     ToolTimeoutError,
     UnknownModelPriceError,
 )
+from actguard.reporting import HttpSink, JsonlSink, shutdown
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
 try:
@@ -50,6 +55,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "ActGuardError",
+    "ActGuardWarning",
     "BudgetExceededError",
     "BudgetGuard",
     "CircuitOpenError",
@@ -57,9 +63,11 @@ __all__ = [
     "ContextThreadPoolExecutor",
     "DuplicateIdempotencyKey",
     "GuardError",
+    "HttpSink",
     "IdempotencyError",
     "IdempotencyInProgress",
     "IdempotencyOutcomeUnknown",
+    "JsonlSink",
     "LLMUsage",
     "MaxAttemptsExceeded",
     "MemoryStore",
@@ -74,11 +82,14 @@ __all__ = [
     "UnknownModelPriceError",
     "__version__",
     "bind_context",
+    "configure",
     "current_budget",
     "current_run",
     "current_session",
     "get_default_store",
     "prices",
+    "reporting",
     "session",
     "set_default_store",
+    "shutdown",
 ]

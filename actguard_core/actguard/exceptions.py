@@ -29,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "ActGuardError",
+    "ActGuardWarning",
     "BudgetExceededError",
     "CircuitOpenError",
     "ConfigError",
@@ -285,3 +286,7 @@ class IdempotencyOutcomeUnknown(IdempotencyError):
             tool_name=tool_name,
             idempotency_key=idempotency_key,
         )
+
+
+class ActGuardWarning(UserWarning):
+    """Something is wrong but nothing is refused: an unknown configure() key, events dropped by the reporter."""

@@ -18,11 +18,14 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 from actguard.exceptions import ConfigError
 
-__all__ = ["FakeClock"]
+__all__ = ["CapturedEvents", "FakeClock", "capture_events"]
 
 
 class FakeClock:
@@ -49,3 +52,46 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(monotonic={self._mono}, wall={self._wall})"
+
+
+class CapturedEvents(list[dict[str, Any]]):
+    """The events :func:`capture_events` collected (a list of envelope dicts), with a filter."""
+
+    def of(
+        self,
+        category: str | None = None,
+        name: str | None = None,
+        outcome: str | None = None,
+        tool: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The captured events matching every field given, in order."""
+        want = {"category": category, "name": name, "outcome": outcome, "tool": tool}
+        want = {key: value for key, value in want.items() if value is not None}
+        return [event for event in list(self) if all(event.get(key) == value for key, value in want.items())]
+
+
+@contextlib.contextmanager
+def capture_events() -> Iterator[CapturedEvents]:
+    """Collect every event emitted inside the block (from any thread), synchronously, in emission order.
+
+    Example::
+
+        from actguard.testing import capture_events
+
+        with capture_events() as events:
+            with actguard.RunContext(run_id="r1"):
+                ...
+        assert [e["name"] for e in events.of(category="run")] == ["run_start", "run_end"]
+    """
+    from actguard import reporting
+
+    events = CapturedEvents()
+
+    def sink(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    reporting.add_sink(sink)
+    try:
+        yield events
+    finally:
+        reporting.remove_sink(sink)

@@ -1,17 +1,90 @@
-"""Guard events: every decision as one envelope, sent to the configured sinks.
+"""Guard events: every decision as one versioned envelope, sent to the configured sinks.
 
-:func:`emit` is called on hot paths, so with no sink configured it returns at once.
+:func:`emit` is called on hot paths: with no sink it returns at once; with sinks it builds one dict and hands it to
+each of them. Queued sinks (:class:`HttpSink`, :class:`JsonlSink`) only append it to a bounded queue that a
+background thread drains, so reporting never blocks the agent and never raises into it.
+
+The envelope (version 1)
+------------------------
+Every event is a JSON object::
+
+    {
+      "v": 1,                         # envelope version; a field's meaning changes only with a new version
+      "id": "3f9c0d2a7b1e-1a",        # unique per event (process prefix + counter); receivers may dedupe on it
+      "timestamp": 1764333449.123,    # Unix time in seconds (UTC), when the event was emitted
+      "agent_id": "support-bot",      # from actguard.configure(), else null
+      "run_id": "req-123",            # the RunContext's run_id unless given, else null
+      "user_id": "alice",             # as given, else the RunContext's user_id, else null
+      "tool": "send_email",           # the guarded tool, or null
+      "category": "tool_guard",       # see below
+      "name": "rate_limit",           # what decided: a guard name, or an event name
+      "outcome": "blocked",           # what it decided
+      "payload": {...}                # details (limits, observed values, costs); never secrets
+    }
+
+The HTTP gateway receives batches ``{"v": 1, "events": [envelope, ...]}``; a JSONL file holds one envelope per line.
+
+Categories and names
+--------------------
+- ``tool_guard``: ``name`` is the guard (``rate_limit``, ``circuit_breaker``, ``timeout``, ``max_attempts``,
+  ``idempotent``); ``outcome`` is ``allowed``, ``blocked`` (refused before the tool ran) or ``intervened`` (the guard
+  stopped or replaced a running call, e.g. a timeout, or a duplicate answered from the first call's result).
+- ``custody``: ``name`` is ``prove`` (``outcome`` ``recorded``: facts minted) or ``enforce`` (``allowed`` /
+  ``blocked``; the payload carries the refusal ``code``, e.g. ``MISSING_FACT``).
+- ``budget``: ``name`` is ``llm_call`` (``outcome`` ``recorded``, payload ``usd``, ``tokens``, ``model``; or
+  ``blocked`` when a call was stopped) or ``budget_exceeded`` (payload ``limit_type``, ``limit``, ``observed``).
+- ``run``: ``run_start`` (``started``) and ``run_end`` (``completed`` or ``failed``, payload ``error``), from
+  :class:`actguard.RunContext`.
+
+Sinks
+-----
+A sink is any callable taking the envelope dict: :func:`add_sink` / :func:`remove_sink`. A plain callable runs on the
+caller's thread (keep it quick; it must treat the dict as read-only); its exceptions are swallowed. For tests,
+:func:`actguard.testing.capture_events` collects events in a list.
 """
 
 from __future__ import annotations
 
-import contextlib
+import atexit
+import itertools
+import os
+import threading
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["add_sink", "emit", "remove_sink"]
+from actguard.context import _current_run
+from actguard.reporting._http import HttpSink
+from actguard.reporting._jsonl import JsonlSink
+from actguard.reporting._queued import QueuedSink
+from actguard.reporting._sender import SenderOptions, SinkStats, all_senders
 
-_sinks: list[Callable[[dict[str, Any]], None]] = []
+__all__ = [
+    "ENVELOPE_VERSION",
+    "HttpSink",
+    "JsonlSink",
+    "QueuedSink",
+    "SenderOptions",
+    "Sink",
+    "SinkStats",
+    "add_sink",
+    "emit",
+    "flush",
+    "remove_sink",
+    "shutdown",
+]
+
+ENVELOPE_VERSION = 1
+
+Sink = Callable[[dict[str, Any]], None]
+
+_sinks: tuple[Sink, ...] = ()
+_sinks_lock = threading.Lock()
+_agent_id: str | None = None
+_ids = itertools.count(1)
+_id_prefix = uuid.uuid4().hex[:12] + "-"
+_now = time.time
 
 
 def emit(
@@ -24,29 +97,102 @@ def emit(
     user_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
 ) -> None:
-    """Report one guard decision. Never raises, never blocks."""
-    if not _sinks:
+    """Report one decision to every sink. Never raises, never blocks; returns at once when there is no sink.
+
+    Args:
+        category: ``tool_guard``, ``custody``, ``budget`` or ``run`` (see the module docs).
+        name: the guard or event name, e.g. ``rate_limit``.
+        outcome: e.g. ``allowed``, ``blocked``, ``intervened``.
+        tool: the guarded tool's name, if any.
+        run_id: defaults to the current :class:`actguard.RunContext`'s.
+        user_id: defaults to the current :class:`actguard.RunContext`'s.
+        payload: JSON-friendly details (copied shallowly); never put secrets here.
+    """
+    sinks = _sinks
+    if not sinks:
         return
-    event = {
-        "category": category,
-        "name": name,
-        "outcome": outcome,
-        "tool": tool,
-        "run_id": run_id,
-        "user_id": user_id,
-        "payload": dict(payload or {}),
-    }
-    for sink in list(_sinks):
-        with contextlib.suppress(Exception):  # a sink must never break the agent
+    try:
+        if run_id is None or user_id is None:
+            run = _current_run.get()
+            if run is not None:
+                if run_id is None:
+                    run_id = run.run_id
+                if user_id is None:
+                    user_id = run.user_id
+        event = {
+            "v": 1,
+            "id": f"{_id_prefix}{next(_ids):x}",
+            "timestamp": _now(),
+            "agent_id": _agent_id,
+            "run_id": run_id,
+            "user_id": user_id,
+            "tool": tool,
+            "category": category,
+            "name": name,
+            "outcome": outcome,
+            "payload": dict(payload) if payload else {},
+        }
+    except Exception:  # a malformed payload must not break the agent
+        return
+    for sink in sinks:
+        try:  # noqa: SIM105 - contextlib.suppress costs a call per sink on the hot path
             sink(event)
+        except Exception:  # a sink must never break the agent
+            pass
 
 
-def add_sink(sink: Callable[[dict[str, Any]], None]) -> None:
-    """Send every event to ``sink`` too."""
-    _sinks.append(sink)
+def add_sink(sink: Sink) -> None:
+    """Send every event to ``sink`` too (a callable, an :class:`HttpSink` or a :class:`JsonlSink`)."""
+    global _sinks
+    with _sinks_lock:
+        _sinks = (*_sinks, sink)
 
 
-def remove_sink(sink: Callable[[dict[str, Any]], None]) -> None:
-    """Stop sending events to ``sink``."""
-    if sink in _sinks:
-        _sinks.remove(sink)
+def remove_sink(sink: Sink) -> None:
+    """Stop sending events to ``sink`` (a queued sink keeps what it already has; :meth:`QueuedSink.close` it)."""
+    global _sinks
+    with _sinks_lock:
+        if sink in _sinks:
+            index = _sinks.index(sink)
+            _sinks = _sinks[:index] + _sinks[index + 1 :]
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Deliver what every queued sink holds, waiting up to ``timeout`` seconds for each. True if all went out."""
+    return all([sender.flush(timeout) for sender in all_senders()])
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush every queued sink and stop its background thread; also runs at interpreter exit.
+
+    Args:
+        timeout: most seconds to wait in all; ``None`` gives each sink its own ``shutdown_timeout`` (default 5 s).
+            Events still unsent when the time is up are dropped (counted in the sink's ``stats()``).
+
+    Returns:
+        True when every queued event was delivered (or rejected by its receiver) in time.
+
+    A sink that is called again after shutdown starts a new background thread.
+    """
+    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    ok = True
+    for sender in all_senders():
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ok = sender.close(remaining) and ok
+    return ok
+
+
+def _set_agent_id(agent_id: str | None) -> None:
+    global _agent_id
+    _agent_id = agent_id
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix
+    _id_prefix = uuid.uuid4().hex[:12] + "-"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)  # a forked child must not repeat its parent's event ids
+
+atexit.register(shutdown)
