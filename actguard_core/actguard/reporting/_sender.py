@@ -96,12 +96,18 @@ class Transport(Protocol):
 class _Marker:
     """Put in the queue by flush/close: set once every event queued before it has been dealt with."""
 
-    __slots__ = ("done", "ok", "stop")
+    __slots__ = ("abandoned_before", "done", "ok", "stop")
 
-    def __init__(self, stop: bool) -> None:
+    def __init__(self, stop: bool, abandoned_before: int) -> None:
         self.done = threading.Event()
-        self.ok = True
         self.stop = stop
+        self.abandoned_before = abandoned_before  # the sender's abandoned count when the marker was queued
+        self.ok = False
+
+    def reached(self, abandoned_now: int) -> None:
+        """Everything ahead was dealt with: delivered or rejected, unless some was abandoned at a deadline."""
+        self.ok = abandoned_now == self.abandoned_before
+        self.done.set()
 
 
 def encode(event: dict[str, Any]) -> bytes:
@@ -148,7 +154,6 @@ class BatchSender:
         self._rejected = 0
         self._rejected_warned: set[str] = set()
         self._abandoned = 0
-        self._abandoned_since_marker = False
 
     # -- the caller's side -------------------------------------------------------------------------------------
 
@@ -179,14 +184,14 @@ class BatchSender:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far. True when it was delivered (or rejected by the receiver) in time."""
-        return self._wait_marker(_Marker(stop=False), timeout)
+        return self._wait_marker(_Marker(False, self._abandoned), timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush, then stop the thread (a later :meth:`put` starts it again). Events still unsent at the deadline are
         dropped and counted. True when everything queued was dealt with in time."""
         if timeout is None:
             timeout = self._opts.shutdown_timeout
-        return self._wait_marker(_Marker(stop=True), timeout)
+        return self._wait_marker(_Marker(True, self._abandoned), timeout)
 
     def _wait_marker(self, marker: _Marker, timeout: float | None) -> bool:
         if self._thread is None and not self._q:
@@ -225,10 +230,7 @@ class BatchSender:
             if isinstance(item, _Marker):
                 self._send(pending)
                 pending = []
-                if self._abandoned_since_marker:
-                    item.ok = False
-                    self._abandoned_since_marker = False
-                item.done.set()
+                item.reached(self._abandoned)
                 if item is marker:
                     return
             else:
@@ -266,16 +268,13 @@ class BatchSender:
                 if isinstance(item, _Marker):
                     self._send(pending)
                     pending, pending_bytes = [], 0
-                    if self._abandoned_since_marker:
-                        item.ok = False
-                        self._abandoned_since_marker = False
                     if item.stop:
                         with self._lock:
                             self._thread = None
                             self._deadline = None
-                        item.done.set()
+                        item.reached(self._abandoned)
                         return
-                    item.done.set()
+                    item.reached(self._abandoned)
                     continue
                 data = encode(item)
                 if pending and pending_bytes + len(data) > opts.max_batch_bytes:
@@ -338,7 +337,6 @@ class BatchSender:
 
     def _abandon(self, n: int) -> None:
         self._abandoned += n
-        self._abandoned_since_marker = True
         logger.warning(
             "actguard: %d event(s) for %s were not delivered before the shutdown deadline",
             n,
