@@ -45,6 +45,7 @@ from actguard.exceptions import (
     ToolTimeoutError,
     UnknownModelPriceError,
 )
+from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
 from actguard.reporting import HttpSink, JsonlSink, shutdown
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
@@ -82,14 +83,20 @@ __all__ = [
     "UnknownModelPriceError",
     "__version__",
     "bind_context",
+    "circuit_breaker",
     "configure",
     "current_budget",
     "current_run",
     "current_session",
     "get_default_store",
+    "idempotent",
+    "max_attempts",
     "prices",
+    "rate_limit",
     "reporting",
     "session",
     "set_default_store",
     "shutdown",
+    "timeout",
+    "tool",
 ]

@@ -1,0 +1,102 @@
+"""Plumbing shared by every guard decorator: bare-or-with-arguments use, tool identity, argument validation,
+keeping the wrapped function's name, docstring and signature.
+
+Each guard module keeps its decision logic in plain methods (key, verdict, outcome) and writes a sync and an async
+wrapper that differ only in how they reach the store (``store.op(...)`` vs ``await store.aop(...)``): one decision
+path, thin I/O shells.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from actguard.exceptions import ConfigError
+from actguard.stores import Store, get_default_store
+
+__all__ = [
+    "ToolInfo",
+    "check_int",
+    "check_positive",
+    "check_store",
+    "finish",
+    "refuse_generators",
+    "resolve_store",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInfo:
+    """What a guard needs to know about the function it wraps, computed once at decoration time."""
+
+    fn: Callable[..., Any]
+    name: str  # the tool's name as a model sees it (``__name__``)
+    ident: str  # module + qualified name: the stable identity used in store keys
+    signature: inspect.Signature
+    is_async: bool
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any], guard: str) -> ToolInfo:
+        if not callable(fn):
+            raise ConfigError(f"{guard} decorates a function or method, got {fn!r}")
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        qualname = getattr(fn, "__qualname__", None) or name
+        module = getattr(fn, "__module__", None) or ""
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{guard} needs a function with an inspectable signature; {fn!r}: {exc}") from exc
+        return cls(fn, name, f"{module}.{qualname}", signature, inspect.iscoroutinefunction(fn))
+
+
+def finish(wrapper: F, info: ToolInfo) -> F:
+    """Give ``wrapper`` the wrapped function's name, docstring, module, ``__wrapped__`` and signature."""
+    functools.update_wrapper(wrapper, info.fn)
+    wrapper.__signature__ = info.signature  # type: ignore[attr-defined]
+    return wrapper
+
+
+def refuse_generators(fn: Callable[..., Any], guard: str) -> None:
+    """Generators finish long after the call returns, so guards that judge a call's outcome refuse them."""
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise ConfigError(
+            f"{guard} cannot guard generator function {getattr(fn, '__qualname__', fn)!r}: its work runs after the "
+            "call returns. Accepted: plain functions and coroutine functions (return a list instead of yielding)."
+        )
+
+
+def check_int(value: Any, where: str, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum`` (bools refused), else ConfigError naming ``where``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{where} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_positive(value: Any, where: str) -> float:
+    """``value`` as a finite float > 0 (bools refused), else ConfigError naming ``where``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_store(store: Any, where: str) -> Store | None:
+    """``store`` when it is a Store or None, else ConfigError."""
+    if store is not None and not isinstance(store, Store):
+        raise ConfigError(f"{where} must be an actguard Store (e.g. MemoryStore) or None, got {store!r}")
+    return store
+
+
+def resolve_store(store: Store | None) -> Store:
+    """The guard's own store, or the default store as it is *now* (so configuring after decoration works)."""
+    return store if store is not None else get_default_store()
+
+
+def not_a_function(value: Any, guard: str, usage: str) -> ConfigError:
+    """The error for a decorator that needs arguments but was applied bare (``@rate_limit``)."""
+    return ConfigError(f"{guard} needs arguments: use {usage}, got {value!r} as its first argument")

@@ -1,0 +1,235 @@
+"""``idempotent``: at most one execution per (tool, idempotency_key) in a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, TypeVar, overload
+
+from actguard.context import current_run
+from actguard.exceptions import (
+    CircuitOpenError,
+    ConfigError,
+    DuplicateIdempotencyKey,
+    GuardError,
+    IdempotencyError,
+    IdempotencyInProgress,
+    IdempotencyOutcomeUnknown,
+    MaxAttemptsExceeded,
+    MissingRuntimeContextError,
+    RateLimitExceeded,
+)
+from actguard.guards._keys import encode
+from actguard.guards._signature import argument_getter
+from actguard.guards._wrap import ToolInfo, check_positive, check_store, finish, refuse_generators
+from actguard.reporting import emit
+from actguard.stores import Claim, Store, get_default_store
+
+__all__ = ["NOT_RUN_ERRORS", "idempotent"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+ON_DUPLICATE = ("return", "raise")
+KEY_PARAM = "idempotency_key"
+
+NOT_RUN_ERRORS: tuple[type[BaseException], ...] = (
+    RateLimitExceeded,
+    CircuitOpenError,
+    MaxAttemptsExceeded,
+    IdempotencyError,
+    GuardError,
+    MissingRuntimeContextError,
+)
+"""actguard refusals raised by guards inside ``idempotent`` before the tool ran: they always release the key."""
+
+
+@overload
+def idempotent(fn: F, /) -> F: ...
+
+
+@overload
+def idempotent(
+    *,
+    ttl_s: float = ...,
+    on_duplicate: str = ...,
+    safe_exceptions: Iterable[type[BaseException]] = ...,
+    store: Store | None = ...,
+) -> Callable[[F], F]: ...
+
+
+def idempotent(
+    fn: F | None = None,
+    /,
+    *,
+    ttl_s: float = 3600.0,
+    on_duplicate: str = "return",
+    safe_exceptions: Iterable[type[BaseException]] = (),
+    store: Store | None = None,
+) -> F | Callable[[F], F]:
+    """Run the tool at most once per ``idempotency_key`` within ``ttl_s`` seconds, per run and per tool.
+
+    The function must have a parameter named ``idempotency_key`` (passed by keyword or position); its value must be
+    a non-empty str. For each (run, tool, key):
+
+    * the first call claims the key and runs; its result is kept for ``ttl_s`` seconds;
+    * a later call returns that result without running (``on_duplicate="return"``) or raises
+      :class:`actguard.DuplicateIdempotencyKey` (``on_duplicate="raise"``);
+    * a call while the first one is still running raises :class:`actguard.IdempotencyInProgress`;
+    * if the first call raised an exception declared safe (``safe_exceptions``, actguard refusals from guards
+      inside this one such as a rate limit, or cancellation: ``asyncio.CancelledError``, ``KeyboardInterrupt``),
+      the key is released and the next call runs again; any other exception may have had effects, so later calls
+      raise :class:`actguard.IdempotencyOutcomeUnknown` until ``ttl_s`` ends.
+
+    Works bare (``@idempotent``) or with arguments.
+
+    Args:
+        ttl_s: seconds a key (and its result) is remembered, > 0. Default one hour.
+        on_duplicate: ``"return"`` (the first call's result) or ``"raise"``.
+        safe_exceptions: exception types that prove the call had no effect, so the key is released.
+        store: where claims live; ``None`` means the default store at call time. Results are kept as objects in
+            memory stores; shared stores need results they can serialise.
+
+    Raises:
+        ConfigError: at decoration, for a function without an ``idempotency_key`` parameter, an unknown
+            ``on_duplicate``, ``ttl_s <= 0`` or a non-exception in ``safe_exceptions``; at call time for an
+            ``idempotency_key`` that is not a non-empty str.
+        MissingRuntimeContextError: at call time outside any RunContext.
+
+    Example::
+
+        @idempotent(ttl_s=600)
+        def create_invoice(user_id: str, amount_cents: int, *, idempotency_key: str) -> str: ...
+    """
+    ttl = check_positive(ttl_s, "idempotent(ttl_s=...)")
+    if on_duplicate not in ON_DUPLICATE:
+        raise ConfigError(f"idempotent(on_duplicate=...) must be one of {list(ON_DUPLICATE)}, got {on_duplicate!r}")
+    safe = _parse_safe(safe_exceptions)
+    check_store(store, "idempotent(store=...)")
+
+    def decorate(func: F) -> F:
+        refuse_generators(func, "idempotent")
+        return _Idempotent(ToolInfo.of(func, "idempotent"), ttl, on_duplicate == "raise", safe, store).wrap()  # type: ignore[no-any-return]
+
+    if fn is not None:
+        if not callable(fn):
+            raise ConfigError(f"idempotent takes keyword arguments only (e.g. @idempotent(ttl_s=600)), got {fn!r}")
+        return decorate(fn)
+    return decorate
+
+
+def _parse_safe(value: Any) -> tuple[type[BaseException], ...]:
+    items = [value] if isinstance(value, type) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = (value,)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigError(f"idempotent(safe_exceptions=...) must be exception types, got {item!r}")
+    return items
+
+
+class _Idempotent:
+    """Decisions of one decorated tool; ``wrap`` adds the sync or async shell."""
+
+    __slots__ = ("get_key", "info", "prefix", "raise_duplicate", "release_on", "store", "ttl")
+
+    def __init__(
+        self,
+        info: ToolInfo,
+        ttl: float,
+        raise_duplicate: bool,
+        safe: tuple[type[BaseException], ...],
+        store: Store | None,
+    ) -> None:
+        self.info = info
+        self.ttl = ttl
+        self.raise_duplicate = raise_duplicate
+        self.release_on = NOT_RUN_ERRORS + safe
+        self.store = store
+        self.prefix = encode("idempotent", info.ident)
+        if KEY_PARAM not in info.signature.parameters:
+            raise ConfigError(
+                f"idempotent needs a parameter named {KEY_PARAM!r} on {info.ident!r}; its parameters are "
+                f"{list(info.signature.parameters)}"
+            )
+        self.get_key = argument_getter(info.signature, KEY_PARAM, where="idempotent")
+
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+        """The store key of this call and its idempotency key; raises outside a run or for a bad key."""
+        run = current_run()
+        tool = self.info.name
+        if run is None:
+            emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": "no_run"})
+            raise MissingRuntimeContextError("idempotent", tool)
+        value = self.get_key(args, kwargs)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{tool}: {KEY_PARAM} must be a non-empty str, got {value!r}")
+        return self.prefix + encode(run.run_id, value), value
+
+    def verdict(self, claim: Claim, idem_key: str) -> bool:
+        """True when the caller owns the key and must run; False when ``claim.result`` answers; raises otherwise."""
+        tool = self.info.name
+        if claim.status == "claimed":
+            emit("tool_guard", "idempotent", "allowed", tool=tool)
+            return True
+        if claim.status == "done" and not self.raise_duplicate:
+            emit("tool_guard", "idempotent", "intervened", tool=tool, payload={"reason": "duplicate"})
+            return False
+        self.refuse(claim, idem_key)
+
+    def refuse(self, claim: Claim, idem_key: str) -> NoReturn:
+        tool = self.info.name
+        reason = {"done": "duplicate", "in_progress": "in_progress", "unknown": "outcome_unknown"}[claim.status]
+        emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": reason})
+        if claim.status == "done":
+            raise DuplicateIdempotencyKey(tool_name=tool, idempotency_key=idem_key)
+        if claim.status == "in_progress":
+            raise IdempotencyInProgress(tool_name=tool, idempotency_key=idem_key)
+        raise IdempotencyOutcomeUnknown(tool_name=tool, idempotency_key=idem_key, retry_after=claim.retry_after)
+
+    def releases(self, exc: BaseException) -> bool:
+        """Whether a failed first call leaves no effects (release the key) rather than an unknown outcome."""
+        return not isinstance(exc, Exception) or isinstance(exc, self.release_on)
+
+    def wrap(self) -> Any:
+        fn, ttl, own_store = self.info.fn, self.ttl, self.store
+        key_of, verdict, releases = self.key, self.verdict, self.releases
+
+        if self.info.is_async:
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                key, idem_key = key_of(args, kwargs)
+                store = own_store if own_store is not None else get_default_store()
+                claim = await store.aidem_claim(key, ttl)
+                if not verdict(claim, idem_key):
+                    return claim.result
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    if releases(exc):
+                        await store.aidem_release(key)
+                    else:
+                        await store.aidem_mark_unknown(key, ttl)
+                    raise
+                await store.aidem_complete(key, result, ttl)
+                return result
+
+            return finish(async_wrapper, self.info)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            key, idem_key = key_of(args, kwargs)
+            store = own_store if own_store is not None else get_default_store()
+            claim = store.idem_claim(key, ttl)
+            if not verdict(claim, idem_key):
+                return claim.result
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                if releases(exc):
+                    store.idem_release(key)
+                else:
+                    store.idem_mark_unknown(key, ttl)
+                raise
+            store.idem_complete(key, result, ttl)
+            return result
+
+        return finish(wrapper, self.info)

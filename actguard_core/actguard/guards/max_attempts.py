@@ -1,0 +1,95 @@
+"""``max_attempts``: at most N calls of a tool per run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from actguard.context import current_run
+from actguard.exceptions import MaxAttemptsExceeded, MissingRuntimeContextError
+from actguard.guards._keys import encode
+from actguard.guards._wrap import ToolInfo, check_int, check_positive, check_store, finish, not_a_function
+from actguard.reporting import emit
+from actguard.stores import Store, get_default_store
+
+__all__ = ["max_attempts"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DAY = 86_400.0
+
+
+def max_attempts(calls: int, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]:
+    """Allow at most ``calls`` calls of the tool per run (per :class:`actguard.RunContext`).
+
+    Every call that gets past this guard is an attempt, whether it then succeeds, raises, or is refused by a guard
+    inside this one; the call after ``calls`` raises :class:`actguard.MaxAttemptsExceeded` without running. The
+    count is per run and per tool (module + qualified name), so two runs, or two tools, never share it.
+
+    Args:
+        calls: attempts allowed per run, >= 1.
+        ttl_s: seconds a run's count is kept after its first attempt (so counts of finished runs are evicted);
+            default one day. A run longer than this starts counting again.
+        store: where counts live; ``None`` means the default store at call time.
+
+    Raises:
+        ConfigError: at decoration, for ``calls < 1`` or ``ttl_s <= 0``.
+        MissingRuntimeContextError: at call time outside any RunContext.
+        MaxAttemptsExceeded: at call time, with ``limit``, ``attempts`` (this call's number) and ``run_id``.
+
+    Example::
+
+        @max_attempts(calls=2)
+        def lookup_customer(customer_id: str) -> dict: ...
+
+        with RunContext(run_id="req-123"):
+            lookup_customer("cus_1")
+            lookup_customer("cus_1")
+    """
+    if callable(calls):
+        raise not_a_function(calls, "max_attempts", "@max_attempts(calls=3)")
+    limit = check_int(calls, "max_attempts(calls=...)")
+    ttl = check_positive(ttl_s, "max_attempts(ttl_s=...)")
+    check_store(store, "max_attempts(store=...)")
+
+    def decorate(fn: F) -> F:
+        return _wrap(ToolInfo.of(fn, "max_attempts"), limit, ttl, store)  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def _wrap(info: ToolInfo, limit: int, ttl: float, own_store: Store | None) -> Any:
+    fn, tool = info.fn, info.name
+    prefix = encode("max_attempts", info.ident)
+
+    def key_of() -> tuple[str, str]:
+        run = current_run()
+        if run is None:
+            emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"reason": "no_run"})
+            raise MissingRuntimeContextError("max_attempts", tool)
+        run_id = run.run_id
+        return f"{prefix}{len(run_id)}:{run_id}", run_id
+
+    def verdict(attempts: int, run_id: str) -> None:
+        if attempts <= limit:
+            emit("tool_guard", "max_attempts", "allowed", tool=tool)
+            return
+        emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"limit": limit, "attempts": attempts})
+        raise MaxAttemptsExceeded(tool_name=tool, limit=limit, attempts=attempts, run_id=run_id)
+
+    if info.is_async:
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            key, run_id = key_of()
+            store = own_store if own_store is not None else get_default_store()
+            verdict(await store.aincr(key, ttl), run_id)
+            return await fn(*args, **kwargs)
+
+        return finish(async_wrapper, info)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key, run_id = key_of()
+        store = own_store if own_store is not None else get_default_store()
+        verdict(store.incr(key, ttl), run_id)
+        return fn(*args, **kwargs)
+
+    return finish(wrapper, info)
