@@ -47,7 +47,7 @@ from actguard.exceptions import (
 )
 from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
 from actguard.reporting import HttpSink, JsonlSink, shutdown
-from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
+from actguard.stores import MemoryStore, RedisStore, SQLiteStore, Store, get_default_store, set_default_store
 
 try:
     __version__ = _version("actguard")
@@ -74,7 +74,9 @@ __all__ = [
     "MemoryStore",
     "MissingRuntimeContextError",
     "RateLimitExceeded",
+    "RedisStore",
     "RunContext",
+    "SQLiteStore",
     "Session",
     "Store",
     "StoreUnavailable",

@@ -1,7 +1,17 @@
 """State stores: where guards keep what must outlive one call.
 
 The default is an in-process :class:`MemoryStore`. Select another for the whole process with
-:func:`set_default_store` (or ``actguard.configure(store=...)``), or per guard with its ``store=`` argument.
+:func:`set_default_store` (or ``actguard.configure(store=...)``), or per guard with its ``store=`` argument:
+
+- :class:`MemoryStore`: one process (the default). Nothing is shared.
+- :class:`SQLiteStore`: the processes of one host share one database file (WAL, one transaction per check).
+- :class:`RedisStore`: a fleet shares one Redis (one Lua round trip per check, server time); ``actguard[redis]``.
+
+What the shared stores share: rate-limit windows, circuit-breaker state, max_attempts counters, idempotency claims
+and results (JSON by default, see :mod:`actguard.stores._codec`), chain-of-custody facts, and budget spend.
+When a shared store cannot be reached, each operation raises :class:`actguard.StoreUnavailable` (fail closed),
+except rate limits and circuit breakers on a store built with ``fail_open=True`` (or naming them), which admit the
+call and report the outage.
 """
 
 from __future__ import annotations
@@ -11,12 +21,16 @@ import threading
 from actguard.exceptions import ConfigError
 from actguard.stores._base import BreakerDecision, BreakerSnapshot, Claim, SpendTotals, Store, WindowDecision
 from actguard.stores.memory import MemoryStore
+from actguard.stores.redis import RedisStore
+from actguard.stores.sqlite import SQLiteStore
 
 __all__ = [
     "BreakerDecision",
     "BreakerSnapshot",
     "Claim",
     "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
     "SpendTotals",
     "Store",
     "WindowDecision",

@@ -9,23 +9,62 @@ Redis the server's clock. So a check compares timestamps from one clock only.
 
 Each operation has an ``a``-prefixed async twin. The defaults here call the sync one, which is right for
 in-process backends; network backends override them with real async I/O.
+
+When the backend cannot be reached, an operation raises :class:`actguard.StoreUnavailable` (never a raw driver
+error) -- unless the store was built with ``fail_open`` naming the guard kind the operation serves
+(``"rate_limit"``: :meth:`Store.hit_window`; ``"circuit_breaker"``: the ``breaker_*`` operations), in which case it
+answers "allowed" and reports the outage (a ``store`` event and a log warning). Budgets (spend), idempotency,
+max_attempts counters and chain-of-custody facts always fail closed.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn, TypeVar
+
+from actguard.exceptions import ConfigError, StoreUnavailable
+from actguard.reporting import emit
 
 __all__ = [
+    "FAIL_OPEN_KINDS",
     "BreakerDecision",
     "BreakerSnapshot",
     "Claim",
+    "FailOpenKind",
     "SpendTotals",
     "Store",
     "WindowDecision",
+    "parse_fail_open",
 ]
+
+_log = logging.getLogger("actguard.stores")
+_T = TypeVar("_T")
+
+FailOpenKind = Literal["rate_limit", "circuit_breaker"]
+FAIL_OPEN_KINDS: tuple[FailOpenKind, ...] = ("rate_limit", "circuit_breaker")
+"""The guard kinds whose store operations may fail open; every other kind always fails closed."""
+
+
+def parse_fail_open(value: bool | Iterable[str], where: str) -> frozenset[str]:
+    """Validate a ``fail_open`` argument: ``False`` (fail closed: the default), ``True`` (rate limits and circuit
+    breakers fail open), or a collection naming some of ``"rate_limit"``, ``"circuit_breaker"``."""
+    if value is True:
+        return frozenset(FAIL_OPEN_KINDS)
+    if value is False:
+        return frozenset()
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigError(f"{where} must be True, False or a collection of {list(FAIL_OPEN_KINDS)!r}, got {value!r}")
+    kinds = frozenset(value)
+    unknown = sorted(k for k in kinds if k not in FAIL_OPEN_KINDS)
+    if unknown:
+        raise ConfigError(
+            f"{where} accepts only {list(FAIL_OPEN_KINDS)!r} (budgets, idempotency, max_attempts and facts always "
+            f"fail closed), got {unknown!r}"
+        )
+    return kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +123,25 @@ class SpendTotals:
 class Store(ABC):
     """Atomic state operations shared by every guard. See the module docstring."""
 
+    #: Guard kinds (``"rate_limit"``, ``"circuit_breaker"``) whose operations answer "allowed" when the backend is
+    #: unreachable. Empty: everything fails closed with :class:`actguard.StoreUnavailable`.
+    fail_open: frozenset[str] = frozenset()
+    #: Short backend name used in :class:`actguard.StoreUnavailable` and events.
+    backend: str = "memory"
+
+    def _unavailable(self, operation: str, cause: BaseException) -> NoReturn:
+        """Raise :class:`StoreUnavailable` for ``cause`` (a driver error), reporting it."""
+        emit("store", operation, "unavailable", payload={"store": self.backend, "error": repr(cause)})
+        raise StoreUnavailable(self.backend, operation, cause) from cause
+
+    def _degrade(self, kind: FailOpenKind, operation: str, cause: BaseException, fallback: _T) -> _T:
+        """Fail open with ``fallback`` when ``kind`` is in :attr:`fail_open`; otherwise raise StoreUnavailable."""
+        if kind not in self.fail_open:
+            self._unavailable(operation, cause)
+        _log.warning("%s store unavailable during %s; %s fails open: %r", self.backend, operation, kind, cause)
+        emit("store", operation, "fail_open", payload={"store": self.backend, "guard": kind, "error": repr(cause)})
+        return fallback
+
     # -- rate limits: sliding window log ------------------------------------------------------------------------
     @abstractmethod
     def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
@@ -95,7 +153,11 @@ class Store(ABC):
     # -- circuit breakers ---------------------------------------------------------------------------------------
     @abstractmethod
     def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
-        """Ask to make a call. Closed: allowed. Open and reset_timeout elapsed: exactly one caller gets the probe."""
+        """Ask to make a call. Closed: allowed. Open and reset_timeout elapsed: exactly one caller gets the probe.
+
+        A probe that reports nothing (no record, no release) within ``reset_timeout`` is presumed lost (its worker
+        died), and the next caller gets a new probe, so a crashed worker cannot keep a shared circuit open forever.
+        """
 
     @abstractmethod
     def breaker_record(
@@ -195,6 +257,16 @@ class Store(ABC):
 
     async def afacts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
         return self.facts_missing(namespace, kind, values)
+
+    async def afacts_clear(self, namespace: str) -> None:
+        self.facts_clear(namespace)
+
+    async def abreaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        return self.breaker_snapshot(key, reset_timeout)
+
+    async def aclose(self) -> None:
+        """Release connections (async clients too). The default calls :meth:`close`."""
+        self.close()
 
     async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         return self.spend_add(key, usd, tokens, ttl)

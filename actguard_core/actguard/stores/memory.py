@@ -41,7 +41,7 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {}
         self._window_expiry: dict[str, float] = {}
-        self._breakers: dict[str, list[Any]] = {}  # key -> [failures, opened_at | None, probe_in_flight]
+        self._breakers: dict[str, list[Any]] = {}  # key -> [failures, opened_at | None, probe_started_at | None]
         self._counters: dict[str, list[float]] = {}  # key -> [value, expires_at]
         self._claims: dict[str, tuple[str, Any, float]] = {}  # key -> (status, result, expires_at)
         self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
@@ -110,11 +110,13 @@ class MemoryStore(Store):
             state = self._breakers.get(key)
             if state is None or state[1] is None:
                 return BreakerDecision(True, False, 0.0, 0 if state is None else state[0])
-            failures, opened_at, probing = state
-            remaining = opened_at + reset_timeout - self._now()
-            if remaining > 0 or probing:
-                return BreakerDecision(False, False, max(remaining, 0.0), failures)
-            state[2] = True
+            failures, opened_at, probe_at = state
+            now = self._now()
+            remaining = opened_at + reset_timeout - now
+            lease = probe_at + reset_timeout - now if probe_at is not None else 0.0
+            if remaining > 0 or lease > 0:
+                return BreakerDecision(False, False, max(remaining, lease, 0.0), failures)
+            state[2] = now
             return BreakerDecision(True, True, 0.0, failures)
 
     def breaker_record(
@@ -125,10 +127,10 @@ class MemoryStore(Store):
                 self._breakers.pop(key, None)
                 return BreakerSnapshot("closed", 0, 0.0)
             now = self._now()
-            state = self._breakers.setdefault(key, [0, None, False])
+            state = self._breakers.setdefault(key, [0, None, None])
             state[0] += 1
             if probe:
-                state[2] = False
+                state[2] = None
             if probe or (state[1] is None and state[0] >= max_fails):
                 state[1] = now
             if state[1] is None:
@@ -141,7 +143,7 @@ class MemoryStore(Store):
         with self._lock:
             state = self._breakers.get(key)
             if state is not None:
-                state[2] = False
+                state[2] = None
 
     def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
         with self._lock:

@@ -1,0 +1,508 @@
+"""Redis store: guard state shared by a fleet of processes and machines.
+
+Every check is one round trip: a Lua script (``register_script``, sent as EVALSHA) that reads the server's clock
+(``TIME``) and decides atomically on the server. Keys expire by themselves. Each operation touches one key, laid out
+as ``<prefix>:{<kind>:<key>}``: the hash tag keeps everything of one logical key in one Redis Cluster slot while
+different keys spread over the cluster.
+
+Needs redis-py: ``pip install "actguard[redis]"``. ``import actguard`` never imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from actguard.exceptions import ConfigError
+from actguard.stores import _lua
+from actguard.stores._base import (
+    BreakerDecision,
+    BreakerSnapshot,
+    Claim,
+    SpendTotals,
+    Store,
+    WindowDecision,
+    parse_fail_open,
+)
+from actguard.stores._codec import Serializer, make_codec
+
+if TYPE_CHECKING:
+    import redis as redis_py
+    import redis.asyncio as redis_asyncio
+
+__all__ = ["RedisStore"]
+
+_INSTALL_HINT = 'RedisStore needs redis-py: pip install "actguard[redis]"'
+_BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change (plus reset_timeout) is forgotten
+_MAX_FACTS = 100_000  # facts kept per namespace; beyond it the soonest-expiring go first
+_SCRIPTS = {
+    "hit_window": _lua.HIT_WINDOW,
+    "breaker_acquire": _lua.BREAKER_ACQUIRE,
+    "breaker_record": _lua.BREAKER_RECORD,
+    "breaker_snapshot": _lua.BREAKER_SNAPSHOT,
+    "incr": _lua.INCR,
+    "idem_claim": _lua.IDEM_CLAIM,
+    "idem_set": _lua.IDEM_SET,
+    "facts_add": _lua.FACTS_ADD,
+    "facts_missing": _lua.FACTS_MISSING,
+    "spend_add": _lua.SPEND_ADD,
+    "spend_get": _lua.SPEND_GET,
+}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fact(kind: str, value: str) -> str:
+    return f"{len(kind)}:{kind}{value}"  # length-prefixed: no separator a kind could contain
+
+
+def _import_redis() -> Any:
+    try:
+        import redis
+        import redis.asyncio
+    except ImportError as exc:  # pragma: no cover - exercised in an environment without redis-py
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+class _Bound:
+    """One client and its registered scripts."""
+
+    __slots__ = ("client", "scripts")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
+
+
+class RedisStore(Store):
+    """Keeps guard state in Redis (a server, Sentinel-managed primary, or Redis Cluster; Redis >= 6.2).
+
+    Args:
+        url_or_client: a URL (``"redis://localhost:6379/0"``, ``"rediss://..."``), or a redis-py client:
+            ``redis.Redis`` / ``redis.cluster.RedisCluster`` (sync), or ``redis.asyncio.Redis`` /
+            ``redis.asyncio.cluster.RedisCluster`` (async). From a URL the store makes a sync client and one async
+            client per event loop, with ``timeout`` and one immediate retry (so a restarted server is picked up by
+            the next call). A client you pass is used as configured.
+        prefix: namespace of every key (one per application sharing a Redis); no ``{`` or ``}``.
+        async_client: the async client for the ``a...`` operations when ``url_or_client`` is a sync client.
+            Without one, the async operations run the sync client in a worker thread.
+        fail_open: guard kinds that answer "allowed" when Redis cannot be reached: ``False`` (default: fail
+            closed), ``True`` (rate limits and circuit breakers), or a collection of ``"rate_limit"``,
+            ``"circuit_breaker"``. Budgets, idempotency, max_attempts and facts always fail closed.
+        serializer: how idempotent results are stored: ``"json"`` (default) or ``"pickle"`` (trusted writers only);
+            see :mod:`actguard.stores._codec`.
+        timeout: socket connect and read timeout, in seconds, of the clients made from a URL.
+
+    Raises:
+        ImportError: redis-py is not installed (``pip install "actguard[redis]"``).
+        ConfigError: for invalid arguments.
+
+    Example::
+
+        import actguard
+        actguard.set_default_store(actguard.RedisStore("redis://redis.internal:6379/0", prefix="billing-agent"))
+    """
+
+    backend = "redis"
+
+    def __init__(
+        self,
+        url_or_client: str | redis_py.Redis | redis_asyncio.Redis,
+        *,
+        prefix: str = "actguard",
+        async_client: redis_asyncio.Redis | None = None,
+        fail_open: bool | Iterable[str] = False,
+        serializer: Serializer = "json",
+        timeout: float = 2.0,
+    ) -> None:
+        redis = _import_redis()
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigError(f"RedisStore(prefix=...) must be a non-empty str without '{{' or '}}', got {prefix!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigError(f"RedisStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        self.prefix = prefix
+        self.timeout = float(timeout)
+        self.fail_open = parse_fail_open(fail_open, "RedisStore(fail_open=...)")
+        self._codec = make_codec(serializer, "RedisStore")
+        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._time_offset: Callable[[], float] | None = None  # actguard's tests move server time forward with this
+        self._url: str | None = None
+        self._sync: _Bound | None = None
+        self._async: _Bound | None = None
+        self._async_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Bound] = weakref.WeakKeyDictionary()
+        sync_types = (redis.Redis, redis.cluster.RedisCluster)
+        async_types = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
+        if isinstance(url_or_client, str):
+            self._url = url_or_client
+            self._sync = _Bound(redis.Redis.from_url(url_or_client, **self._client_options(redis.retry.Retry)))
+        elif isinstance(url_or_client, sync_types):
+            self._sync = _Bound(url_or_client)
+        elif isinstance(url_or_client, async_types):
+            self._async = _Bound(url_or_client)
+        else:
+            raise ConfigError(
+                "RedisStore(url_or_client=...) must be a redis URL or a redis-py client (redis.Redis, "
+                f"redis.asyncio.Redis, or their cluster variants), got {url_or_client!r}"
+            )
+        if async_client is not None:
+            if not isinstance(async_client, async_types):
+                raise ConfigError(f"RedisStore(async_client=...) must be a redis.asyncio client, got {async_client!r}")
+            self._async = _Bound(async_client)
+
+    def __repr__(self) -> str:
+        where = self._url if self._url is not None else "client"
+        return f"RedisStore({where!r}, prefix={self.prefix!r})"
+
+    def _client_options(self, retry_class: Any) -> dict[str, Any]:
+        from redis.backoff import NoBackoff
+
+        return {
+            "socket_timeout": self.timeout,
+            "socket_connect_timeout": self.timeout,
+            "retry": retry_class(NoBackoff(), 1),
+        }
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self.prefix}:{{{kind}:{key}}}"
+
+    def _offset(self) -> str:
+        return "0" if self._time_offset is None else repr(float(self._time_offset()))
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+    def _sync_bound(self) -> _Bound:
+        if self._sync is None:
+            raise ConfigError(
+                "this RedisStore was given only an async client; sync guards need RedisStore(<sync client or URL>, "
+                "async_client=...)"
+            )
+        return self._sync
+
+    def _async_bound(self) -> _Bound | None:
+        """The async client for the running loop, or None to run the sync client in a thread."""
+        if self._async is not None:
+            return self._async
+        if self._url is None:
+            return None
+        loop = asyncio.get_running_loop()
+        bound = self._async_by_loop.get(loop)
+        if bound is None:
+            import redis.asyncio
+            import redis.asyncio.retry
+
+            client = redis.asyncio.Redis.from_url(self._url, **self._client_options(redis.asyncio.retry.Retry))
+            bound = self._async_by_loop[loop] = _Bound(client)
+        return bound
+
+    def _run(self, operation: str, script: str, key: str, *args: Any) -> Any:
+        """Run one script; driver errors propagate (the caller maps them)."""
+        return self._sync_bound().scripts[script](keys=[key], args=[self._offset(), *args])
+
+    async def _arun(self, operation: str, script: str, key: str, *args: Any) -> Any:
+        bound = self._async_bound()
+        if bound is None:
+            return await asyncio.to_thread(self._run, operation, script, key, *args)
+        return await bound.scripts[script](keys=[key], args=[self._offset(), *args])
+
+    def close(self) -> None:
+        """Close the sync client's connections (a client you passed in is closed too)."""
+        if self._sync is not None:
+            self._sync.client.close()
+        self._async_by_loop.clear()
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop (and the sync client)."""
+        bound = self._async_by_loop.pop(asyncio.get_running_loop(), None) if self._url is not None else self._async
+        if bound is not None:
+            await bound.client.aclose()
+        if self._sync is not None:
+            self._sync.client.close()
+
+    # -- result decoding ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _window(reply: Any) -> WindowDecision:
+        return WindowDecision(bool(int(reply[0])), int(reply[1]), float(reply[2]))
+
+    @staticmethod
+    def _acquired(reply: Any) -> BreakerDecision:
+        return BreakerDecision(bool(int(reply[0])), bool(int(reply[1])), float(reply[2]), int(reply[3]))
+
+    @staticmethod
+    def _snapshot(reply: Any) -> BreakerSnapshot:
+        state = _text(reply[0])
+        if state == "open":
+            return BreakerSnapshot("open", int(reply[1]), float(reply[2]))
+        return BreakerSnapshot("half_open" if state == "half_open" else "closed", int(reply[1]), float(reply[2]))
+
+    def _claim(self, reply: Any) -> Claim:
+        status = _text(reply[0])
+        if status == "done":
+            return Claim("done", self._codec.loads(reply[1]))
+        if status == "unknown":
+            return Claim("unknown", retry_after=float(reply[2]))
+        return Claim("claimed" if status == "claimed" else "in_progress")
+
+    @staticmethod
+    def _spend(reply: Any) -> SpendTotals:
+        return SpendTotals(float(reply[0]), int(reply[1]))
+
+    @staticmethod
+    def _missing(values: Sequence[str], reply: Any) -> list[str]:
+        return [values[int(i) - 1] for i in reply]
+
+    # -- rate limits --------------------------------------------------------------------------------------------
+    def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        try:
+            return self._window(self._run("hit_window", "hit_window", self._key("rl", key), limit, repr(period)))
+        except self._errors as exc:
+            return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
+
+    async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        try:
+            reply = await self._arun("hit_window", "hit_window", self._key("rl", key), limit, repr(period))
+            return self._window(reply)
+        except self._errors as exc:
+            return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
+
+    # -- circuit breakers ---------------------------------------------------------------------------------------
+    def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        try:
+            return self._acquired(
+                self._run("breaker_acquire", "breaker_acquire", self._key("cb", key), repr(reset_timeout))
+            )
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
+
+    async def abreaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        try:
+            reply = await self._arun("breaker_acquire", "breaker_acquire", self._key("cb", key), repr(reset_timeout))
+            return self._acquired(reply)
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
+
+    def _record_args(
+        self, key: str, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> tuple[Any, ...]:
+        return (
+            "breaker_record",
+            "breaker_record",
+            self._key("cb", key),
+            int(success),
+            int(probe),
+            max_fails,
+            repr(reset_timeout),
+            repr(_BREAKER_IDLE),
+        )
+
+    def breaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        try:
+            return self._snapshot(self._run(*self._record_args(key, success, probe, max_fails, reset_timeout)))
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_record", exc, BreakerSnapshot("closed", 0, 0.0))
+
+    async def abreaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        try:
+            return self._snapshot(await self._arun(*self._record_args(key, success, probe, max_fails, reset_timeout)))
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_record", exc, BreakerSnapshot("closed", 0, 0.0))
+
+    def breaker_release(self, key: str, *, probe: bool) -> None:
+        if not probe:
+            return
+        try:
+            self._sync_bound().client.hdel(self._key("cb", key), "p")
+        except self._errors as exc:
+            self._degrade("circuit_breaker", "breaker_release", exc, None)
+
+    async def abreaker_release(self, key: str, *, probe: bool) -> None:
+        if not probe:
+            return
+        try:
+            bound = self._async_bound()
+            if bound is None:
+                await asyncio.to_thread(self._sync_bound().client.hdel, self._key("cb", key), "p")
+            else:
+                await bound.client.hdel(self._key("cb", key), "p")
+        except self._errors as exc:
+            self._degrade("circuit_breaker", "breaker_release", exc, None)
+
+    def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        try:
+            reply = self._run("breaker_snapshot", "breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            return self._snapshot(reply)
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
+
+    async def abreaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        try:
+            reply = await self._arun("breaker_snapshot", "breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            return self._snapshot(reply)
+        except self._errors as exc:
+            return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
+
+    # -- counters -----------------------------------------------------------------------------------------------
+    def incr(self, key: str, ttl: float) -> int:
+        try:
+            return int(self._run("incr", "incr", self._key("ct", key), repr(ttl)))
+        except self._errors as exc:
+            self._unavailable("incr", exc)
+
+    async def aincr(self, key: str, ttl: float) -> int:
+        try:
+            return int(await self._arun("incr", "incr", self._key("ct", key), repr(ttl)))
+        except self._errors as exc:
+            self._unavailable("incr", exc)
+
+    # -- idempotency --------------------------------------------------------------------------------------------
+    def idem_claim(self, key: str, ttl: float) -> Claim:
+        try:
+            reply = self._run("idem_claim", "idem_claim", self._key("id", key), repr(ttl))
+        except self._errors as exc:
+            self._unavailable("idem_claim", exc)
+        return self._claim(reply)
+
+    async def aidem_claim(self, key: str, ttl: float) -> Claim:
+        try:
+            reply = await self._arun("idem_claim", "idem_claim", self._key("id", key), repr(ttl))
+        except self._errors as exc:
+            self._unavailable("idem_claim", exc)
+        return self._claim(reply)
+
+    def idem_complete(self, key: str, result: Any, ttl: float) -> None:
+        try:
+            data = self._codec.dumps(result, "RedisStore")
+        except Exception:
+            self.idem_mark_unknown(key, ttl)
+            raise
+        try:
+            self._run("idem_complete", "idem_set", self._key("id", key), repr(ttl), "done", data)
+        except self._errors as exc:
+            self._unavailable("idem_complete", exc)
+
+    async def aidem_complete(self, key: str, result: Any, ttl: float) -> None:
+        try:
+            data = self._codec.dumps(result, "RedisStore")
+        except Exception:
+            await self.aidem_mark_unknown(key, ttl)
+            raise
+        try:
+            await self._arun("idem_complete", "idem_set", self._key("id", key), repr(ttl), "done", data)
+        except self._errors as exc:
+            self._unavailable("idem_complete", exc)
+
+    def idem_release(self, key: str) -> None:
+        try:
+            self._sync_bound().client.delete(self._key("id", key))
+        except self._errors as exc:
+            self._unavailable("idem_release", exc)
+
+    async def aidem_release(self, key: str) -> None:
+        try:
+            bound = self._async_bound()
+            if bound is None:
+                await asyncio.to_thread(self._sync_bound().client.delete, self._key("id", key))
+            else:
+                await bound.client.delete(self._key("id", key))
+        except self._errors as exc:
+            self._unavailable("idem_release", exc)
+
+    def idem_mark_unknown(self, key: str, ttl: float) -> None:
+        try:
+            self._run("idem_mark_unknown", "idem_set", self._key("id", key), repr(ttl), "unknown", "")
+        except self._errors as exc:
+            self._unavailable("idem_mark_unknown", exc)
+
+    async def aidem_mark_unknown(self, key: str, ttl: float) -> None:
+        try:
+            await self._arun("idem_mark_unknown", "idem_set", self._key("id", key), repr(ttl), "unknown", "")
+        except self._errors as exc:
+            self._unavailable("idem_mark_unknown", exc)
+
+    # -- facts --------------------------------------------------------------------------------------------------
+    def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        members = [_fact(kind, v) for v in values]
+        try:
+            self._run("facts_add", "facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+        except self._errors as exc:
+            self._unavailable("facts_add", exc)
+
+    async def afacts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        members = [_fact(kind, v) for v in values]
+        try:
+            await self._arun("facts_add", "facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+        except self._errors as exc:
+            self._unavailable("facts_add", exc)
+
+    def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        if not values:
+            return []
+        try:
+            reply = self._run(
+                "facts_missing", "facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values]
+            )
+        except self._errors as exc:
+            self._unavailable("facts_missing", exc)
+        return self._missing(values, reply)
+
+    async def afacts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        if not values:
+            return []
+        try:
+            reply = await self._arun(
+                "facts_missing", "facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values]
+            )
+        except self._errors as exc:
+            self._unavailable("facts_missing", exc)
+        return self._missing(values, reply)
+
+    def facts_clear(self, namespace: str) -> None:
+        try:
+            self._sync_bound().client.delete(self._key("fa", namespace))
+        except self._errors as exc:
+            self._unavailable("facts_clear", exc)
+
+    async def afacts_clear(self, namespace: str) -> None:
+        try:
+            bound = self._async_bound()
+            if bound is None:
+                await asyncio.to_thread(self._sync_bound().client.delete, self._key("fa", namespace))
+            else:
+                await bound.client.delete(self._key("fa", namespace))
+        except self._errors as exc:
+            self._unavailable("facts_clear", exc)
+
+    # -- spend --------------------------------------------------------------------------------------------------
+    def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        ttl_arg = "" if ttl is None else repr(ttl)
+        try:
+            return self._spend(self._run("spend_add", "spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg))
+        except self._errors as exc:
+            self._unavailable("spend_add", exc)
+
+    async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        ttl_arg = "" if ttl is None else repr(ttl)
+        try:
+            reply = await self._arun("spend_add", "spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg)
+        except self._errors as exc:
+            self._unavailable("spend_add", exc)
+        return self._spend(reply)
+
+    def spend_get(self, key: str) -> SpendTotals:
+        try:
+            return self._spend(self._run("spend_get", "spend_get", self._key("sp", key)))
+        except self._errors as exc:
+            self._unavailable("spend_get", exc)
+
+    async def aspend_get(self, key: str) -> SpendTotals:
+        try:
+            return self._spend(await self._arun("spend_get", "spend_get", self._key("sp", key)))
+        except self._errors as exc:
+            self._unavailable("spend_get", exc)

@@ -1,0 +1,504 @@
+"""SQLite store: guard state shared by several processes on one host, with nothing to install.
+
+One database file (WAL journal), one connection per thread and process. Every check that changes state is one
+``BEGIN IMMEDIATE`` transaction, so concurrent processes serialise on SQLite's write lock and counts are exact.
+Time is the host's wall clock (``time.time()``), read inside the transaction, so every process compares timestamps
+from one clock. Expired rows are deleted by the checks that meet them and by a sweep every ``sweep_every`` writes.
+
+The file must be on a local disk: WAL needs shared memory between the processes, which network file systems lack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from actguard._clock import SYSTEM_CLOCK, Clock
+from actguard.exceptions import ConfigError, StoreUnavailable
+from actguard.stores._base import (
+    BreakerDecision,
+    BreakerSnapshot,
+    Claim,
+    SpendTotals,
+    Store,
+    WindowDecision,
+    parse_fail_open,
+)
+from actguard.stores._codec import Serializer, make_codec
+
+__all__ = ["SQLiteStore"]
+
+_T = TypeVar("_T")
+_BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change (plus reset_timeout) is forgotten
+_CHUNK = 500  # bound parameters per IN (...) list
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, ts REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_key_ts ON hits (key, ts);
+CREATE INDEX IF NOT EXISTS hits_exp ON hits (expires_at);
+CREATE TABLE IF NOT EXISTS breakers (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, opened_at REAL, probe_at REAL, expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, status TEXT NOT NULL, result TEXT, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facts (
+    ns TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (ns, kind, value)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend (key TEXT PRIMARY KEY, usd REAL NOT NULL, tokens INTEGER NOT NULL, expires_at REAL)
+    WITHOUT ROWID;
+"""
+_TABLES_WITH_EXPIRY = ("hits", "breakers", "counters", "claims", "facts", "spend")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (so :meth:`SQLiteStore.close` can find every live one)."""
+
+
+class _Owned:
+    """Holds one thread's connection; closes it when the thread ends and drops its thread-local state."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
+
+
+class SQLiteStore(Store):
+    """Keeps guard state in a SQLite database file shared by the processes of one host.
+
+    Args:
+        path: the database file (created if missing). ``":memory:"`` is refused: it cannot be shared.
+        timeout: seconds a check waits for another process's write lock before the store counts as unavailable.
+        fail_open: guard kinds that answer "allowed" when the database cannot be used: ``False`` (default: fail
+            closed), ``True`` (rate limits and circuit breakers), or a collection of ``"rate_limit"``,
+            ``"circuit_breaker"``. Budgets, idempotency, max_attempts and facts always fail closed.
+        serializer: how idempotent results are stored: ``"json"`` (default) or ``"pickle"`` (trusted writers only);
+            see :mod:`actguard.stores._codec`.
+        clock: where ``wall()`` time comes from (default: ``time.time()``); tests pass a FakeClock.
+        sweep_every: writes (per process) between sweeps of expired rows.
+
+    Raises:
+        ConfigError: for invalid arguments.
+        StoreUnavailable: when the database cannot be opened or its schema created.
+
+    Example::
+
+        import actguard
+        actguard.set_default_store(actguard.SQLiteStore("/var/lib/myagent/actguard.db"))
+    """
+
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        fail_open: bool | Iterable[str] = False,
+        serializer: Serializer = "json",
+        clock: Clock = SYSTEM_CLOCK,
+        sweep_every: int = 1000,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ConfigError(f"SQLiteStore(path=...) must be a file path (str or os.PathLike), got {path!r}")
+        self.path = os.fspath(path)
+        if self.path == ":memory:" or not self.path:
+            raise ConfigError(
+                "SQLiteStore(path=...) must name a file that several processes can open; "
+                "for in-process state use MemoryStore()"
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigError(f"SQLiteStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        if isinstance(sweep_every, bool) or not isinstance(sweep_every, int) or sweep_every < 1:
+            raise ConfigError(f"SQLiteStore(sweep_every=...) must be an int >= 1, got {sweep_every!r}")
+        self.timeout = float(timeout)
+        self.fail_open = parse_fail_open(fail_open, "SQLiteStore(fail_open=...)")
+        self._codec = make_codec(serializer, "SQLiteStore")
+        self._wall = clock.wall
+        self._sweep_every = sweep_every
+        self._local = threading.local()
+        self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._conns_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._writes = 0
+        try:
+            conn = self._conn()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._unavailable("open", exc)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- connections and transactions --------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: the parent's connections must not be used here
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._conns = weakref.WeakSet()
+        owned: _Owned | None = getattr(self._local, "owned", None)
+        if owned is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False, factory=_Connection
+            )
+            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per commit, still crash-consistent
+            owned = self._local.owned = _Owned(conn)
+            with self._conns_lock:
+                self._conns.add(conn)
+        return owned.conn
+
+    def _write(self, operation: str, body: Callable[[sqlite3.Connection, float], _T]) -> _T:
+        """Run ``body(conn, now)`` in one BEGIN IMMEDIATE transaction; ``now`` is read once the lock is held."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._wall()
+            result = body(conn, now)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._writes += 1
+        if self._writes % self._sweep_every == 0:
+            with contextlib.suppress(StoreUnavailable):  # best effort: the next sweep retries
+                self.sweep()
+        return result
+
+    def sweep(self) -> None:
+        """Delete every expired row now (also runs by itself every ``sweep_every`` writes)."""
+
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            for table in _TABLES_WITH_EXPIRY:
+                conn.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
+
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                body(conn, self._wall())
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._unavailable("sweep", exc)
+
+    def close(self) -> None:
+        """Close every connection this store opened (in this process)."""
+        with self._conns_lock:
+            conns, self._conns = list(self._conns), weakref.WeakSet()
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+    # -- rate limits --------------------------------------------------------------------------------------------
+    def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        def body(conn: sqlite3.Connection, now: float) -> WindowDecision:
+            conn.execute("DELETE FROM hits WHERE key = ? AND ts <= ?", (key, now - period))
+            (count,) = conn.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()
+            if count >= limit:
+                (oldest,) = conn.execute(
+                    "SELECT ts FROM hits WHERE key = ? ORDER BY ts LIMIT 1 OFFSET ?", (key, count - limit)
+                ).fetchone()
+                return WindowDecision(False, count, max(oldest + period - now, 0.0))
+            conn.execute("INSERT INTO hits (key, ts, expires_at) VALUES (?, ?, ?)", (key, now, now + period))
+            return WindowDecision(True, count + 1, 0.0)
+
+        try:
+            return self._write("hit_window", body)
+        except sqlite3.Error as exc:
+            return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
+
+    # -- circuit breakers ---------------------------------------------------------------------------------------
+    def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        def decide(conn: sqlite3.Connection, now: float, write: bool) -> BreakerDecision | None:
+            row = conn.execute("SELECT failures, opened_at, probe_at FROM breakers WHERE key = ?", (key,)).fetchone()
+            if row is None or row[1] is None:
+                return BreakerDecision(True, False, 0.0, 0 if row is None else row[0])
+            failures, opened_at, probe_at = row
+            remaining = opened_at + reset_timeout - now
+            lease = probe_at + reset_timeout - now if probe_at is not None else 0.0
+            if remaining > 0 or lease > 0:
+                return BreakerDecision(False, False, max(remaining, lease, 0.0), failures)
+            if not write:
+                return None  # a probe is due: take it under the write lock
+            conn.execute("UPDATE breakers SET probe_at = ? WHERE key = ?", (now, key))
+            return BreakerDecision(True, True, 0.0, failures)
+
+        try:
+            # The common case (closed, or open and cooling down) is a read: no write lock, no contention.
+            decision = decide(self._conn(), self._wall(), False)
+            if decision is not None:
+                return decision
+            result = self._write("breaker_acquire", lambda conn, now: decide(conn, now, True))
+            assert result is not None
+            return result
+        except sqlite3.Error as exc:
+            return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
+
+    def breaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        def body(conn: sqlite3.Connection, now: float) -> BreakerSnapshot:
+            if success:
+                conn.execute("DELETE FROM breakers WHERE key = ?", (key,))
+                return BreakerSnapshot("closed", 0, 0.0)
+            row = conn.execute("SELECT failures, opened_at, probe_at FROM breakers WHERE key = ?", (key,)).fetchone()
+            failures, opened_at, probe_at = row if row is not None else (0, None, None)
+            failures += 1
+            if probe:
+                probe_at = None
+            if probe or (opened_at is None and failures >= max_fails):
+                opened_at = now
+            conn.execute(
+                "INSERT OR REPLACE INTO breakers (key, failures, opened_at, probe_at, expires_at) VALUES (?,?,?,?,?)",
+                (key, failures, opened_at, probe_at, now + reset_timeout + _BREAKER_IDLE),
+            )
+            if opened_at is None:
+                return BreakerSnapshot("closed", failures, 0.0)
+            return BreakerSnapshot("open", failures, max(opened_at + reset_timeout - now, 0.0))
+
+        try:
+            return self._write("breaker_record", body)
+        except sqlite3.Error as exc:
+            return self._degrade("circuit_breaker", "breaker_record", exc, BreakerSnapshot("closed", 0, 0.0))
+
+    def breaker_release(self, key: str, *, probe: bool) -> None:
+        if not probe:
+            return
+        try:
+            self._write(
+                "breaker_release",
+                lambda conn, now: conn.execute("UPDATE breakers SET probe_at = NULL WHERE key = ?", (key,)),
+            )
+        except sqlite3.Error as exc:
+            self._degrade("circuit_breaker", "breaker_release", exc, None)
+
+    def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        try:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT failures, opened_at FROM breakers WHERE key = ? AND expires_at > ?", (key, self._wall())
+                )
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
+        if row is None:
+            return BreakerSnapshot("closed", 0, 0.0)
+        failures, opened_at = row
+        if opened_at is None:
+            return BreakerSnapshot("closed", failures, 0.0)
+        remaining = opened_at + reset_timeout - self._wall()
+        if remaining > 0:
+            return BreakerSnapshot("open", failures, remaining)
+        return BreakerSnapshot("half_open", failures, 0.0)
+
+    # -- counters -----------------------------------------------------------------------------------------------
+    def incr(self, key: str, ttl: float) -> int:
+        def body(conn: sqlite3.Connection, now: float) -> int:
+            row = conn.execute("SELECT value, expires_at FROM counters WHERE key = ?", (key,)).fetchone()
+            if row is None or row[1] <= now:
+                conn.execute(
+                    "INSERT OR REPLACE INTO counters (key, value, expires_at) VALUES (?, 1, ?)", (key, now + ttl)
+                )
+                return 1
+            conn.execute("UPDATE counters SET value = value + 1 WHERE key = ?", (key,))
+            return int(row[0]) + 1
+
+        try:
+            return self._write("incr", body)
+        except sqlite3.Error as exc:
+            self._unavailable("incr", exc)
+
+    # -- idempotency --------------------------------------------------------------------------------------------
+    def idem_claim(self, key: str, ttl: float) -> Claim:
+        def body(conn: sqlite3.Connection, now: float) -> tuple[str, str | None, float]:
+            row = conn.execute("SELECT status, result, expires_at FROM claims WHERE key = ?", (key,)).fetchone()
+            if row is None or row[2] <= now:
+                conn.execute(
+                    "INSERT OR REPLACE INTO claims (key, status, result, expires_at) "
+                    "VALUES (?, 'in_progress', NULL, ?)",
+                    (key, now + ttl),
+                )
+                return ("claimed", None, 0.0)
+            return (row[0], row[1], row[2] - now)
+
+        try:
+            status, data, remaining = self._write("idem_claim", body)
+        except sqlite3.Error as exc:
+            self._unavailable("idem_claim", exc)
+        if status == "done":
+            return Claim("done", self._codec.loads(data) if data is not None else None)
+        if status == "unknown":
+            return Claim("unknown", retry_after=remaining)
+        return Claim("claimed" if status == "claimed" else "in_progress")
+
+    def _set_claim(self, operation: str, key: str, status: str, data: str | None, ttl: float) -> None:
+        try:
+            self._write(
+                operation,
+                lambda conn, now: conn.execute(
+                    "INSERT OR REPLACE INTO claims (key, status, result, expires_at) VALUES (?, ?, ?, ?)",
+                    (key, status, data, now + ttl),
+                ),
+            )
+        except sqlite3.Error as exc:
+            self._unavailable(operation, exc)
+
+    def idem_complete(self, key: str, result: Any, ttl: float) -> None:
+        try:
+            data = self._codec.dumps(result, "SQLiteStore")
+        except Exception:
+            self.idem_mark_unknown(key, ttl)
+            raise
+        self._set_claim("idem_complete", key, "done", data, ttl)
+
+    def idem_release(self, key: str) -> None:
+        try:
+            self._write("idem_release", lambda conn, now: conn.execute("DELETE FROM claims WHERE key = ?", (key,)))
+        except sqlite3.Error as exc:
+            self._unavailable("idem_release", exc)
+
+    def idem_mark_unknown(self, key: str, ttl: float) -> None:
+        self._set_claim("idem_mark_unknown", key, "unknown", None, ttl)
+
+    # -- facts --------------------------------------------------------------------------------------------------
+    def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        items = list(values)
+
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO facts (ns, kind, value, expires_at) VALUES (?, ?, ?, ?)",
+                [(namespace, kind, value, now + ttl) for value in items],
+            )
+
+        try:
+            self._write("facts_add", body)
+        except sqlite3.Error as exc:
+            self._unavailable("facts_add", exc)
+
+    def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        wanted = list(values)
+        proven: set[str] = set()
+        try:
+            conn = self._conn()
+            now = self._wall()
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT value FROM facts WHERE ns = ? AND kind = ? AND expires_at > ? AND value IN ({marks})",
+                    (namespace, kind, now, *chunk),
+                )
+                proven.update(row[0] for row in rows)
+        except sqlite3.Error as exc:
+            self._unavailable("facts_missing", exc)
+        return [value for value in wanted if value not in proven]
+
+    def facts_clear(self, namespace: str) -> None:
+        try:
+            self._write("facts_clear", lambda conn, now: conn.execute("DELETE FROM facts WHERE ns = ?", (namespace,)))
+        except sqlite3.Error as exc:
+            self._unavailable("facts_clear", exc)
+
+    # -- spend --------------------------------------------------------------------------------------------------
+    def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        def body(conn: sqlite3.Connection, now: float) -> SpendTotals:
+            row = conn.execute("SELECT usd, tokens, expires_at FROM spend WHERE key = ?", (key,)).fetchone()
+            if row is None or (row[2] is not None and row[2] <= now):
+                row = (0.0, 0, now + ttl if ttl is not None else None)
+            total = SpendTotals(row[0] + usd, int(row[1]) + tokens)
+            conn.execute(
+                "INSERT OR REPLACE INTO spend (key, usd, tokens, expires_at) VALUES (?, ?, ?, ?)",
+                (key, total.usd, total.tokens, row[2]),
+            )
+            return total
+
+        try:
+            return self._write("spend_add", body)
+        except sqlite3.Error as exc:
+            self._unavailable("spend_add", exc)
+
+    def spend_get(self, key: str) -> SpendTotals:
+        try:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT usd, tokens FROM spend WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                    (key, self._wall()),
+                )
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            self._unavailable("spend_get", exc)
+        return SpendTotals(0.0, 0) if row is None else SpendTotals(float(row[0]), int(row[1]))
+
+    # -- async twins: run in a worker thread, so waiting for another process's lock never blocks the event loop --
+    async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        return await asyncio.to_thread(self.hit_window, key, limit, period)
+
+    async def abreaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
+        return await asyncio.to_thread(self.breaker_acquire, key, reset_timeout)
+
+    async def abreaker_record(
+        self, key: str, *, success: bool, probe: bool, max_fails: int, reset_timeout: float
+    ) -> BreakerSnapshot:
+        return await asyncio.to_thread(
+            lambda: self.breaker_record(
+                key, success=success, probe=probe, max_fails=max_fails, reset_timeout=reset_timeout
+            )
+        )
+
+    async def abreaker_release(self, key: str, *, probe: bool) -> None:
+        await asyncio.to_thread(lambda: self.breaker_release(key, probe=probe))
+
+    async def abreaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
+        return await asyncio.to_thread(self.breaker_snapshot, key, reset_timeout)
+
+    async def aincr(self, key: str, ttl: float) -> int:
+        return await asyncio.to_thread(self.incr, key, ttl)
+
+    async def aidem_claim(self, key: str, ttl: float) -> Claim:
+        return await asyncio.to_thread(self.idem_claim, key, ttl)
+
+    async def aidem_complete(self, key: str, result: Any, ttl: float) -> None:
+        await asyncio.to_thread(self.idem_complete, key, result, ttl)
+
+    async def aidem_release(self, key: str) -> None:
+        await asyncio.to_thread(self.idem_release, key)
+
+    async def aidem_mark_unknown(self, key: str, ttl: float) -> None:
+        await asyncio.to_thread(self.idem_mark_unknown, key, ttl)
+
+    async def afacts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
+        items = list(values)
+        await asyncio.to_thread(self.facts_add, namespace, kind, items, ttl)
+
+    async def afacts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
+        return await asyncio.to_thread(self.facts_missing, namespace, kind, values)
+
+    async def afacts_clear(self, namespace: str) -> None:
+        await asyncio.to_thread(self.facts_clear, namespace)
+
+    async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        return await asyncio.to_thread(self.spend_add, key, usd, tokens, ttl)
+
+    async def aspend_get(self, key: str) -> SpendTotals:
+        return await asyncio.to_thread(self.spend_get, key)
