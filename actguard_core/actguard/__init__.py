@@ -26,6 +26,7 @@ from actguard.context import (
     current_session,
     session,
 )
+from actguard.custody import BlockRegex, RequireFact, Rule, Threshold, enforce, prove
 from actguard.exceptions import (
     ActGuardError,
     ActGuardWarning,
@@ -57,6 +58,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "ActGuardError",
     "ActGuardWarning",
+    "BlockRegex",
     "BudgetExceededError",
     "BudgetGuard",
     "CircuitOpenError",
@@ -75,11 +77,14 @@ __all__ = [
     "MissingRuntimeContextError",
     "RateLimitExceeded",
     "RedisStore",
+    "RequireFact",
+    "Rule",
     "RunContext",
     "SQLiteStore",
     "Session",
     "Store",
     "StoreUnavailable",
+    "Threshold",
     "ToolGuardError",
     "ToolTimeoutError",
     "UnknownModelPriceError",
@@ -90,10 +95,12 @@ __all__ = [
     "current_budget",
     "current_run",
     "current_session",
+    "enforce",
     "get_default_store",
     "idempotent",
     "max_attempts",
     "prices",
+    "prove",
     "rate_limit",
     "reporting",
     "session",

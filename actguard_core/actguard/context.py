@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -103,9 +104,21 @@ class Session:
     """A chain-of-custody session: facts proven inside it belong to it alone.
 
     Use :func:`session` to open one.
+
+    Attributes:
+        session_id: the session's id.
+        scope: who the session acts for (sorted by key).
+        namespace: where its facts live in the store: the JSON text of ``[session_id, [[key, value], ...]]`` with
+            the scope sorted by key. JSON of a list of strings is injective, so two different (session_id, scope)
+            pairs never share a namespace, whatever characters they contain. Computed once, here.
+
+    Facts belong to the (session_id, scope) pair, not to one ``with`` block: re-entering a session with the same id
+    and scope later (in this process or another sharing the store) sees the facts proven earlier until their TTL
+    ends, which is what a multi-turn conversation served by several workers needs. A different scope never sees
+    them. To start clean, use a fresh session id (e.g. per request) or call :func:`actguard.custody.forget`.
     """
 
-    __slots__ = ("_token", "scope", "session_id")
+    __slots__ = ("_token", "namespace", "scope", "session_id")
 
     def __init__(self, session_id: str, scope: Mapping[str, str] | None = None) -> None:
         if not isinstance(session_id, str) or not session_id:
@@ -118,6 +131,7 @@ class Session:
                     raise ConfigError(f"session(scope=...) must map str to str; got {key!r}: {value!r}")
         self.session_id = session_id
         self.scope: dict[str, str] = dict(sorted((scope or {}).items()))
+        self.namespace: str = json.dumps([session_id, list(self.scope.items())])
         self._token: contextvars.Token[Session | None] | None = None
 
     def __enter__(self) -> Session:
