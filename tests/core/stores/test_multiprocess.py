@@ -1,0 +1,136 @@
+"""Enforcement across real processes: 4 worker processes x 8 threads each, sharing one SQLite file or one Redis.
+
+The workers (``mp_worker.py``) run actguard's real guards; the test sends every worker the same command at once and
+sums what they saw. Windows are an hour long, so no window can roll over during a trial: counts must be exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORKER = Path(__file__).with_name("mp_worker.py")
+PROCESSES = 4
+TRIALS = 15
+
+
+class Pool:
+    """Worker processes spoken to by JSON lines."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, str(WORKER), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(PROCESSES)
+        ]
+        self.queues: list[queue.Queue[str]] = []
+        for proc in self.procs:
+            q: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=self._pump, args=(proc, q), daemon=True).start()
+            self.queues.append(q)
+        for answer in self._read_all():
+            assert "ready" in answer, answer
+
+    @staticmethod
+    def _pump(proc: subprocess.Popen[str], q: queue.Queue[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            q.put(line)
+        q.put("")
+
+    def _read(self, i: int) -> dict[str, Any]:
+        line = self.queues[i].get(timeout=120)
+        assert line, f"worker {i} exited (code {self.procs[i].poll()})"
+        answer: dict[str, Any] = json.loads(line)
+        assert "error" not in answer, answer["error"]
+        return answer
+
+    def _read_all(self) -> list[dict[str, Any]]:
+        return [self._read(i) for i in range(len(self.procs))]
+
+    def ask(self, *commands: dict[str, Any]) -> list[dict[str, Any]]:
+        """Send command i to worker i (one command: to every worker) all at once; return their answers."""
+        cmds = list(commands) if len(commands) > 1 else [commands[0]] * len(self.procs)
+        for proc, cmd in zip(self.procs, cmds, strict=True):
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(cmd) + "\n")
+            proc.stdin.flush()
+        return self._read_all()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.close()
+        for proc in self.procs:
+            proc.wait(timeout=30)
+            assert proc.stdout is not None
+            proc.stdout.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pool, Path]]:
+    """Four workers on one shared store, and the file where the idempotent tool records each real execution."""
+    tmp = tmp_path_factory.mktemp(f"mp-{request.param}")
+    effects = tmp / "effects.log"
+    effects.touch()
+    env = {**os.environ, "ACTGUARD_EFFECTS_FILE": str(effects)}
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        args = ["redis", server.url, f"mp{uuid.uuid4().hex[:8]}"]
+    else:
+        args = ["sqlite", str(tmp / "shared.db")]
+    workers = Pool(args, env)
+    yield workers, effects
+    workers.close()
+
+
+def test_rate_limit_admits_exactly_n_across_processes_and_threads(pool: tuple[Pool, Path]) -> None:
+    workers, _ = pool
+    for trial in range(TRIALS):
+        bucket = f"trial-{trial}-{uuid.uuid4().hex[:6]}"
+        answers = workers.ask({"op": "rate", "bucket": bucket, "calls": 3})  # 96 attempts on max_calls=5
+        assert sum(a["admitted"] for a in answers) == 5, (trial, answers)
+
+
+def test_idempotent_tool_runs_once_across_processes(pool: tuple[Pool, Path]) -> None:
+    workers, effects = pool
+    for n in range(3):
+        key = f"inv-{n}-{uuid.uuid4().hex[:6]}"
+        answers = workers.ask({"op": "idem", "run_id": "req-shared", "key": key})
+        ran = [line for line in effects.read_text().splitlines() if line.endswith(f" {key}")]
+        assert len(ran) == 1, ran  # 32 concurrent calls, one execution
+        results = [r for a in answers for r in a["results"]]
+        invoices = [r for r in results if r != "in_progress"]
+        pid = ran[0].split()[0]
+        assert invoices, results
+        assert all(r == {"invoice": f"in-{pid}", "amount": 5000} for r in invoices), invoices
+        # afterwards every process gets the stored result without running the tool again
+        again = workers.ask({"op": "idem", "run_id": "req-shared", "key": key})
+        assert {json.dumps(r) for a in again for r in a["results"]} == {json.dumps(invoices[0])}
+        assert len([line for line in effects.read_text().splitlines() if line.endswith(f" {key}")]) == 1
+
+
+def test_breaker_opened_in_one_process_is_open_in_the_others(pool: tuple[Pool, Path]) -> None:
+    workers, _ = pool
+    first, *_ = workers.ask(
+        {"op": "breaker", "fail": True, "calls": 4},
+        *[{"op": "breaker", "fail": False, "calls": 0}] * (PROCESSES - 1),
+    )
+    assert first["outcomes"] == ["failed", "failed", "failed", "open:3"]
+    answers = workers.ask({"op": "breaker", "fail": False, "calls": 2})
+    assert all(a["outcomes"] == ["open:3", "open:3"] for a in answers), answers
