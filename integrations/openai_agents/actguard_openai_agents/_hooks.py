@@ -1,0 +1,169 @@
+"""ActGuardRunHooks: meter every model call of a Runner run and refuse the next one once its budget is spent."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
+
+from actguard import BudgetExceededError, BudgetGuard
+from actguard.exceptions import ConfigError
+from actguard.reporting import emit
+from actguard_openai_agents._usage import call_id_of, model_name, usage_of
+
+__all__ = ["ActGuardRunHooks"]
+
+
+class ActGuardRunHooks(RunHooks[Any]):
+    """``RunHooks`` giving each ``Runner`` run a budget: every model call is metered, and once a limit is crossed the
+    next model call is refused before it is made.
+
+    Pass it as the run's ``hooks``::
+
+        hooks = ActGuardRunHooks(user_id="alice", usd_limit=0.05)
+        try:
+            result = await Runner.run(agent, "Refund order o1", hooks=hooks)
+        except actguard.BudgetExceededError as exc:
+            print("stopped:", exc)
+        print(hooks.last_budget.usd_used)
+
+    Each run gets its own :class:`~actguard.BudgetGuard` with these limits (every agent of the run, handoffs
+    included, is charged to it), read after the run with :meth:`budget_for` (given the run's result or the error it
+    raised) or :attr:`last_budget`. Inside an active ``BudgetGuard`` the run's budget nests in it: the enclosing
+    guard is charged too and its limits are enforced as well. One instance can be shared by concurrent runs.
+
+    ``on_llm_end`` records the response's usage (input with cached, output with reasoning) under the provider's
+    response id, so a call that actguard's SDK meter also sees (``OpenAIResponsesModel``,
+    ``OpenAIChatCompletionsModel``) counts once. ``on_llm_start`` raises :class:`~actguard.BudgetExceededError` once
+    a limit is crossed: it reaches the caller of ``Runner.run`` and ``Runner.run_sync``, and of
+    ``stream_events()`` for ``Runner.run_streamed``.
+
+    Args:
+        user_id: who the spend is for.
+        usd_limit: stop a run once it spent this many USD.
+        token_limit: stop a run once it used this many tokens.
+        name: a label for errors and events.
+        model: the model the run config sets (``RunConfig.model``), which overrides the agents' own; the hooks do
+            not see the run config. A model name or a ``Model`` instance. Otherwise the model is the agent's, or the
+            SDK default.
+        max_runs: how many runs' budgets stay readable (oldest dropped first).
+    """
+
+    def __init__(
+        self,
+        user_id: str | None = None,
+        usd_limit: float | None = None,
+        token_limit: int | None = None,
+        name: str | None = None,
+        *,
+        model: Any = None,
+        max_runs: int = 1000,
+    ) -> None:
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+            raise ConfigError(f"ActGuardRunHooks(max_runs=...) must be an int >= 1, got {max_runs!r}")
+        if model is not None and not isinstance(model, str) and not isinstance(getattr(model, "model", None), str):
+            raise ConfigError(
+                f"ActGuardRunHooks(model=...) must be a model name, a Model with a `model` name, or None; got {model!r}"
+            )
+        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+        self.user_id = user_id
+        self.usd_limit = usd_limit
+        self.token_limit = token_limit
+        self.name = name
+        self.model = model
+        self.max_runs = max_runs
+        self._lock = threading.Lock()
+        # id(run context) -> (weak reference to it, its budget); the weakref tells a reused id from the same run.
+        self._runs: OrderedDict[int, tuple[weakref.ref[Any], BudgetGuard]] = OrderedDict()
+        self._last: BudgetGuard | None = None
+        self._refusals: weakref.WeakKeyDictionary[BaseException, BudgetGuard] = weakref.WeakKeyDictionary()
+
+    # -- readings -------------------------------------------------------------------------------------------------
+    @property
+    def last_budget(self) -> BudgetGuard | None:
+        """The budget of the run that most recently made its first model call (use :meth:`budget_for` with
+        concurrent runs)."""
+        return self._last
+
+    def budget_for(self, run: Any) -> BudgetGuard | None:
+        """The budget of a run, or None if it made no model call through these hooks.
+
+        Args:
+            run: the run's result (``RunResult`` / ``RunResultStreaming``), the error it raised (a
+                ``BudgetExceededError`` from these hooks, or an SDK ``AgentsException``, which carries the run's
+                data), or its ``RunContextWrapper``.
+        """
+        if isinstance(run, BaseException):
+            with self._lock:
+                refused = self._refusals.get(run)
+            if refused is not None:
+                return refused
+        context = _context_of(run)
+        if context is None:
+            return None
+        with self._lock:
+            entry = self._runs.get(id(context))
+        return entry[1] if entry is not None and entry[0]() is context else None
+
+    def _budget(self, context: RunContextWrapper[Any]) -> BudgetGuard:
+        key = id(context)
+        with self._lock:
+            entry = self._runs.get(key)
+            if entry is not None and entry[0]() is context:
+                return entry[1]
+            guard = BudgetGuard(
+                user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
+            )
+            # Enter it in a copy of the hook's context: its parent is the BudgetGuard active where the run started
+            # (hooks run in tasks that copy the run's context), and no context of the run is changed.
+            contextvars.copy_context().run(guard.__enter__)
+            self._runs[key] = (weakref.ref(context), guard)
+            self._runs.move_to_end(key)
+            while len(self._runs) > self.max_runs:
+                self._runs.popitem(last=False)
+            self._last = guard
+            return guard
+
+    # -- hooks ----------------------------------------------------------------------------------------------------
+    async def on_llm_start(
+        self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
+    ) -> None:
+        """Refuse the model call if the run's budget (or an enclosing one) is spent."""
+        guard = self._budget(context)
+        try:
+            guard.check()
+        except BudgetExceededError as error:
+            with self._lock:
+                self._refusals[error] = guard
+            emit(
+                "budget",
+                "llm_call",
+                "blocked",
+                user_id=error.user_id,
+                payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
+            )
+            raise
+
+    async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
+        """Record the call's usage in the run's budget."""
+        usage = usage_of(response, model_name(self.model, agent))
+        self._budget(context).record(usage, call_id=call_id_of(response))
+
+    def __repr__(self) -> str:
+        return (
+            f"ActGuardRunHooks(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
+            f"token_limit={self.token_limit!r})"
+        )
+
+
+def _context_of(run: Any) -> Any:
+    if isinstance(run, RunContextWrapper):
+        return run
+    context = getattr(run, "context_wrapper", None)
+    if context is None:
+        context = getattr(getattr(run, "run_data", None), "context_wrapper", None)
+    return context

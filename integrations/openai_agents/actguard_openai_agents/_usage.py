@@ -1,0 +1,76 @@
+"""Read what one model call used from the SDK's ``ModelResponse``, and which model it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.models import get_default_model
+
+from actguard import LLMUsage
+
+__all__ = ["call_id_of", "model_name", "usage_of"]
+
+_ROUTING_PREFIXES = ("openai/", "litellm/", "any-llm/")  # MultiProvider prefixes: not part of the model's name
+
+
+def model_name(override: Any, agent: Any) -> str:
+    """The model a call of ``agent`` uses: ``override`` (the run config's model) wins, then the agent's, then the
+    SDK default. Each may be a model name or a ``Model`` instance (whose ``model`` attribute names it)."""
+    for candidate in (override, getattr(agent, "model", None)):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+        name = getattr(candidate, "model", None)
+        if isinstance(name, str) and name:
+            return name
+    return get_default_model()
+
+
+def _split(model: str) -> tuple[str, str | None]:
+    for prefix in _ROUTING_PREFIXES:
+        if model.startswith(prefix):
+            model = model[len(prefix) :]
+            break
+    if "/" in model:
+        provider, _, name = model.partition("/")
+        return name, provider
+    return model, None
+
+
+def _int(obj: Any, name: str) -> int:
+    value = getattr(obj, name, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def usage_of(response: Any, model: str) -> LLMUsage:
+    """The call's usage: input (cached included), cached input, cache writes, output (reasoning included)."""
+    usage = getattr(response, "usage", None)
+    in_details = getattr(usage, "input_tokens_details", None)
+    out_details = getattr(usage, "output_tokens_details", None)
+    name, provider = _split(model)
+    return LLMUsage(
+        model=name,
+        provider=provider,
+        input_tokens=_int(usage, "input_tokens"),
+        cached_input_tokens=_int(in_details, "cached_tokens"),
+        cache_write_tokens=_int(in_details, "cache_write_tokens"),
+        output_tokens=_int(usage, "output_tokens"),
+        reasoning_tokens=_int(out_details, "reasoning_tokens"),
+    )
+
+
+def call_id_of(response: Any) -> str | None:
+    """The provider's id for the call, the one actguard's SDK meter records it under.
+
+    The Responses API model reports it as ``response_id``; the Chat Completions model (openai-agents >= 0.7)
+    keeps the completion id in its output items' ``provider_data``.
+    """
+    response_id = getattr(response, "response_id", None)
+    if isinstance(response_id, str) and response_id:
+        return response_id
+    for item in getattr(response, "output", None) or ():
+        data = getattr(item, "provider_data", None)
+        if data is None and isinstance(item, dict):
+            data = item.get("provider_data")
+        if isinstance(data, dict) and isinstance(data.get("response_id"), str):
+            return str(data["response_id"])
+    return None

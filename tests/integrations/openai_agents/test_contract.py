@@ -1,0 +1,21 @@
+"""The shared adapter contract, through Runner.run and Runner.run_streamed."""
+
+from __future__ import annotations
+
+from contract import CONTRACT_SCENARIOS, require
+
+require("agents")
+
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from agents_harness import HARNESSES  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("store")
+
+
+@pytest.mark.parametrize("mode", sorted(HARNESSES))
+@pytest.mark.parametrize("scenario", CONTRACT_SCENARIOS, ids=lambda s: s.__name__)
+def test_contract(scenario: Callable[[Any], None], mode: str) -> None:
+    scenario(HARNESSES[mode]())
