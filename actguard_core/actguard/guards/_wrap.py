@@ -100,3 +100,8 @@ def resolve_store(store: Store | None) -> Store:
 def not_a_function(value: Any, guard: str, usage: str) -> ConfigError:
     """The error for a decorator that needs arguments but was applied bare (``@rate_limit``)."""
     return ConfigError(f"{guard} needs arguments: use {usage}, got {value!r} as its first argument")
+
+
+def missing_arguments(guard: str, usage: str) -> ConfigError:
+    """The error for a decorator called without its required arguments."""
+    return ConfigError(f"{guard} is required: use {usage}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.exceptions import ActGuardError, CircuitOpenError, ConfigError, ToolTimeoutError
 from actguard.guards._failures import FAILURE_KINDS, FailureKind, failure_kind
@@ -14,6 +14,7 @@ from actguard.guards._wrap import (
     check_positive,
     check_store,
     finish,
+    missing_arguments,
     not_a_function,
     refuse_generators,
 )
@@ -33,8 +34,24 @@ answered (the request was wrong), so they do not count."""
 FailOn = Iterable[str | type[BaseException]] | str | type[BaseException]
 
 
+@overload
 def circuit_breaker(
     name: str,
+    max_fails: int = 5,
+    reset_timeout: float = 30.0,
+    *,
+    fail_on: FailOn = DEFAULT_FAIL_ON,
+    ignore_on: FailOn = (),
+    store: Store | None = None,
+) -> Callable[[F], F]: ...
+
+
+@overload
+def circuit_breaker(name: Callable[..., Any], /) -> NoReturn: ...
+
+
+def circuit_breaker(
+    name: Any = None,
     max_fails: int = 5,
     reset_timeout: float = 30.0,
     *,
@@ -82,6 +99,8 @@ def circuit_breaker(
     """
     if callable(name):
         raise not_a_function(name, "circuit_breaker", _USAGE)
+    if name is None:
+        raise missing_arguments("circuit_breaker(name=...)", _USAGE)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"circuit_breaker(name=...) must be a non-empty str naming the dependency, got {name!r}")
     fails = check_int(max_fails, "circuit_breaker(max_fails=...)")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.context import current_run
 from actguard.exceptions import MaxAttemptsExceeded, MissingRuntimeContextError
 from actguard.guards._keys import encode
-from actguard.guards._wrap import ToolInfo, check_int, check_positive, check_store, finish, not_a_function
+from actguard.guards._wrap import (
+    ToolInfo,
+    check_int,
+    check_positive,
+    check_store,
+    finish,
+    missing_arguments,
+    not_a_function,
+)
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
 
@@ -18,7 +26,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DAY = 86_400.0
 
 
-def max_attempts(calls: int, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]:
+@overload
+def max_attempts(calls: int, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]: ...
+
+
+@overload
+def max_attempts(calls: Callable[..., Any], /) -> NoReturn: ...
+
+
+def max_attempts(calls: Any = None, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]:
     """Allow at most ``calls`` calls of the tool per run (per :class:`actguard.RunContext`).
 
     Every call that gets past this guard is an attempt, whether it then succeeds, raises, or is refused by a guard
@@ -47,6 +63,8 @@ def max_attempts(calls: int, *, ttl_s: float = _DAY, store: Store | None = None)
     """
     if callable(calls):
         raise not_a_function(calls, "max_attempts", "@max_attempts(calls=3)")
+    if calls is None:
+        raise missing_arguments("max_attempts(calls=...)", "@max_attempts(calls=3)")
     limit = check_int(calls, "max_attempts(calls=...)")
     ttl = check_positive(ttl_s, "max_attempts(ttl_s=...)")
     check_store(store, "max_attempts(store=...)")

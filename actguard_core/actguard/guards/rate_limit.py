@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.exceptions import ConfigError, RateLimitExceeded
 from actguard.guards._keys import encode, encode_value
@@ -14,6 +14,7 @@ from actguard.guards._wrap import (
     check_positive,
     check_store,
     finish,
+    missing_arguments,
     not_a_function,
 )
 from actguard.reporting import emit
@@ -25,8 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 _USAGE = "@rate_limit(max_calls=5, period=60, scope='user_id')"
 
 
+@overload
 def rate_limit(
     max_calls: int, period: float, scope: str | None = None, *, store: Store | None = None
+) -> Callable[[F], F]: ...
+
+
+@overload
+def rate_limit(max_calls: Callable[..., Any], /) -> NoReturn: ...
+
+
+def rate_limit(
+    max_calls: Any = None, period: Any = None, scope: str | None = None, *, store: Store | None = None
 ) -> Callable[[F], F]:
     """Admit at most ``max_calls`` calls per sliding window of ``period`` seconds; refuse the rest.
 
@@ -57,6 +68,8 @@ def rate_limit(
     """
     if callable(max_calls):
         raise not_a_function(max_calls, "rate_limit", _USAGE)
+    if max_calls is None or period is None:
+        raise missing_arguments("rate_limit(max_calls=..., period=...)", _USAGE)
     limit = check_int(max_calls, "rate_limit(max_calls=...)")
     window = check_positive(period, "rate_limit(period=...)")
     if scope is not None and not isinstance(scope, str):

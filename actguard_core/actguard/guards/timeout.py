@@ -6,10 +6,17 @@ import asyncio
 import contextvars
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.exceptions import ToolTimeoutError
-from actguard.guards._wrap import ToolInfo, check_positive, finish, not_a_function, refuse_generators
+from actguard.guards._wrap import (
+    ToolInfo,
+    check_positive,
+    finish,
+    missing_arguments,
+    not_a_function,
+    refuse_generators,
+)
 from actguard.reporting import emit
 
 __all__ = ["timeout"]
@@ -17,7 +24,15 @@ __all__ = ["timeout"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def timeout(seconds: float) -> Callable[[F], F]:
+@overload
+def timeout(seconds: float) -> Callable[[F], F]: ...
+
+
+@overload
+def timeout(seconds: Callable[..., Any], /) -> NoReturn: ...
+
+
+def timeout(seconds: Any = None) -> Callable[[F], F]:
     """Raise :class:`actguard.ToolTimeoutError` when the tool runs longer than ``seconds``.
 
     * Coroutine functions are cancelled when the time is up (the cancellation is turned into ToolTimeoutError;
@@ -46,6 +61,8 @@ def timeout(seconds: float) -> Callable[[F], F]:
     """
     if callable(seconds):
         raise not_a_function(seconds, "timeout", "@timeout(1.5)")
+    if seconds is None:
+        raise missing_arguments("timeout(seconds=...)", "@timeout(1.5)")
     limit = check_positive(seconds, "timeout(seconds=...)")
 
     def decorate(fn: F) -> F:
