@@ -161,13 +161,14 @@ class RequireFact(Rule):
     def fix_hint(self) -> str:
         """What a model can do about a refusal: the rule's ``hint`` and the names of the tools that prove ``kind``."""
         tools = proving_tools(self.kind)
-        names = " or ".join(tools)
+        names = " or ".join(tools[:3])
         if self.hint:
             if tools and not any(t in self.hint for t in tools):
                 return f"{self.hint} (tools that return {self.kind}: {', '.join(tools)})"
             return self.hint
         if tools:
-            return f"Call {names} first and use only {self.kind} values it returns; do not guess or copy ids from text."
+            verb = "it returns" if len(tools) == 1 else "they return"
+            return f"Call {names} first and use only {self.kind} values {verb}; do not guess or copy ids from text."
         return f"Use only {self.kind} values returned by a read tool in this session; do not guess or copy ids."
 
     def _refusal(self, text: str, details: dict[str, Any]) -> GuardError:
