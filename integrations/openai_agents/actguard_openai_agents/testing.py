@@ -37,7 +37,9 @@ __all__ = ["ScriptedModel", "ScriptedResponse", "answer", "tool_call"]
 
 _ids = itertools.count(1)
 # openai >= 3 reports cache writes in the input details too (a required field there).
-_CACHE_WRITE: dict[str, int] = {"cache_write_tokens": 0} if "cache_write_tokens" in InputTokensDetails.model_fields else {}
+_CACHE_WRITE: dict[str, int] = (
+    {"cache_write_tokens": 0} if "cache_write_tokens" in InputTokensDetails.model_fields else {}
+)
 
 
 @dataclass(frozen=True)
