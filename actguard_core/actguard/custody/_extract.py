@@ -24,7 +24,7 @@ from actguard.exceptions import ConfigError
 
 __all__ = ["Extractor", "compile_extract"]
 
-Extractor = Callable[[Any], Iterator[Any]]
+Extractor = Callable[[Any], list[Any]]
 
 _MISSING: Any = object()
 _TEXT = (str, bytes, bytearray, memoryview)
@@ -45,14 +45,18 @@ def compile_extract(extract: Any, where: str) -> Extractor:
                 f"or a callable; got {extract!r}"
             )
 
-        def by_path(result: Any) -> Iterator[Any]:
-            return _walk(result, parts, 0)
+        def by_path(result: Any) -> list[Any]:
+            out: list[Any] = []
+            _walk(result, parts, 0, out)
+            return out
 
         return by_path
     if callable(extract):
 
-        def by_callable(result: Any) -> Iterator[Any]:
-            return _leaves(extract(result), top=True)
+        def by_callable(result: Any) -> list[Any]:
+            out: list[Any] = []
+            _leaves(extract(result), out, top=True)
+            return out
 
         return by_callable
     raise ConfigError(f"{where} must be a key or attribute name, a dotted path, or a callable; got {extract!r}")
@@ -75,30 +79,40 @@ def _refuse_iterator(value: Any) -> None:
         )
 
 
-def _walk(obj: Any, parts: tuple[str, ...], i: int) -> Iterator[Any]:
+def _walk(obj: Any, parts: tuple[str, ...], i: int, out: list[Any]) -> None:
     if obj is None:
         return
     if i == len(parts):
-        yield from _leaves(obj, top=False)
+        _leaves(obj, out, top=False)
         return
-    if _is_collection(obj):
+    if type(obj) is list:  # the common shape: a list of records
+        for item in obj:
+            _walk(item, parts, i, out)
+        return
+    if type(obj) is dict:
+        value = obj.get(parts[i], _MISSING)
+    elif _is_collection(obj):
         _refuse_iterator(obj)
         for item in obj:
-            yield from _walk(item, parts, i)
+            _walk(item, parts, i, out)
         return
-    name = parts[i]
-    value = obj.get(name, _MISSING) if isinstance(obj, Mapping) else getattr(obj, name, _MISSING)
+    elif isinstance(obj, Mapping):
+        value = obj.get(parts[i], _MISSING)
+    else:
+        value = getattr(obj, parts[i], _MISSING)
     if value is not _MISSING:
-        yield from _walk(value, parts, i + 1)
+        _walk(value, parts, i + 1, out)
 
 
-def _leaves(value: Any, *, top: bool) -> Iterator[Any]:
+def _leaves(value: Any, out: list[Any], *, top: bool) -> None:
     if value is None:
         return
-    if _is_collection(value):
+    if type(value) is str or type(value) is int:
+        out.append(value)
+    elif _is_collection(value):
         if not top:
             _refuse_iterator(value)
         for item in value:
-            yield from _leaves(item, top=False)
-        return
-    yield value
+            _leaves(item, out, top=False)
+    else:
+        out.append(value)
