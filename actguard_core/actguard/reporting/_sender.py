@@ -230,11 +230,16 @@ class BatchSender:
             if isinstance(item, _Marker):
                 self._send(pending)
                 pending = []
-                item.reached(self._abandoned)
+                self._reach(item)
                 if item is marker:
                     return
+            elif self._past_deadline():
+                self._abandoned += 1
             else:
                 pending.append(encode(item))
+                if len(pending) >= self._batch_size:
+                    self._send(pending)
+                    pending = []
 
     # -- the sender thread --------------------------------------------------------------------------------------
 
@@ -272,9 +277,12 @@ class BatchSender:
                         with self._lock:
                             self._thread = None
                             self._deadline = None
-                        item.reached(self._abandoned)
+                        self._reach(item)
                         return
-                    item.reached(self._abandoned)
+                    self._reach(item)
+                    continue
+                if self._past_deadline():  # shutting down and out of time: count it, don't encode it
+                    self._abandoned += 1
                     continue
                 data = encode(item)
                 if pending and pending_bytes + len(data) > opts.max_batch_bytes:
@@ -298,7 +306,7 @@ class BatchSender:
         while True:
             deadline = self._deadline
             if deadline is not None and time.monotonic() >= deadline:
-                self._abandon(len(batch))
+                self._abandoned += len(batch)
                 return
             timeout = opts.timeout if deadline is None else max(0.001, min(opts.timeout, deadline - time.monotonic()))
             try:
@@ -335,13 +343,19 @@ class BatchSender:
             self._interrupt.wait(delay)
             self._interrupt.clear()
 
-    def _abandon(self, n: int) -> None:
-        self._abandoned += n
-        logger.warning(
-            "actguard: %d event(s) for %s were not delivered before the shutdown deadline",
-            n,
-            self._transport.describe(),
-        )
+    def _past_deadline(self) -> bool:
+        deadline = self._deadline
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _reach(self, marker: _Marker) -> None:
+        lost = self._abandoned - marker.abandoned_before
+        if lost and marker.stop:
+            logger.warning(
+                "actguard: %d event(s) for %s were not delivered before the shutdown deadline",
+                lost,
+                self._transport.describe(),
+            )
+        marker.reached(self._abandoned)
 
     def _warn_overflow(self) -> None:
         if self._overflow and not self._overflow_warned:
