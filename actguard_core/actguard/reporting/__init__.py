@@ -26,15 +26,21 @@ The HTTP gateway receives batches ``{"v": 1, "events": [envelope, ...]}``; a JSO
 
 Categories and names
 --------------------
-- ``tool_guard``: ``name`` is the guard (``rate_limit``, ``circuit_breaker``, ``timeout``, ``max_attempts``,
-  ``idempotent``); ``outcome`` is ``allowed``, ``blocked`` (refused before the tool ran) or ``intervened`` (the guard
-  stopped or replaced a running call, e.g. a timeout, or a duplicate answered from the first call's result).
-- ``custody``: ``name`` is ``prove`` (``outcome`` ``recorded``: facts minted) or ``enforce`` (``allowed`` /
-  ``blocked``; the payload carries the refusal ``code``, e.g. ``MISSING_FACT``).
-- ``budget``: ``name`` is ``llm_call`` (``outcome`` ``recorded``, payload ``usd``, ``tokens``, ``model``; or
-  ``blocked`` when a call was stopped) or ``budget_exceeded`` (payload ``limit_type``, ``limit``, ``observed``).
-- ``run``: ``run_start`` (``started``) and ``run_end`` (``completed`` or ``failed``, payload ``error``), from
+What actguard itself emits (``category`` / ``name`` / ``outcome``; payload keys in brackets):
+
+- ``tool_guard`` / guard name / ``allowed`` or ``blocked`` (refused before the tool ran) or ``intervened`` (the
+  guard stopped or answered a call itself):
+  ``rate_limit`` (allowed, blocked), ``circuit_breaker`` (allowed, blocked [dependency, retry_after, failures],
+  ``opened`` [dependency, failures, error]), ``timeout`` (allowed, intervened), ``max_attempts`` (allowed, blocked),
+  ``idempotent`` (allowed, blocked, intervened: a duplicate answered from the first call).
+- ``custody`` / ``prove``: ``recorded`` [kind, count, truncated] or ``blocked`` [code: NO_SESSION,
+  TOO_MANY_RESULTS]; ``custody`` / ``enforce``: ``allowed`` or ``blocked`` [code, e.g. MISSING_FACT, and details].
+- ``budget`` / ``llm_call`` / ``recorded`` [guard, model, provider, call_id, usd, token counts]: one metered LLM call;
+  ``budget`` / ``budget_exceeded`` / ``blocked`` [guard, limit_type, limit, used]; adapters also report
+  ``budget`` / ``llm_call`` (or ``run``) / ``blocked`` when they stop a run before its next LLM call.
+- ``run`` / ``run_start`` / ``started`` and ``run`` / ``run_end`` / ``completed`` or ``failed`` [error], from
   :class:`actguard.RunContext`.
+- ``store`` / operation / ``unavailable`` or ``fail_open`` [store, guard, error]: the state store could not be reached.
 
 Sinks
 -----
