@@ -1,0 +1,288 @@
+"""ActGuardHandler: meter every LLM call of a LlamaIndex run, stop the run before the next call once it is spent.
+
+How it hooks in (and why not the instrumentation dispatcher): LlamaIndex's instrumentation dispatcher swallows every
+error its handlers raise, so it can meter but never stop a run. Every LLM call (chat, completion, streaming, sync
+and async) also goes through the LLM's *callback manager*, whose ``on_event_start`` is called right before the
+provider is reached and lets errors through. So the handler is a callback handler: at the start of an LLM event it
+raises :class:`~actguard.BudgetExceededError` (an ``Exception``, never a ``BaseException``, which would hang
+``stream_events()``) when the active budget is spent; at the end it records the response's usage.
+
+Which budget: the active :class:`~actguard.BudgetGuard` of the task making the call. Workflow steps run in tasks
+created by ``workflow.run(...)``, so they see the budget active where ``run`` was called. :meth:`ActGuardHandler.run`
+starts a workflow under a fresh budget of its own (nested in the active one), which is how each top-level run gets
+its own budget.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.callbacks.base_handler import BaseCallbackHandler
+
+from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard.exceptions import ActGuardWarning, ConfigError
+from actguard.reporting import emit
+from actguard_llamaindex._calls import call_key
+from actguard_llamaindex._usage import model_of, provider_of, usage_of
+
+__all__ = ["ActGuardHandler", "install", "instrument", "uninstall", "uninstrument"]
+
+_MAX_LIVE_CALLS = 100_000  # LLM events between start and end (an abandoned stream never ends)
+
+
+class ActGuardHandler(BaseCallbackHandler):
+    """A LlamaIndex callback handler that meters LLM calls into a budget and refuses calls once it is spent.
+
+    One line per run: :meth:`run` starts a workflow (a ``FunctionAgent``, ``AgentWorkflow``... anything with
+    ``.run(...)``) under a fresh :class:`~actguard.BudgetGuard` with this handler's limits, after adding the handler
+    to the callback managers of the workflow's LLMs::
+
+        guard = ActGuardHandler(user_id="alice", usd_limit=0.05)
+        handler = guard.run(agent, user_msg="Refund order o1")
+        async for event in handler.stream_events():
+            ...
+        try:
+            result = await handler
+        except actguard.BudgetExceededError as exc:  # llama-index-core 0.12: wrapped, see below
+            print("stopped:", exc)
+        print(guard.budget_for(handler).usd_used)
+
+    Each run's budget nests in the ``BudgetGuard`` active where :meth:`run` is called (the enclosing guard is charged
+    too and enforces its own limits). Without :meth:`run`, an instrumented LLM (:func:`instrument`, :func:`install`)
+    charges and enforces whatever ``BudgetGuard`` is active, and does nothing outside one.
+
+    Usage comes from each response's ``raw`` provider response (cached and reasoning tokens included) or the token
+    counts in ``additional_kwargs``; a stream is metered when it has been consumed, from its last chunk. Each call is
+    recorded under the provider's response id, so a call also metered by actguard's SDK hook counts once. Once a
+    limit is crossed, the next LLM call raises :class:`~actguard.BudgetExceededError` before it reaches the
+    provider; the workflow fails with it and ``await handler`` raises it (llama-index-core 0.12 wraps a step's error
+    in ``WorkflowRuntimeError``; the budget error is its ``__cause__``).
+
+    Args:
+        user_id: who the spend is for.
+        usd_limit: per-run USD limit (:meth:`run`).
+        token_limit: per-run token limit (:meth:`run`).
+        name: a label for errors and events.
+        max_runs: how many runs' budgets stay readable with :meth:`budget_for` (oldest dropped first).
+    """
+
+    def __init__(
+        self,
+        user_id: str | None = None,
+        usd_limit: float | None = None,
+        token_limit: int | None = None,
+        name: str | None = None,
+        *,
+        max_runs: int = 1000,
+    ) -> None:
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+            raise ConfigError(f"ActGuardHandler(max_runs=...) must be an int >= 1, got {max_runs!r}")
+        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+        super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
+        self.user_id = user_id
+        self.usd_limit = usd_limit
+        self.token_limit = token_limit
+        self.name = name
+        self.max_runs = max_runs
+        self._lock = threading.Lock()
+        self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
+        self._budgets: OrderedDict[str, BudgetGuard] = OrderedDict()
+        self._last: BudgetGuard | None = None
+        self._warned_no_usage = False
+
+    # -- runs -----------------------------------------------------------------------------------------------
+    def run(self, workflow: Any, *args: Any, **kwargs: Any) -> Any:
+        """Start ``workflow.run(*args, **kwargs)`` under a fresh budget with this handler's limits.
+
+        The handler is added to the callback managers of the workflow's LLMs first (:func:`instrument`). Call it
+        where ``workflow.run`` could be called (with a running event loop); it returns the workflow's own handler.
+        """
+        instrument(workflow, self)
+        budget = BudgetGuard(
+            user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
+        )
+        with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
+            handler = workflow.run(*args, **kwargs)
+        run_id = getattr(handler, "run_id", None)
+        with self._lock:
+            self._last = budget
+            if isinstance(run_id, str):
+                self._budgets[run_id] = budget
+                self._budgets.move_to_end(run_id)
+                while len(self._budgets) > self.max_runs:
+                    self._budgets.popitem(last=False)
+        return handler
+
+    def budget_for(self, handler_or_run_id: Any) -> BudgetGuard | None:
+        """The budget of a run started with :meth:`run`, by its workflow handler or ``run_id``, or None."""
+        run_id = getattr(handler_or_run_id, "run_id", handler_or_run_id)
+        with self._lock:
+            return self._budgets.get(run_id) if isinstance(run_id, str) else None
+
+    @property
+    def last_budget(self) -> BudgetGuard | None:
+        """The budget of the run most recently started with :meth:`run` (use :meth:`budget_for` when concurrent)."""
+        return self._last
+
+    # -- callback events ------------------------------------------------------------------------------------
+    def on_event_start(
+        self,
+        event_type: CBEventType,
+        payload: dict[str, Any] | None = None,
+        event_id: str = "",
+        parent_id: str = "",
+        **kwargs: Any,
+    ) -> str:
+        """Refuse an LLM call when the active budget is spent; remember the call for metering."""
+        if event_type != CBEventType.LLM:
+            return event_id
+        budget = current_budget()
+        if budget is None:
+            return event_id
+        try:
+            budget.check()
+        except BudgetExceededError as error:
+            emit(
+                "budget",
+                "llm_call",
+                "blocked",
+                user_id=error.user_id,
+                payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
+            )
+            raise
+        serialized = (payload or {}).get(EventPayload.SERIALIZED)
+        model = provider = None
+        if isinstance(serialized, dict):
+            value = serialized.get("model") or serialized.get("model_name")
+            model = value if isinstance(value, str) else None
+            provider = provider_of(serialized.get("class_name"))
+        with self._lock:
+            self._calls[event_id] = (budget, model, provider)
+            if len(self._calls) > _MAX_LIVE_CALLS:
+                self._calls.popitem(last=False)
+        return event_id
+
+    def on_event_end(
+        self,
+        event_type: CBEventType,
+        payload: dict[str, Any] | None = None,
+        event_id: str = "",
+        **kwargs: Any,
+    ) -> None:
+        """Record the usage of a finished LLM call into the budget that was active when it started."""
+        if event_type != CBEventType.LLM:
+            return
+        with self._lock:
+            call = self._calls.pop(event_id, None)
+        response = (payload or {}).get(EventPayload.RESPONSE) or (payload or {}).get(EventPayload.COMPLETION)
+        if call is None or response is None:
+            return
+        budget, configured_model, provider = call
+        model = model_of(response, configured_model)
+        usage = usage_of(response, model, provider)
+        if usage is None:
+            if not self._warned_no_usage:
+                self._warned_no_usage = True
+                warnings.warn(
+                    f"actguard: an LLM response of {model!r} reported no token usage, so it was not counted against "
+                    "the budget (for OpenAI streaming, pass additional_kwargs={'stream_options': "
+                    "{'include_usage': True}} or enable actguard's OpenAI SDK meter)",
+                    ActGuardWarning,
+                    stacklevel=2,
+                )
+            return
+        budget.record(usage, call_id=call_key(response))
+
+    def start_trace(self, trace_id: str | None = None) -> None:
+        """Nothing to do (LlamaIndex's trace API)."""
+
+    def end_trace(self, trace_id: str | None = None, trace_map: dict[str, list[str]] | None = None) -> None:
+        """Nothing to do (LlamaIndex's trace API)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"ActGuardHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, token_limit={self.token_limit!r})"
+        )
+
+
+def _llms_of(target: Any) -> Iterator[Any]:
+    """The LLMs of an LLM, an agent (its ``llm``) or a multi-agent workflow (each agent's ``llm``)."""
+    agents = getattr(target, "agents", None)
+    if isinstance(agents, dict):
+        for agent in agents.values():
+            yield from _llms_of(agent)
+        return
+    if isinstance(agents, (list, tuple)):
+        for agent in agents:
+            yield from _llms_of(agent)
+        return
+    llm = getattr(target, "llm", None)
+    if llm is not None and hasattr(llm, "callback_manager"):
+        yield llm
+    elif hasattr(target, "callback_manager") and hasattr(target, "metadata"):
+        yield target
+
+
+def instrument(target: Any, handler: ActGuardHandler | None = None) -> Any:
+    """Add an :class:`ActGuardHandler` to the callback managers of ``target``'s LLMs (once); return ``target``.
+
+    ``target`` is an LLM, an agent (``FunctionAgent``, ``ReActAgent``...) or an ``AgentWorkflow`` (every agent).
+    Idempotent: an LLM that already has an ``ActGuardHandler`` is left as it is (one is enough: the handler charges
+    the active budget, whichever handler started the run). Note that LlamaIndex LLMs built without handlers of their
+    own share the handler list of ``Settings.callback_manager``; instrumenting one of them instruments them all.
+
+    Raises:
+        ConfigError: when ``target`` has no LLM.
+    """
+    llms = list(_llms_of(target))
+    if not llms:
+        raise ConfigError(f"instrument(target=...) must be an LLM, an agent or an AgentWorkflow, got {target!r}")
+    for llm in llms:
+        manager = llm.callback_manager
+        if not isinstance(manager, CallbackManager):
+            manager = llm.callback_manager = CallbackManager([])
+        if not any(isinstance(h, ActGuardHandler) for h in manager.handlers):
+            manager.add_handler(handler if handler is not None else ActGuardHandler())
+    return target
+
+
+def uninstrument(target: Any) -> Any:
+    """Remove every :class:`ActGuardHandler` from the callback managers of ``target``'s LLMs; return ``target``."""
+    for llm in _llms_of(target):
+        manager = llm.callback_manager
+        if isinstance(manager, CallbackManager):
+            for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+                manager.remove_handler(h)
+    return target
+
+
+def install(handler: ActGuardHandler | None = None) -> ActGuardHandler:
+    """Add an :class:`ActGuardHandler` to ``Settings.callback_manager`` (once) and return the one installed.
+
+    LLMs built afterwards without a callback manager of their own (and ``Settings.llm``) then meter into the active
+    ``BudgetGuard`` and refuse calls once it is spent. LLMs that have their own callback manager need
+    :func:`instrument` (``ActGuardHandler.run`` does it for the workflow it runs).
+    """
+    from llama_index.core import Settings
+
+    manager = Settings.callback_manager
+    for existing in manager.handlers:
+        if isinstance(existing, ActGuardHandler):
+            return existing
+    installed = handler if handler is not None else ActGuardHandler()
+    manager.add_handler(installed)
+    return installed
+
+
+def uninstall() -> None:
+    """Remove every :class:`ActGuardHandler` from ``Settings.callback_manager``."""
+    from llama_index.core import Settings
+
+    manager = Settings.callback_manager
+    for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+        manager.remove_handler(h)
