@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated, Any, NotRequired
 
 try:
-    from langchain.agents.middleware import AgentMiddleware, AgentState, hook_config
+    from langchain.agents.middleware import AgentMiddleware, AgentState
     from langchain.agents.middleware.types import PrivateStateAttr
     from langgraph.channels.untracked_value import UntrackedValue
     from langgraph.config import get_config
@@ -34,18 +34,19 @@ _REFUSAL_MODES = ("message", "raise")
 
 
 class ActGuardState(AgentState):  # type: ignore[type-arg]
-    """Agent state with the key of the run's budget (private, and not checkpointed: it lasts one invocation)."""
+    """Agent state with the run's budget (private, and never checkpointed: it lasts one invocation)."""
 
-    actguard_run: NotRequired[Annotated[tuple[Hashable, bool] | None, UntrackedValue, PrivateStateAttr]]
+    actguard_budget: NotRequired[Annotated[tuple[BudgetGuard, bool] | None, UntrackedValue, PrivateStateAttr]]
+    """The run's budget, and whether the middleware's handler follows the run (then it meters the model calls)."""
 
 
 class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg]
     """Agent middleware for ``langchain.agents.create_agent``: a budget per agent run and guarded tool calls.
 
-    - Before each model call, the run's budget is checked: once a limit is crossed the run raises
-      :class:`~actguard.BudgetExceededError` (``on_exceeded="raise"``, the default) or ends with a final AI
-      message saying why (``on_exceeded="end"``). The model is not called again either way.
-    - After each model call, the response's ``usage_metadata`` is metered into the run's budget (once per
+    - Around each model call (``wrap_model_call``, so no extra graph steps): first the run's budget is checked;
+      once a limit is crossed the run raises :class:`~actguard.BudgetExceededError` (``on_exceeded="raise"``,
+      the default) or ends with a final AI message saying why (``on_exceeded="end"``), and the model is not
+      called again either way. Then the response's ``usage_metadata`` is metered into the run's budget (once per
       provider response id, so actguard's SDK meter or an :class:`ActGuardCallbackHandler` seeing the same call
       does not count it again).
     - Tool calls: ``tool_guards`` applies :func:`guard_tool` guards to the named tools, and recoverable refusals
@@ -130,84 +131,69 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         return self.handler.budget_for(run_id)
 
     # -- the run's budget -----------------------------------------------------------------------------------
-    def _open(self, runtime: Any) -> tuple[Hashable, bool]:
-        """Find the run's key: the root run id when the handler follows this run, else a key of our own."""
+    def _open(self, runtime: Any) -> tuple[BudgetGuard, bool]:
+        """The run's budget: the handler's for this root run when it follows the run, else a new one."""
         runs = self.handler.runs
         try:
             callbacks = get_config().get("callbacks")
-        except RuntimeError:
+        except RuntimeError:  # outside a graph run
             callbacks = None
         parent = getattr(callbacks, "parent_run_id", None)
         root = runs.root_of(parent) if parent is not None else None
-        if root is not None:
-            return root, False
+        guard = runs.budget_for(root) if root is not None else None
+        if guard is not None:
+            return guard, True
         run_id = getattr(getattr(runtime, "execution_info", None), "run_id", None)
-        key: Hashable = uuid.UUID(str(run_id)) if run_id else uuid.uuid4()
-        runs.start(key, None)
-        return key, True
-
-    def _budget(self, state: Mapping[str, Any], runtime: Any) -> tuple[BudgetGuard, tuple[Hashable, bool]]:
-        key = state.get("actguard_run") or self._open(runtime)
-        guard = self.handler.runs.budget_for(key[0])
-        if guard is None:  # evicted: start over rather than leave the run unmetered
-            self.handler.runs.start(key[0], None)
-            guard = self.handler.runs.budget_for(key[0])
-            assert guard is not None
-        return guard, key
+        return runs.detached(uuid.UUID(str(run_id)) if run_id else uuid.uuid4()), False
 
     def before_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Open the run's budget."""
-        return {"actguard_run": self._open(runtime)}
+        """Open the run's budget (kept in the run's state)."""
+        return {"actguard_budget": self._open(runtime)}
 
     async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Open the run's budget."""
+        """Open the run's budget (kept in the run's state)."""
         return self.before_agent(state, runtime)
 
-    @hook_config(can_jump_to=["end"])
-    def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Stop the run (raise or end) if its budget is spent."""
-        guard, (key, owned) = self._budget(state, runtime)
+    def _before_call(self, request: Any) -> tuple[BudgetGuard | None, AIMessage | None]:
+        """Check the run's budget; return the budget to meter into (None: the handler meters) and a stop message."""
+        guard, followed = request.state.get("actguard_budget") or self._open(request.runtime)
         try:
             guard.check()
         except BudgetExceededError as error:
             emit("budget", "llm_call", "blocked", user_id=error.user_id, payload={"limit_type": error.limit_type})
-            if self.on_exceeded == "end":
-                return {"jump_to": "end", "messages": [AIMessage(content=f"Stopped: {error}")]}
-            if owned:
-                self.handler.runs.end(key)
+            if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
+                return None, AIMessage(content=f"Stopped: {error}")
             raise
-        return None
+        return (None if followed else guard), None
 
-    @hook_config(can_jump_to=["end"])
-    async def abefore_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Stop the run (raise or end) if its budget is spent."""
-        return self.before_model(state, runtime)
+    @staticmethod
+    def _meter(guard: BudgetGuard | None, response: Any) -> None:
+        if guard is None:
+            return
+        messages = response.result if hasattr(response, "result") else [response]
+        for message in messages:
+            if isinstance(message, AIMessage):
+                usage = usage_from_message(message, model_of(message, None, None), None)
+                if usage is not None:
+                    guard.record(usage, call_id=call_id_of(message))
 
-    def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Meter the model call's usage into the run's budget."""
-        messages = state.get("messages") or []
-        message = messages[-1] if messages else None
-        if isinstance(message, AIMessage):
-            usage = usage_from_message(message, model_of(message, None, None), None)
-            if usage is not None:
-                guard, _ = self._budget(state, runtime)
-                guard.record(usage, call_id=call_id_of(message))
-        return None
+    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
+        guard, stop = self._before_call(request)
+        if stop is not None:
+            return stop
+        response = handler(request)
+        self._meter(guard, response)
+        return response
 
-    async def aafter_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Meter the model call's usage into the run's budget."""
-        return self.after_model(state, runtime)
-
-    def after_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Close the run's budget (it stays readable)."""
-        key = state.get("actguard_run")
-        if key is not None and key[1]:
-            self.handler.runs.end(key[0])
-        return None
-
-    async def aafter_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
-        """Close the run's budget (it stays readable)."""
-        return self.after_agent(state, runtime)
+    async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
+        guard, stop = self._before_call(request)
+        if stop is not None:
+            return stop
+        response = await handler(request)
+        self._meter(guard, response)
+        return response
 
     # -- tools ----------------------------------------------------------------------------------------------
     def _prepare(self, request: Any) -> Any:

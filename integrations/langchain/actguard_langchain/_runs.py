@@ -90,6 +90,14 @@ class RunBudgets:
                     self._keep(old_root, old)
             return guard
 
+    def detached(self, key: Hashable) -> BudgetGuard:
+        """A new budget for a run this registry does not follow (its holder keeps it); readable under ``key``."""
+        guard = self._new_budget()
+        with self._lock:
+            self._keep(key, guard)
+            self._last = guard
+        return guard
+
     def end(self, run_id: Hashable) -> None:
         """Forget a run that ended; a top-level run's budget moves to the finished ones (still readable)."""
         with self._lock:

@@ -68,10 +68,14 @@ class ScriptedChatModel(BaseChatModel):
     last chunk, as providers do. Each response reports ``model_name`` and a unique response ``id`` in its
     ``response_metadata``, like a provider's. Thread-safe; :attr:`calls` counts the calls made.
 
+    With ``per_conversation=True`` the response is picked by how many AI messages the conversation already has, so
+    one model serves many runs (concurrent ones too), each played from the start of the script.
+
     Args:
         responses: the script.
         model_name: the model the responses claim to come from (priced as that model).
         provider: LangChain's provider name (``ls_provider``).
+        per_conversation: pick responses by conversation turn instead of in call order.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -79,6 +83,7 @@ class ScriptedChatModel(BaseChatModel):
     responses: list[Any] = Field(default_factory=list)
     model_name: str = "gpt-4o"
     provider: str = "openai"
+    per_conversation: bool = False
     _next: int = PrivateAttr(default=0)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
@@ -101,12 +106,16 @@ class ScriptedChatModel(BaseChatModel):
         """Accept the tools; the script decides which are called."""
         return self
 
-    def _take(self) -> AIMessage:
+    def _take(self, messages: list[BaseMessage]) -> AIMessage:
         with self._lock:
             index = self._next
-            if index >= len(self.responses):
-                raise AssertionError(f"ScriptedChatModel: call {index + 1} but only {len(self.responses)} scripted")
             self._next = index + 1
+        if self.per_conversation:
+            index = sum(isinstance(m, AIMessage) for m in messages)
+        if index >= len(self.responses):
+            raise AssertionError(
+                f"ScriptedChatModel: response {index + 1} wanted but only {len(self.responses)} scripted"
+            )
         scripted = self.responses[index]
         message = AIMessage(content=scripted) if isinstance(scripted, str) else scripted
         meta = {**message.response_metadata, "model_name": self.model_name, "id": f"scripted-{next(_ids)}"}
@@ -119,10 +128,10 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._take())])
+        return ChatResult(generations=[ChatGeneration(message=self._take(messages))])
 
-    def _chunks(self) -> Iterator[ChatGenerationChunk]:
-        message = self._take()
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+        message = self._take(messages)
         text = message.content if isinstance(message.content, str) else ""
         words = text.split(" ") if text else []
         for word in words[:-1]:
@@ -146,7 +155,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self._chunks():
+        for chunk in self._chunks(messages):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -158,7 +167,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for chunk in self._chunks():
+        for chunk in self._chunks(messages):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk

@@ -198,8 +198,8 @@ async def test_a_shared_handler_keeps_concurrent_tasks_apart() -> None:
 
 def test_model_name_falls_back_to_ls_model_name() -> None:
     class Nameless(ScriptedChatModel):
-        def _take(self) -> AIMessage:
-            message = super()._take()
+        def _take(self, messages: Any) -> AIMessage:
+            message = super()._take(messages)
             meta = {k: v for k, v in message.response_metadata.items() if k != "model_name"}
             return message.model_copy(update={"response_metadata": meta})
 

@@ -1,0 +1,112 @@
+"""ChatOpenAI over httpx.MockTransport: the handler records each call under the OpenAI response id, so a call also
+metered by actguard's OpenAI SDK hook counts once."""
+
+from __future__ import annotations
+
+from contract import require
+
+require("langchain_core")
+require("langchain_openai")
+
+import json  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from langchain_openai import ChatOpenAI  # noqa: E402
+
+import actguard  # noqa: E402
+from actguard import BudgetGuard, LLMUsage  # noqa: E402
+from actguard_langchain import ActGuardCallbackHandler  # noqa: E402
+
+USAGE = {
+    "prompt_tokens": 120,
+    "completion_tokens": 30,
+    "total_tokens": 150,
+    "prompt_tokens_details": {"cached_tokens": 64},
+    "completion_tokens_details": {"reasoning_tokens": 10},
+}
+
+
+def completion(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    if body.get("stream"):
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": USAGE},
+        ]
+        lines = [
+            "data: "
+            + json.dumps(
+                {
+                    "id": "chatcmpl-stream1",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": "gpt-4o-2024-08-06",
+                    **c,
+                }
+            )
+            for c in chunks
+        ]
+        text = "\n\n".join([*lines, "data: [DONE]"]) + "\n\n"
+        return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-abc123",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+            "usage": USAGE,
+        },
+    )
+
+
+def chat(**kwargs: Any) -> ChatOpenAI:
+    transport = httpx.MockTransport(completion)
+    return ChatOpenAI(
+        model="gpt-4o",
+        api_key="sk-test",  # type: ignore[arg-type]
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+        max_retries=0,
+        **kwargs,
+    )
+
+
+def same_call_again(response_id: str) -> LLMUsage:
+    """What the OpenAI SDK hook records for the same call."""
+    return LLMUsage("gpt-4o-2024-08-06", "openai", input_tokens=120, cached_input_tokens=64, output_tokens=30)
+
+
+@pytest.mark.parametrize("mode", ["invoke"])
+def test_a_chatopenai_call_counts_once(mode: str) -> None:
+    handler = ActGuardCallbackHandler()
+    model = chat(stream_usage=True)
+    with BudgetGuard(user_id="alice", token_limit=10_000) as guard:
+        if mode == "invoke":
+            assert model.invoke("hi", config={"callbacks": [handler]}).content == "Hello"
+        else:
+            assert "".join(str(c.content) for c in model.stream("hi", config={"callbacks": [handler]})) == "Hello"
+        response_id = "chatcmpl-abc123" if mode == "invoke" else "chatcmpl-stream1"
+        # Whether or not actguard's SDK hook already recorded it, the same call recorded again is not counted.
+        guard.record(same_call_again(response_id), call_id=response_id)
+    assert guard.usage.calls == 1
+    assert guard.tokens_used == 150
+    usage = guard.usage_by_model["gpt-4o-2024-08-06"]
+    assert (usage.cached_input_tokens, usage.reasoning_tokens) == (64, 10)
+    expected = actguard.prices.cost_of(
+        LLMUsage("gpt-4o-2024-08-06", "openai", input_tokens=120, cached_input_tokens=64, output_tokens=30)
+    )
+    assert guard.usd_used == pytest.approx(expected)
+    assert handler.last_budget is not None and handler.last_budget.tokens_used == 150
+
+
+async def test_async_chatopenai_call_counts_once() -> None:
+    handler = ActGuardCallbackHandler()
+    async with BudgetGuard(token_limit=10_000) as guard:
+        await chat().ainvoke("hi", config={"callbacks": [handler]})
+        guard.record(same_call_again("chatcmpl-abc123"), call_id="chatcmpl-abc123")
+    assert (guard.usage.calls, guard.tokens_used) == (1, 150)
