@@ -33,6 +33,16 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
             "latest": ["langchain-core", "langchain>=1.0", "langchain-openai"],
         },
     ),
+    # llama-index-core 0.12.23: the first release where a single FunctionAgent runs as a workflow (agent.run).
+    # llama-index-llms-openai: LlamaIndex's OpenAI LLM, for the test that a call metered twice counts once.
+    "llamaindex": (
+        "llamaindex",
+        "tests/integrations/llamaindex",
+        {
+            "lowest": ["llama-index-core==0.12.23", "llama-index-llms-openai==0.3.38"],
+            "latest": ["llama-index-core", "llama-index-llms-openai"],
+        },
+    ),
     # 0.2.11: the first release whose Runner calls RunHooks.on_llm_start / on_llm_end (0.2.9 declared them on
     # RunHooks, but until 0.2.11 the runner called them only on Agent.hooks). 0.24 needs openai >= 3.
     "openai_agents": (

@@ -12,16 +12,16 @@ import sys
 import warnings
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # llamaindex_harness
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     with contextlib.suppress(ImportError):
-        import llama_index.core  # noqa: F401
-        import llama_index.core.agent.workflow  # noqa: F401
+        import llama_index.core
+        import llama_index.core.agent.workflow
         import llama_index.core.llms.function_calling  # noqa: F401
-
-import pytest  # noqa: E402
 
 # Warnings LlamaIndex and its workflow engine raise about their own use of pydantic and asyncio (not actguard's).
 _FRAMEWORK_WARNINGS = (
