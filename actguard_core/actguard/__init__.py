@@ -13,7 +13,7 @@ from importlib.metadata import version as _version
 from actguard import reporting
 
 # spend
-from actguard.budget import BudgetGuard, LLMUsage, current_budget, prices
+from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current_budget, prices
 from actguard.config import configure
 
 # core context and state
@@ -75,6 +75,7 @@ __all__ = [
     "MaxAttemptsExceeded",
     "MemoryStore",
     "MissingRuntimeContextError",
+    "ModelUsage",
     "RateLimitExceeded",
     "RedisStore",
     "RequireFact",
@@ -89,6 +90,7 @@ __all__ = [
     "ToolTimeoutError",
     "UnknownModelPriceError",
     "__version__",
+    "add_cost",
     "bind_context",
     "circuit_breaker",
     "configure",

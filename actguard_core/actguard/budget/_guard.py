@@ -5,16 +5,23 @@ from __future__ import annotations
 import contextvars
 import math
 import threading
+import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from actguard.budget import prices
 from actguard.budget._usage import LLMUsage
-from actguard.exceptions import BudgetExceededError, ConfigError
+from actguard.budget._window import parse_window
+from actguard.context import current_run
+from actguard.exceptions import ActGuardWarning, BudgetExceededError, ConfigError, UnknownModelPriceError
+from actguard.reporting import emit
+from actguard.stores import Store, get_default_store
+from actguard.stores._base import SpendTotals
 
-__all__ = ["BudgetGuard", "ModelUsage", "current_budget"]
+__all__ = ["BudgetGuard", "ModelUsage", "add_cost", "current_budget"]
 
 _current: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar("actguard_budget", default=None)
 _SEEN_CALLS_MAX = 4096  # call ids remembered per guard to record each LLM call once
@@ -23,6 +30,18 @@ _SEEN_CALLS_MAX = 4096  # call ids remembered per guard to record each LLM call 
 def current_budget() -> BudgetGuard | None:
     """The innermost active :class:`BudgetGuard` of this thread or task, or None."""
     return _current.get()
+
+
+def add_cost(name: str, usd: float) -> None:
+    """Charge non-LLM spend (a search API call, say) to the active :class:`BudgetGuard` and every enclosing one.
+
+    Raises:
+        ConfigError: no BudgetGuard is active, or the arguments are invalid.
+    """
+    guard = _current.get()
+    if guard is None:
+        raise ConfigError("add_cost() needs an active BudgetGuard: call it inside `with BudgetGuard(...):`")
+    guard.add_cost(name, usd)
 
 
 @dataclass(slots=True)
@@ -38,6 +57,7 @@ class ModelUsage:
     usd: float = 0.0
 
     def add(self, usage: LLMUsage, usd: float) -> None:
+        """Add one call."""
         self.calls += 1
         self.input_tokens += usage.input_tokens
         self.cached_input_tokens += usage.cached_input_tokens
@@ -45,6 +65,18 @@ class ModelUsage:
         self.output_tokens += usage.output_tokens
         self.reasoning_tokens += usage.reasoning_tokens
         self.usd += usd
+
+    def copy(self) -> ModelUsage:
+        """A copy."""
+        return ModelUsage(
+            self.calls,
+            self.input_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.usd,
+        )
 
 
 @dataclass(slots=True)
@@ -67,18 +99,58 @@ def _check_limit(name: str, value: float | int | None, integral: bool) -> None:
         raise ConfigError(f"BudgetGuard({name}=...) must be a finite number > 0 or None, got {value!r}")
 
 
+def _fallback(value: object) -> prices.ModelPrice | None:
+    if value is None or isinstance(value, prices.ModelPrice):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return prices.ModelPrice(
+                input_per_mtok=_non_negative(value["input_per_mtok"]),
+                output_per_mtok=_non_negative(value["output_per_mtok"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+    raise ConfigError(
+        "BudgetGuard(fallback_price=...) must be an actguard.prices.ModelPrice or a mapping "
+        f"{{'input_per_mtok': float, 'output_per_mtok': float}} (USD per million tokens), got {value!r}"
+    )
+
+
+def _non_negative(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(value)
+    return float(value)
+
+
 class BudgetGuard:
     """Meters every LLM call made inside it and stops spending when a limit is crossed.
 
-    A sync and async context manager. Calls made through the OpenAI, Anthropic and Google SDKs (and through the
-    framework adapters) are recorded automatically. Nested guards: usage counts in the inner guard and every
-    enclosing one; each enforces its own limits.
+    A sync and async context manager. Calls made through the OpenAI, Anthropic and Google GenAI SDKs (and through
+    the framework adapters) are recorded automatically, once each. Nested guards: usage counts in the inner guard
+    and every enclosing one; each enforces its own limits.
+
+    Enforcement: before each LLM call, a guard at or over a limit raises :class:`~actguard.BudgetExceededError`
+    and nothing is sent; a call that crosses a limit raises it right after, with the response attached
+    (``error.response``); a stream stops as soon as its running estimate crosses a limit.
 
     Args:
-        user_id: who the spend is for (reported in errors and events).
+        user_id: who the spend is for (reported in errors and events; part of the shared key).
         usd_limit: stop once this many USD are spent.
         token_limit: stop once this many tokens (input + output) are used.
-        name: a label for errors, events and breakdowns.
+        name: a label for errors, events and breakdowns (part of the shared key).
+        strict: also refuse, before sending, a call whose worst case (prompt estimate plus its max output tokens,
+            at the model's price) would exceed what is left. Off by default. Without a max-output argument on the
+            call only the prompt estimate counts.
+        on_unknown_model: what to do with a model that has no known price while a usd_limit applies. ``"raise"``
+            (the default): :class:`~actguard.UnknownModelPriceError`, before sending when the request names the
+            model. ``"warn"``: warn (:class:`~actguard.ActGuardWarning`) and charge ``fallback_price``.
+        fallback_price: the price for unknown models with ``on_unknown_model="warn"``: an
+            :class:`actguard.prices.ModelPrice` or ``{"input_per_mtok": ..., "output_per_mtok": ...}``.
+        shared: keep the spend in the store too, under a key made of ``name`` and ``user_id``, so every process
+            using the same store shares one budget (limits compare the store's totals).
+        window: with ``shared``: the spend under the key expires this long after its first addition (a fixed
+            window: seconds, or ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"7d"``). None: never expires.
+        store: the store for ``shared`` (None: the default store, looked up at each use).
     """
 
     def __init__(
@@ -87,25 +159,66 @@ class BudgetGuard:
         usd_limit: float | None = None,
         token_limit: int | None = None,
         name: str | None = None,
+        *,
+        strict: bool = False,
+        on_unknown_model: Literal["raise", "warn"] = "raise",
+        fallback_price: prices.ModelPrice | Mapping[str, float] | None = None,
+        shared: bool = False,
+        window: float | str | None = None,
+        store: Store | None = None,
     ) -> None:
         if user_id is not None and not isinstance(user_id, str):
             raise ConfigError(f"BudgetGuard(user_id=...) must be a str or None, got {user_id!r}")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"BudgetGuard(name=...) must be a str or None, got {name!r}")
         _check_limit("usd_limit", usd_limit, integral=False)
         _check_limit("token_limit", token_limit, integral=True)
+        if not isinstance(strict, bool):
+            raise ConfigError(f"BudgetGuard(strict=...) must be True or False, got {strict!r}")
+        if on_unknown_model not in ("raise", "warn"):
+            raise ConfigError(f"BudgetGuard(on_unknown_model=...) must be 'raise' or 'warn', got {on_unknown_model!r}")
+        fallback = _fallback(fallback_price)
+        if on_unknown_model == "warn" and fallback is None:
+            raise ConfigError("BudgetGuard(on_unknown_model='warn') needs fallback_price=... (USD per million tokens)")
+        if on_unknown_model == "raise" and fallback is not None:
+            raise ConfigError("BudgetGuard(fallback_price=...) applies only with on_unknown_model='warn'")
+        if not isinstance(shared, bool):
+            raise ConfigError(f"BudgetGuard(shared=...) must be True or False, got {shared!r}")
+        if store is not None and not isinstance(store, Store):
+            raise ConfigError(f"BudgetGuard(store=...) must be an actguard Store or None, got {store!r}")
+        if not shared and (window is not None or store is not None):
+            raise ConfigError("BudgetGuard(window=..., store=...) apply only with shared=True")
+        if shared and user_id is None and name is None:
+            raise ConfigError("BudgetGuard(shared=True) needs a user_id or a name to key the shared spend")
         self.user_id = user_id
         self.usd_limit = None if usd_limit is None else float(usd_limit)
         self.token_limit = token_limit
         self.name = name
+        self.strict = strict
+        self.on_unknown_model = on_unknown_model
+        self.fallback_price = fallback
+        self.shared = shared
+        self.window: float | None = parse_window(window) if shared else None
+        self._store = store
+        self._shared_key = f"actguard:budget:{name or ''}:{user_id or ''}"
+        self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
         self._lock = threading.Lock()
         self._ledger = _Ledger()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._unpriced: UnknownModelPriceError | None = None
         self._parent: BudgetGuard | None = None
         self._token: contextvars.Token[BudgetGuard | None] | None = None
+        from actguard.budget.providers import install_imported
+
+        install_imported()
 
     # -- context manager ----------------------------------------------------------------------------------------
     def __enter__(self) -> BudgetGuard:
         if self._token is not None:
             raise RuntimeError("a BudgetGuard can be entered only once at a time")
+        from actguard.budget.providers import install_imported
+
+        install_imported()
         self._parent = _current.get()
         self._token = _current.set(self)
         return self
@@ -128,43 +241,25 @@ class BudgetGuard:
     # -- readings -----------------------------------------------------------------------------------------------
     @property
     def usd_used(self) -> float:
+        """USD spent inside this guard (LLM calls and :meth:`add_cost`)."""
         return self._ledger.usd
 
     @property
     def tokens_used(self) -> int:
+        """Tokens (input + output) used inside this guard."""
         return self._ledger.tokens
 
     @property
     def usage(self) -> ModelUsage:
         """Totals over every metered call (a copy)."""
         with self._lock:
-            t = self._ledger.total
-            return ModelUsage(
-                t.calls,
-                t.input_tokens,
-                t.cached_input_tokens,
-                t.cache_write_tokens,
-                t.output_tokens,
-                t.reasoning_tokens,
-                t.usd,
-            )
+            return self._ledger.total.copy()
 
     @property
     def usage_by_model(self) -> dict[str, ModelUsage]:
         """Usage per model name (copies)."""
         with self._lock:
-            return {
-                m: ModelUsage(
-                    u.calls,
-                    u.input_tokens,
-                    u.cached_input_tokens,
-                    u.cache_write_tokens,
-                    u.output_tokens,
-                    u.reasoning_tokens,
-                    u.usd,
-                )
-                for m, u in self._ledger.by_model.items()
-            }
+            return {m: u.copy() for m, u in self._ledger.by_model.items()}
 
     @property
     def costs(self) -> dict[str, float]:
@@ -174,49 +269,196 @@ class BudgetGuard:
 
     @property
     def parent(self) -> BudgetGuard | None:
+        """The guard this one is nested in while active."""
         return self._parent
 
+    def shared_usage(self) -> SpendTotals:
+        """With ``shared=True``: the spend every process has added under this guard's key (asks the store)."""
+        if not self.shared:
+            raise ConfigError("shared_usage() needs BudgetGuard(shared=True)")
+        totals = self._get_store().spend_get(self._shared_key)
+        self._shared_seen = totals
+        return totals
+
+    def _get_store(self) -> Store:
+        return self._store if self._store is not None else get_default_store()
+
+    def _totals(self, fresh: bool) -> tuple[float, int]:
+        if self.shared:
+            totals = self.shared_usage() if fresh else self._shared_seen
+            return totals.usd, totals.tokens
+        return self._ledger.usd, self._ledger.tokens
+
     def exceeded(self) -> BudgetExceededError | None:
-        """The error describing the first crossed limit, or None while within limits."""
-        ledger = self._ledger
-        if self.usd_limit is not None and ledger.usd >= self.usd_limit:
-            return BudgetExceededError(self.user_id, "usd", self.usd_limit, ledger.usd, guard_name=self.name)
-        if self.token_limit is not None and ledger.tokens >= self.token_limit:
-            return BudgetExceededError(self.user_id, "token", self.token_limit, ledger.tokens, guard_name=self.name)
+        """The error describing this guard's first crossed limit, or None while within limits.
+
+        With ``shared=True`` this asks the store for the totals of every process.
+        """
+        if self.usd_limit is None and self.token_limit is None:
+            return None
+        usd, tokens = self._totals(fresh=True)
+        return self._over(usd, tokens)
+
+    def _over(self, usd: float, tokens: int) -> BudgetExceededError | None:
+        if self.usd_limit is not None and usd >= self.usd_limit:
+            return BudgetExceededError(self.user_id, "usd", self.usd_limit, usd, guard_name=self.name)
+        if self.token_limit is not None and tokens >= self.token_limit:
+            return BudgetExceededError(self.user_id, "token", self.token_limit, tokens, guard_name=self.name)
         return None
 
     def check(self, response: Any = None) -> None:
-        """Raise :class:`BudgetExceededError` if this guard or an enclosing one is at or over a limit."""
+        """Raise if this guard or an enclosing one is at or over a limit.
+
+        Args:
+            response: attached to the error (``error.response``) so the response of a crossing call is not lost.
+
+        Raises:
+            BudgetExceededError: a limit is reached.
+            UnknownModelPriceError: a call of a model without a known price was recorded under a usd_limit.
+        """
         guard: BudgetGuard | None = self
         while guard is not None:
+            if guard._unpriced is not None:
+                raise guard._unpriced
             error = guard.exceeded()
             if error is not None:
                 error.response = response
+                guard._emit_exceeded(error)
                 raise error
             guard = guard._parent
 
-    # -- recording ----------------------------------------------------------------------------------------------
-    def record(self, usage: LLMUsage, *, call_id: str | None = None) -> float:
-        """Charge one LLM call to this guard and every enclosing one; return its USD cost.
+    def check_call(
+        self,
+        model: str | None,
+        *,
+        provider: str | None = None,
+        prompt_tokens: int = 0,
+        max_output_tokens: int | None = None,
+    ) -> None:
+        """Everything checked before an LLM call is sent (the SDK meters call it; adapters may too).
 
-        ``call_id`` (the provider's response id) makes recording idempotent: a call seen by several layers (SDK
-        meter and framework adapter) is counted once. Does not raise on a crossed limit; call :meth:`check`.
+        :meth:`check`; then, for each guard with a usd_limit, that ``model`` has a price (or a fallback); then, for
+        strict guards, that ``prompt_tokens + max_output_tokens`` at the model's price fits in what is left.
+
+        Raises:
+            BudgetExceededError: a limit is reached, or a strict guard's worst case does not fit.
+            UnknownModelPriceError: ``model`` has no known price under a usd_limit with ``on_unknown_model="raise"``.
         """
-        usd = prices.cost_of(usage)
+        self.check()
+        if model is None:
+            return
+        price: prices.ModelPrice | None = None
+        looked_up = False
         guard: BudgetGuard | None = self
         while guard is not None:
-            guard._charge(usage, usd, call_id)
+            if guard.usd_limit is not None or guard.strict:
+                if not looked_up:
+                    price, looked_up = prices.lookup(model, provider), True
+                if price is None and guard.usd_limit is not None and guard.fallback_price is None:
+                    raise UnknownModelPriceError(model, provider)
+                if guard.strict:
+                    guard._check_worst_case(price or guard.fallback_price, prompt_tokens, max_output_tokens or 0)
             guard = guard._parent
-        return usd
 
-    def _charge(self, usage: LLMUsage, usd: float, call_id: str | None) -> None:
+    def _check_worst_case(self, price: prices.ModelPrice | None, prompt_tokens: int, max_output: int) -> None:
+        usd, tokens = self._totals(fresh=False)
+        worst_tokens = prompt_tokens + max_output
+        error: BudgetExceededError | None = None
+        if self.token_limit is not None and tokens + worst_tokens > self.token_limit:
+            error = BudgetExceededError(
+                self.user_id, "token", self.token_limit, tokens + worst_tokens, guard_name=self.name
+            )
+        elif self.usd_limit is not None and price is not None:
+            worst_usd = price.estimate(prompt_tokens, max_output)
+            if usd + worst_usd > self.usd_limit:
+                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, usd + worst_usd, guard_name=self.name)
+        if error is not None:
+            self._emit_exceeded(error, strict=True)
+            raise error
+
+    def would_exceed(self, usd: float, tokens: int) -> BudgetExceededError | None:
+        """The error for the first guard in the chain that ``usd`` and ``tokens`` more would take to a limit.
+
+        Uses the totals already known (no store round trip): streams call it on every chunk.
+        """
+        guard: BudgetGuard | None = self
+        while guard is not None:
+            if guard.usd_limit is not None or guard.token_limit is not None:
+                used_usd, used_tokens = guard._totals(fresh=False)
+                error = guard._over(used_usd + usd, used_tokens + tokens)
+                if error is not None:
+                    return error
+            guard = guard._parent
+        return None
+
+    @property
+    def has_limits(self) -> bool:
+        """Whether this guard or an enclosing one has a limit."""
+        guard: BudgetGuard | None = self
+        while guard is not None:
+            if guard.usd_limit is not None or guard.token_limit is not None:
+                return True
+            guard = guard._parent
+        return False
+
+    # -- recording ----------------------------------------------------------------------------------------------
+    def record(self, usage: LLMUsage, *, call_id: str | None = None) -> float:
+        """Charge one LLM call to this guard and every enclosing one; return its USD cost (in this guard).
+
+        ``call_id`` (the provider's response id) makes recording idempotent: a call seen by several layers (SDK
+        meter and framework adapter) is counted once. Does not raise on a crossed limit: call :meth:`check`.
+        A model without a known price is charged its guard's fallback price (with a warning) or $0, and then
+        :meth:`check` raises :class:`~actguard.UnknownModelPriceError` in guards that have a usd_limit.
+        """
+        price = prices.lookup(usage.model, usage.provider)
+        usd = price.cost(usage) if price is not None else None
+        result: float | None = None
+        recorded = False
+        guard: BudgetGuard | None = self
+        while guard is not None:
+            charged = guard._charge(usage, usd, call_id)
+            if guard is self:
+                recorded = charged is not None
+                result = charged
+            guard = guard._parent
+        if recorded:
+            run = current_run()
+            emit(
+                "budget",
+                "llm_call",
+                "recorded",
+                run_id=run.run_id if run is not None else None,
+                user_id=self.user_id,
+                payload={
+                    "guard": self.name,
+                    "model": usage.model,
+                    "provider": usage.provider,
+                    "call_id": call_id,
+                    "usd": result,
+                    "input_tokens": usage.input_tokens,
+                    "cached_input_tokens": usage.cached_input_tokens,
+                    "cache_write_tokens": usage.cache_write_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "reasoning_tokens": usage.reasoning_tokens,
+                    "usd_used": self._ledger.usd,
+                    "tokens_used": self._ledger.tokens,
+                },
+            )
+        if result is None:  # already recorded under this call_id
+            return 0.0 if usd is None else usd
+        return result
+
+    def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None) -> float | None:
+        """Charge one call here; return its cost, or None when ``call_id`` was charged already."""
         with self._lock:
             if call_id is not None:
                 if call_id in self._seen:
-                    return
+                    return None
                 self._seen[call_id] = None
                 if len(self._seen) > _SEEN_CALLS_MAX:
                     self._seen.popitem(last=False)
+            if usd is None:
+                usd = self._unknown_cost(usage)
             ledger = self._ledger
             ledger.usd += usd
             ledger.tokens += usage.total_tokens
@@ -225,6 +467,23 @@ class BudgetGuard:
             if model is None:
                 model = ledger.by_model[usage.model] = ModelUsage()
             model.add(usage, usd)
+        if self.shared:
+            self._shared_seen = self._get_store().spend_add(self._shared_key, usd, usage.total_tokens, self.window)
+        return usd
+
+    def _unknown_cost(self, usage: LLMUsage) -> float:
+        if self.fallback_price is not None:
+            warnings.warn(
+                f"no price known for model {usage.model!r}; charging the fallback price "
+                f"(${self.fallback_price.input_per_mtok:g} in / ${self.fallback_price.output_per_mtok:g} out per "
+                f"million tokens). Register one with actguard.prices.register({usage.model!r}, ...).",
+                ActGuardWarning,
+                stacklevel=4,
+            )
+            return self.fallback_price.cost(usage)
+        if self.usd_limit is not None and self._unpriced is None:
+            self._unpriced = UnknownModelPriceError(usage.model, usage.provider)
+        return 0.0
 
     def add_cost(self, name: str, usd: float) -> None:
         """Charge non-LLM spend (a search API call, say) to this guard and every enclosing one."""
@@ -237,7 +496,27 @@ class BudgetGuard:
             with guard._lock:
                 guard._ledger.usd += usd
                 guard._ledger.costs[name] = guard._ledger.costs.get(name, 0.0) + usd
+            if guard.shared:
+                guard._shared_seen = guard._get_store().spend_add(guard._shared_key, float(usd), 0, guard.window)
             guard = guard._parent
+
+    def _emit_exceeded(self, error: BudgetExceededError, *, strict: bool = False) -> None:
+        run = current_run()
+        emit(
+            "budget",
+            "budget_exceeded",
+            "blocked",
+            run_id=run.run_id if run is not None else None,
+            user_id=self.user_id,
+            payload={
+                "guard": self.name,
+                "limit_type": error.limit_type,
+                "limit": error.limit,
+                "used": error.used,
+                "strict": strict,
+                "shared": self.shared,
+            },
+        )
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,233 @@
+"""Metering one SDK call inside a BudgetGuard: checks before sending, recording after, and metered streams.
+
+The provider modules (``providers/openai.py`` ...) translate their SDK's requests, responses and stream events into
+the pieces here; the enforcement logic lives only here and in :class:`~actguard.budget.BudgetGuard`.
+
+Stream estimate: while a stream runs, its cost is estimated as the prompt (the input tokens the provider already
+reported, e.g. Anthropic's ``message_start``, or else one token per 4 characters of the request's text) plus one
+output token per 4 characters of streamed text (content, reasoning and tool-call argument deltas), at the model's
+price. The stream is stopped as soon as that estimate takes a guard to a limit. A stream that ends normally is
+charged the usage the provider reports at its end; a stream stopped, closed or abandoned before that is charged the
+estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from actguard.budget import prices
+from actguard.budget._guard import BudgetGuard
+from actguard.budget._usage import LLMUsage
+
+__all__ = [
+    "CallInfo",
+    "StreamMeter",
+    "estimate_tokens",
+    "meter_async_iterator",
+    "meter_iterator",
+    "pick_model",
+    "record_result",
+]
+
+T = TypeVar("T")
+_CHARS_PER_TOKEN = 4
+_MAX_DEPTH = 12
+
+
+def estimate_tokens(obj: object) -> int:
+    """A tokenizer-free estimate: one token per 4 characters of the text found in ``obj`` (dicts, lists, models)."""
+    chars = _chars(obj, 0)
+    return (chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN
+
+
+def _chars(obj: object, depth: int) -> int:
+    if isinstance(obj, str):
+        return len(obj)
+    if depth > _MAX_DEPTH or obj is None or isinstance(obj, (bytes, bytearray, int, float, bool)):
+        return 0
+    if isinstance(obj, Mapping):
+        return sum(_chars(v, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_chars(v, depth + 1) for v in obj)
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return _chars(dump(exclude_none=True), depth + 1)
+        except Exception:  # an estimate must never break the call
+            return 0
+    return 0
+
+
+class CallInfo:
+    """What a request says about one LLM call (model, prompt, output cap), for checks and stream estimates."""
+
+    __slots__ = ("_prompt_tokens", "max_output_tokens", "model", "prompt", "provider")
+
+    def __init__(self, provider: str, model: str | None, prompt: object, max_output_tokens: int | None) -> None:
+        self.provider = provider
+        self.model = model
+        self.prompt = prompt
+        self.max_output_tokens = max_output_tokens
+        self._prompt_tokens: int | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Estimated prompt tokens (computed once, on first use)."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = estimate_tokens(self.prompt)
+        return self._prompt_tokens
+
+
+def _any_strict(guard: BudgetGuard | None) -> bool:
+    while guard is not None:
+        if guard.strict:
+            return True
+        guard = guard.parent
+    return False
+
+
+def before_call(guard: BudgetGuard, info: CallInfo) -> None:
+    """Refuse the call before it is sent if a guard is spent, its model has no price, or a strict worst case fails."""
+    guard.check_call(
+        info.model,
+        provider=info.provider,
+        prompt_tokens=info.prompt_tokens if _any_strict(guard) else 0,
+        max_output_tokens=info.max_output_tokens,
+    )
+
+
+def pick_model(response_model: str | None, request_model: str | None, provider: str) -> str:
+    """The response's model name, unless only the request's has a price (then the request's)."""
+    if not response_model:
+        return request_model or "unknown"
+    if (
+        request_model
+        and request_model != response_model
+        and prices.lookup(response_model, provider) is None
+        and prices.lookup(request_model, provider) is not None
+    ):
+        return request_model
+    return response_model
+
+
+def record_result(guard: BudgetGuard, usage: LLMUsage | None, call_id: str | None, response: Any) -> None:
+    """Record a finished call's usage, then raise with ``response`` attached if it crossed a limit."""
+    if usage is not None:
+        guard.record(usage, call_id=call_id)
+    guard.check(response)
+
+
+class StreamMeter:
+    """The running account of one streamed call. Charged exactly once (:meth:`finish`)."""
+
+    __slots__ = (
+        "_final",
+        "call_id",
+        "chars",
+        "done",
+        "extra",
+        "guard",
+        "hide_usage_chunk",
+        "info",
+        "input_tokens",
+        "limited",
+        "model",
+    )
+
+    def __init__(self, guard: BudgetGuard, info: CallInfo) -> None:
+        self.guard = guard
+        self.info = info
+        self.model = info.model or "unknown"
+        self.call_id: str | None = None
+        self.chars = 0
+        self.input_tokens: int | None = None  # reported by the provider mid-stream (Anthropic message_start)
+        self.done = False
+        self.limited = guard.has_limits
+        self.hide_usage_chunk = False
+        self.extra: Any = None  # provider scratch space (e.g. Anthropic's cache counts from message_start)
+        self._final: LLMUsage | None = None
+
+    @property
+    def final(self) -> LLMUsage | None:
+        """The usage the provider reported for the whole call, once known."""
+        return self._final
+
+    def set_final(self, usage: LLMUsage) -> None:
+        """Store the provider's reported usage for the whole call."""
+        self._final = usage
+
+    def estimate(self) -> LLMUsage:
+        """The reported usage if known, else the estimate (see the module docstring)."""
+        if self._final is not None:
+            return self._final
+        prompt = self.input_tokens if self.input_tokens is not None else self.info.prompt_tokens
+        output = (self.chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN
+        return LLMUsage(self.model, self.info.provider, prompt, 0, 0, output, 0)
+
+    def crossed(self) -> Any:
+        """The BudgetExceededError this stream's running estimate would cause, or None."""
+        if not self.limited:
+            return None
+        usage = self.estimate()
+        price = prices.lookup(usage.model, usage.provider)
+        usd = price.cost(usage) if price is not None else 0.0
+        return self.guard.would_exceed(usd, usage.total_tokens)
+
+    def finish(self) -> None:
+        """Charge the call once: the reported usage, or the estimate when the stream ended early."""
+        if self.done:
+            return
+        self.done = True
+        self.guard.record(self.estimate(), call_id=self.call_id)
+
+
+def meter_iterator(
+    inner: Iterator[T], meter: StreamMeter, on_event: Callable[[StreamMeter, T], bool], stop: Callable[[], object]
+) -> Iterator[T]:
+    """Yield ``inner``'s events, metering each (``on_event`` False hides one); stop when a limit is crossed."""
+    try:
+        last: T | None = None
+        for event in inner:
+            show = on_event(meter, event)
+            last = event
+            error = meter.crossed()
+            if error is not None:
+                meter.finish()
+                stop()
+                error.response = event
+                meter.guard._emit_exceeded(error)
+                raise error
+            if show:
+                yield event
+        meter.finish()
+        meter.guard.check(last)
+    finally:
+        meter.finish()
+
+
+async def meter_async_iterator(
+    inner: AsyncIterator[T],
+    meter: StreamMeter,
+    on_event: Callable[[StreamMeter, T], bool],
+    stop: Callable[[], Awaitable[object]],
+) -> AsyncIterator[T]:
+    """The async twin of :func:`meter_iterator`."""
+    try:
+        last: T | None = None
+        async for event in inner:
+            show = on_event(meter, event)
+            last = event
+            error = meter.crossed()
+            if error is not None:
+                meter.finish()
+                await stop()
+                error.response = event
+                meter.guard._emit_exceeded(error)
+                raise error
+            if show:
+                yield event
+        meter.finish()
+        meter.guard.check(last)
+    finally:
+        meter.finish()

@@ -1,0 +1,54 @@
+"""SDK meters: OpenAI, Anthropic and Google GenAI calls made inside a BudgetGuard are recorded automatically.
+
+The hooks are installed for each SDK already imported when actguard is imported, and again (for SDKs imported since)
+whenever a BudgetGuard is created or entered. They patch SDK classes, so clients built before a guard are metered
+too. Outside any BudgetGuard a hooked method costs one contextvar lookup and then runs the SDK's own code.
+:func:`uninstall` puts every SDK method back (for tests).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from actguard.budget.providers import anthropic, google, openai
+
+__all__ = ["install", "install_imported", "installed", "uninstall"]
+
+# provider -> (module that must be imported, install, uninstall)
+_SDKS: dict[str, tuple[str, Callable[[], bool], Callable[[], None]]] = {
+    "openai": ("openai", openai.install, openai.uninstall),
+    "anthropic": ("anthropic", anthropic.install, anthropic.uninstall),
+    "google": ("google.genai", google.install, google.uninstall),
+}
+_installed: set[str] = set()
+
+
+def install_imported() -> None:
+    """Install the meter of every supported SDK that is imported and not metered yet (cheap when nothing is new)."""
+    if len(_installed) == len(_SDKS):
+        return
+    modules = sys.modules
+    for name, (module, install_one, _) in _SDKS.items():
+        if name not in _installed and module in modules and install_one():
+            _installed.add(name)
+
+
+def install() -> list[str]:
+    """Import every supported SDK that is installed and meter it. Returns the providers now metered."""
+    for name, (_, install_one, _) in _SDKS.items():
+        if name not in _installed and install_one():
+            _installed.add(name)
+    return sorted(_installed)
+
+
+def installed() -> list[str]:
+    """The providers whose SDK is metered."""
+    return sorted(_installed)
+
+
+def uninstall() -> None:
+    """Remove every SDK meter (the SDKs behave exactly as without actguard until the next install)."""
+    for name, (_, _, uninstall_one) in _SDKS.items():
+        uninstall_one()
+        _installed.discard(name)
