@@ -15,6 +15,9 @@ from actguard.exceptions import ConfigError, GuardError, ToolGuardError
 __all__ = ["RECOVERABLE", "GuardRefusal", "guard_tool", "guard_tools"]
 
 _REFUSAL_MODES = ("message", "raise")
+_GUARDS = frozenset(
+    name for name, p in inspect.signature(actguard.tool).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
 RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
 """Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 
@@ -47,7 +50,7 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
     func = getattr(tool, "func", None)
     coroutine = getattr(tool, "coroutine", None)
     if callable(func) or callable(coroutine):
-        return (func if callable(func) else None), (coroutine if callable(coroutine) else None)
+        return _named(func, tool.name), _named(coroutine, tool.name)
     # A BaseTool subclass with its own _run/_arun: call it with the model's arguments, under this run's callbacks.
     params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in tool.args]
     params.append(inspect.Parameter("callbacks", inspect.Parameter.KEYWORD_ONLY, default=None))
@@ -64,6 +67,29 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
         fn.__doc__ = tool.description
         fn.__signature__ = signature  # type: ignore[attr-defined]
     return run, arun
+
+
+def _named(fn: Any, name: str) -> Callable[..., Any] | None:
+    """``fn`` under the tool's name (what guards put in their refusals), keeping its signature and identity."""
+    if not callable(fn):
+        return None
+    if getattr(fn, "__name__", None) == name:
+        return fn  # type: ignore[no-any-return]
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def renamed_async(*args: Any, **kwargs: Any) -> Any:
+            return await fn(*args, **kwargs)
+
+        renamed_async.__name__ = name
+        return renamed_async
+
+    @functools.wraps(fn)
+    def renamed(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    renamed.__name__ = name
+    return renamed
 
 
 def _handler_for(original: Any) -> Callable[[ToolException], str]:
@@ -107,6 +133,9 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
     """
     if on_refusal not in _REFUSAL_MODES:
         raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
+    unknown = sorted(set(guards) - _GUARDS)
+    if unknown:
+        raise ConfigError(f"guard_tool: unknown guard(s) {unknown}; accepted: {sorted(_GUARDS)}")
     base = _as_tool(tool)
     func, coroutine = _delegates(base)
     decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = actguard.tool(**guards) if guards else _same
