@@ -12,7 +12,9 @@ itself when it is a generator) is walked element by element, so ``"id"`` finds t
 ``"orders.id"`` those of ``{"orders": [...]}``. A step that is absent (no such key or attribute) yields nothing,
 and ``None`` is skipped wherever it appears: it is never minted as the text ``"None"``. A collection at the end of
 the path yields each of its elements. A one-shot iterator nested *inside* a result cannot be read without
-consuming what the caller gets back, so it is refused (return a list instead).
+consuming what the caller gets back, so it is refused (return a list instead). A result that is text (for example
+JSON a tool already serialised) is not parsed: a path finds nothing in it, so pass a callable such as
+``lambda text: [o["id"] for o in json.loads(text)]``.
 """
 
 from __future__ import annotations

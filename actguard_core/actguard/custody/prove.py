@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
 from actguard.context import Session, _current_session
@@ -51,7 +51,8 @@ def prove(
 
     Outside any :func:`actguard.session` the tool does not run: ``GuardError("NO_SESSION")``. If the tool raises,
     nothing is minted. A tool that returns a generator gets it read into a list, and the caller receives an
-    iterator over that list.
+    iterator over that list. A plain function that returns an awaitable (a wrapper around a coroutine function)
+    gets back an awaitable that mints when it is awaited.
 
     More than ``max_items`` distinct ids: with ``on_too_many="block"`` nothing is minted and
     ``GuardError("TOO_MANY_RESULTS")`` is raised *after* the read happened (the tool ran; its result is dropped and
@@ -93,6 +94,13 @@ def prove(
         register_prover(kind, info.name)
         name = info.name
 
+        async def mint_after(pending: Awaitable[Any], session: Session) -> Any:
+            result, ids, truncated = plan.ids(await pending, name, session)
+            if ids:
+                await (plan.store or get_default_store()).afacts_add(session.namespace, kind, ids, plan.ttl)
+            plan.recorded(name, session, len(ids), truncated)
+            return result
+
         if info.is_async:
 
             async def aproved(*args: Any, **kwargs: Any) -> Any:
@@ -100,12 +108,7 @@ def prove(
                 if session is None:
                     emit("custody", "prove", "blocked", tool=name, payload={"code": "NO_SESSION", "kind": kind})
                     raise no_session("prove", name)
-                result = await fn(*args, **kwargs)
-                result, ids, truncated = plan.ids(result, name, session)
-                if ids:
-                    await (plan.store or get_default_store()).afacts_add(session.namespace, kind, ids, plan.ttl)
-                plan.recorded(name, session, len(ids), truncated)
-                return result
+                return await mint_after(fn(*args, **kwargs), session)
 
             return cast(F, finish(aproved, info))
 
@@ -115,6 +118,8 @@ def prove(
                 emit("custody", "prove", "blocked", tool=name, payload={"code": "NO_SESSION", "kind": kind})
                 raise no_session("prove", name)
             result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):  # a plain function handing back a coroutine: mint when it is awaited
+                return mint_after(result, session)
             result, ids, truncated = plan.ids(result, name, session)
             if ids:
                 (plan.store or get_default_store()).facts_add(session.namespace, kind, ids, plan.ttl)

@@ -296,3 +296,18 @@ def test_bare_use_and_async_generators_fail_at_decoration() -> None:
 
     with pytest.raises(actguard.ConfigError, match="async generator"):
         prove(kind="k", extract="id")(agen)
+
+
+async def test_plain_function_returning_a_coroutine_mints_when_awaited(store: MemoryStore) -> None:
+    async def fetch() -> list[dict[str, str]]:
+        return [{"id": "c1"}]
+
+    @prove(kind="k", extract="id")
+    def read() -> Any:
+        return fetch()
+
+    async with actguard.session("s1", {"user_id": "alice"}):
+        pending = read()
+        assert proven(store, "k", ["c1"]) == []
+        assert await pending == [{"id": "c1"}]
+    assert proven(store, "k", ["c1"]) == ["c1"]
