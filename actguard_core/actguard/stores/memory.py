@@ -22,6 +22,13 @@ __all__ = ["MemoryStore"]
 
 _SWEEP_EVERY = 4096  # writes between sweeps of expired entries (amortised O(1) eviction)
 
+# Immutable results shared by every call: building a frozen dataclass costs more than the rest of a hot operation.
+_ADMITTED = tuple(WindowDecision(True, n, 0.0) for n in range(1025))
+_CLOSED = BreakerDecision(True, False, 0.0, 0)
+_CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
+_CLAIMED = Claim("claimed")
+_IN_PROGRESS = Claim("in_progress")
+
 
 class MemoryStore(Store):
     """Keeps guard state in this process's memory.
@@ -102,14 +109,17 @@ class MemoryStore(Store):
                 return WindowDecision(False, len(hits), hits[len(hits) - limit] + period - now)
             hits.append(now)
             self._window_expiry[key] = now + period
-            return WindowDecision(True, len(hits), 0.0)
+            count = len(hits)
+            return _ADMITTED[count] if count < 1025 else WindowDecision(True, count, 0.0)
 
     # -- circuit breakers ---------------------------------------------------------------------------------------
     def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
         with self._lock:
             state = self._breakers.get(key)
-            if state is None or state[1] is None:
-                return BreakerDecision(True, False, 0.0, 0 if state is None else state[0])
+            if state is None:
+                return _CLOSED
+            if state[1] is None:
+                return BreakerDecision(True, False, 0.0, state[0])
             failures, opened_at, probe_at = state
             now = self._now()
             remaining = opened_at + reset_timeout - now
@@ -125,7 +135,7 @@ class MemoryStore(Store):
         with self._lock:
             if success:
                 self._breakers.pop(key, None)
-                return BreakerSnapshot("closed", 0, 0.0)
+                return _CLOSED_SNAPSHOT
             now = self._now()
             state = self._breakers.setdefault(key, [0, None, None])
             state[0] += 1
@@ -149,7 +159,7 @@ class MemoryStore(Store):
         with self._lock:
             state = self._breakers.get(key)
             if state is None:
-                return BreakerSnapshot("closed", 0, 0.0)
+                return _CLOSED_SNAPSHOT
             failures, opened_at, _probing = state
             if opened_at is None:
                 return BreakerSnapshot("closed", failures, 0.0)
@@ -180,13 +190,13 @@ class MemoryStore(Store):
                 self._maybe_sweep(now)
                 self._claims[key] = ("in_progress", None, now + ttl)
                 self._bound(self._claims)
-                return Claim("claimed")
+                return _CLAIMED
             status, result, expires_at = entry
             if status == "done":
                 return Claim("done", result)
             if status == "unknown":
                 return Claim("unknown", retry_after=expires_at - now)
-            return Claim("in_progress")
+            return _IN_PROGRESS
 
     def idem_complete(self, key: str, result: Any, ttl: float) -> None:
         with self._lock:
