@@ -94,7 +94,8 @@ def answer(
 class ScriptedModel(Model):
     """A model that returns ``responses`` in order (then fails), each with its usage and a unique response id.
 
-    Strings in the script are final answers. ``stream_response`` streams the same responses as a
+    Strings in the script are final answers. With ``cycle=True`` the script starts over after its last response
+    (one model for many runs, as in a benchmark). ``stream_response`` streams the same responses as a
     ``response.completed`` event carrying the output and usage, as the Responses API ends a stream. Thread- and
     task-safe.
 
@@ -104,8 +105,11 @@ class ScriptedModel(Model):
         inputs: the input items of each call, in order (tool outputs the model saw are ``function_call_output``).
     """
 
-    def __init__(self, responses: Sequence[ScriptedResponse | str], *, model: str = "gpt-4o") -> None:
+    def __init__(
+        self, responses: Sequence[ScriptedResponse | str], *, model: str = "gpt-4o", cycle: bool = False
+    ) -> None:
         self.model = model
+        self.cycle = cycle
         self._script = [answer(r) if isinstance(r, str) else r for r in responses]
         self._lock = threading.Lock()
         self.calls = 0
@@ -113,12 +117,13 @@ class ScriptedModel(Model):
 
     def _next(self, input: str | list[Any]) -> tuple[ScriptedResponse, str]:
         with self._lock:
-            if self.calls >= len(self._script):
+            if self.calls >= len(self._script) and not (self.cycle and self._script):
                 raise AssertionError(f"ScriptedModel: the script has {len(self._script)} responses, called again")
-            step = self._script[self.calls]
+            step = self._script[self.calls % len(self._script)]
             self.calls += 1
-            items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
-            self.inputs.append(items)
+            if not self.cycle:  # a cycling model serves many runs: keep no history
+                items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
+                self.inputs.append(items)
         return step, f"resp_{next(_ids)}"
 
     def tool_outputs(self) -> list[str]:
