@@ -154,6 +154,7 @@ class BatchSender:
         self._rejected = 0
         self._rejected_warned: set[str] = set()
         self._abandoned = 0
+        self._inflight = 0
 
     # -- the caller's side -------------------------------------------------------------------------------------
 
@@ -191,7 +192,18 @@ class BatchSender:
         dropped and counted. True when everything queued was dealt with in time."""
         if timeout is None:
             timeout = self._opts.shutdown_timeout
-        return self._wait_marker(_Marker(True, self._abandoned), timeout)
+        marker = _Marker(True, self._abandoned)
+        if self._wait_marker(marker, timeout):
+            return True
+        # Logged from here, not from the sender: at interpreter exit nothing runs after this returns.
+        lost = self._abandoned - marker.abandoned_before + self._inflight + self.stats().queued
+        logger.warning(
+            "actguard: %d event(s) for %s were not delivered before the shutdown deadline (%gs)",
+            lost,
+            self._transport.describe(),
+            timeout,
+        )
+        return False
 
     def _wait_marker(self, marker: _Marker, timeout: float | None) -> bool:
         if self._thread is None and not self._q:
@@ -301,6 +313,13 @@ class BatchSender:
         """Deliver ``batch``, retrying transient failures until it goes through, is rejected, or the deadline."""
         if not batch:
             return
+        self._inflight = len(batch)
+        try:
+            self._deliver(batch)
+        finally:
+            self._inflight = 0
+
+    def _deliver(self, batch: list[bytes]) -> None:
         opts = self._opts
         attempt = 0
         while True:
@@ -348,13 +367,6 @@ class BatchSender:
         return deadline is not None and time.monotonic() >= deadline
 
     def _reach(self, marker: _Marker) -> None:
-        lost = self._abandoned - marker.abandoned_before
-        if lost and marker.stop:
-            logger.warning(
-                "actguard: %d event(s) for %s were not delivered before the shutdown deadline",
-                lost,
-                self._transport.describe(),
-            )
         marker.reached(self._abandoned)
 
     def _warn_overflow(self) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import textwrap
+import warnings
 from typing import Any
 
 import pytest
@@ -66,3 +68,32 @@ def test_exit_with_a_dead_gateway_gives_up_after_shutdown_timeout() -> None:
     assert proc.returncode == 0
     assert "not delivered before the shutdown deadline" in proc.stderr
     assert "sk-exit-SECRET" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_sends_only_its_own_events_with_its_own_ids(gateway: Any) -> None:
+    import actguard
+    from actguard import reporting
+
+    actguard.configure({"gateway_url": gateway.url, "api_key": "k", "flush_interval": 3600})
+    for i in range(5):
+        reporting.emit("tool_guard", "rate_limit", "allowed", payload={"who": "parent", "i": i})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() of a multi-threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: the parent's queue and sender thread are not ours
+        code = 1
+        try:
+            for i in range(3):
+                reporting.emit("tool_guard", "rate_limit", "allowed", payload={"who": "child", "i": i})
+            code = 0 if actguard.shutdown(timeout=WAIT) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert reporting.flush(WAIT)
+    events = [e for r in gateway.received for e in r.body["events"]]
+    assert sorted((e["payload"]["who"], e["payload"]["i"]) for e in events) == sorted(
+        [("parent", i) for i in range(5)] + [("child", i) for i in range(3)]
+    )
+    assert len({e["id"] for e in events}) == 8
