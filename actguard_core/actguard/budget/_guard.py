@@ -15,7 +15,6 @@ from typing import Any, Literal
 from actguard.budget import prices
 from actguard.budget._usage import LLMUsage
 from actguard.budget._window import parse_window
-from actguard.context import current_run
 from actguard.exceptions import ActGuardWarning, BudgetExceededError, ConfigError, UnknownModelPriceError
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
@@ -422,12 +421,10 @@ class BudgetGuard:
                 result = charged
             guard = guard._parent
         if recorded:
-            run = current_run()
             emit(
                 "budget",
                 "llm_call",
                 "recorded",
-                run_id=run.run_id if run is not None else None,
                 user_id=self.user_id,
                 payload={
                     "guard": self.name,
@@ -501,12 +498,10 @@ class BudgetGuard:
             guard = guard._parent
 
     def _emit_exceeded(self, error: BudgetExceededError, *, strict: bool = False) -> None:
-        run = current_run()
         emit(
             "budget",
             "budget_exceeded",
             "blocked",
-            run_id=run.run_id if run is not None else None,
             user_id=self.user_id,
             payload={
                 "guard": self.name,

@@ -56,6 +56,7 @@ class LLMServer:
 def _handler(server: LLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -72,6 +73,7 @@ def _handler(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                self.send_header("connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
                 return
@@ -83,6 +85,7 @@ def _handler(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(reply.status)
             self.send_header("content-type", "text/event-stream")
             self.send_header("content-length", str(len(data)))
+            self.send_header("connection", "close")  # no idle keep-alive sockets left for the GC to warn about
             self.end_headers()
             self.wfile.write(data)
 
