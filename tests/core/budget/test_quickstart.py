@@ -1,3 +1,4 @@
+# ruff: noqa: I001, SIM117, F841  (the quickstart examples are copied verbatim)
 """The quickstart's budget examples, run as written against the real OpenAI SDK and a loopback server."""
 
 from __future__ import annotations
