@@ -7,7 +7,9 @@ Configuration is optional: every guard works without it. A configuration is one 
 - a raw JSON string (starting with ``{``), or a dict;
 - nothing: ``configure()`` reads the ``ACTGUARD_CONFIG`` environment variable (any of the string forms).
 
-``configure(None)`` clears it (events stop; queued ones are flushed first), even while ``ACTGUARD_CONFIG`` is set.
+``configure(None)`` clears it, even while ``ACTGUARD_CONFIG`` is set: events stop, and those already queued are
+delivered first (waiting up to the old configuration's ``shutdown_timeout``). Reconfiguring does the same for the sinks
+it replaces.
 
 Keys (all optional):
 

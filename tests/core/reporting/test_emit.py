@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -93,3 +94,18 @@ def test_capture_filters_and_stops_capturing_after_the_block() -> None:
     assert [e["outcome"] for e in events.of(name="rate_limit", tool="a")] == ["allowed", "blocked"]
     assert events.of(outcome="intervened")[0]["tool"] == "b"
     assert reporting._sinks == ()
+
+
+async def test_concurrent_tasks_report_their_own_runs() -> None:
+    async def agent(run_id: str, user: str) -> None:
+        async with actguard.RunContext(run_id=run_id, user_id=user):
+            for _ in range(3):
+                reporting.emit("tool_guard", "rate_limit", "allowed")
+                await asyncio.sleep(0)
+
+    with capture_events() as events:
+        await asyncio.gather(agent("r-a", "alice"), agent("r-b", "bob"))
+    decisions = events.of(category="tool_guard")
+    assert len(decisions) == 6
+    assert all((e["run_id"], e["user_id"]) in {("r-a", "alice"), ("r-b", "bob")} for e in decisions)
+    assert sum(e["run_id"] == "r-a" and e["user_id"] == "alice" for e in decisions) == 3
