@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -17,6 +18,19 @@ from actguard_langchain._runs import RunBudgets
 from actguard_langchain._usage import call_id_of, model_of, provider_of, usage_from_llm_output, usage_from_message
 
 __all__ = ["ActGuardCallbackHandler"]
+
+
+class _QuietRefusals(logging.Filter):
+    """Drop LangChain's "Error in ActGuardCallbackHandler... callback" warning for a budget refusal: the refusal
+    propagates to the caller as BudgetExceededError, so the warning only repeats it (misleadingly, as an error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Error in ActGuardCallbackHandler.") and "BudgetExceededError(" in message)
+
+
+_QUIET = _QuietRefusals()
+logging.getLogger("langchain_core.callbacks.manager").addFilter(_QUIET)  # idempotent: one module-level instance
 
 _MAX_LIVE_CALLS = 100_000  # model calls between start and end (a call whose end never comes is dropped eventually)
 

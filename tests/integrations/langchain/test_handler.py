@@ -274,3 +274,10 @@ def test_finished_budgets_are_bounded() -> None:
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         ActGuardCallbackHandler(**kwargs)
+
+
+def test_a_refusal_is_not_also_logged_as_a_callback_error(caplog: pytest.LogCaptureFixture) -> None:
+    model = ScriptedChatModel(responses=[big(), "never"])
+    with pytest.raises(BudgetExceededError):
+        two_calls(model).invoke([HumanMessage("start")], {"callbacks": [ActGuardCallbackHandler(token_limit=1000)]})
+    assert not [r for r in caplog.records if "ActGuardCallbackHandler" in r.getMessage()]
