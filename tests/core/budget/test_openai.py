@@ -81,9 +81,8 @@ def test_usage_chunk_shown_when_caller_asked_for_it(llm: LLMServer) -> None:
 
 def test_stream_as_context_manager(llm: LLMServer) -> None:
     llm.queue(chat_stream(["Once ", "upon"], prompt_tokens=10, completion_tokens=2))
-    with BudgetGuard(usd_limit=1.0) as guard:
-        with _chat(openai.OpenAI(), stream=True) as stream:
-            text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
+    with BudgetGuard(usd_limit=1.0) as guard, _chat(openai.OpenAI(), stream=True) as stream:
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
     assert text == "Once upon"
     assert guard.tokens_used == 12
     assert guard.usage.calls == 1
@@ -93,10 +92,9 @@ def test_stream_stops_as_soon_as_estimate_crosses(llm: LLMServer) -> None:
     pieces = ["x" * 400] * 50  # 100 tokens a piece by the chars/4 estimate; $0.001 a piece at gpt-4o's price
     llm.queue(chat_stream(pieces, prompt_tokens=5, completion_tokens=5000))
     seen: list[str] = []
-    with BudgetGuard(usd_limit=0.0035) as guard:
-        with pytest.raises(BudgetExceededError) as info:
-            for chunk in _chat(openai.OpenAI(), stream=True):
-                seen.append(chunk.choices[0].delta.content or "")
+    with BudgetGuard(usd_limit=0.0035) as guard, pytest.raises(BudgetExceededError) as info:
+        for chunk in _chat(openai.OpenAI(), stream=True):
+            seen.append(chunk.choices[0].delta.content or "")
     assert len([s for s in seen if s]) == 3  # the 4th piece takes the estimate to $0.00401
     assert info.value.response.choices[0].delta.content == "x" * 400
     assert guard.tokens_used == 5 + 400  # charged the estimate: prompt + streamed text
@@ -160,9 +158,9 @@ async def test_async_stream_stops_when_crossing(llm: LLMServer) -> None:
 
 def test_chat_stream_helper(llm: LLMServer) -> None:
     llm.queue(chat_stream(["Once ", "upon"], prompt_tokens=10, completion_tokens=2))
-    with BudgetGuard(usd_limit=1.0) as guard:
-        with openai.OpenAI().chat.completions.stream(model="gpt-4o", messages=HI) as stream:
-            final = stream.get_final_completion()
+    client = openai.OpenAI()
+    with BudgetGuard(usd_limit=1.0) as guard, client.chat.completions.stream(model="gpt-4o", messages=HI) as stream:
+        final = stream.get_final_completion()
     assert final.choices[0].message.content == "Once upon"
     assert guard.tokens_used == 12
 
@@ -281,9 +279,9 @@ def test_strict_mode_is_off_by_default(llm: LLMServer) -> None:
 
 def test_events_for_calls_and_exceeded_budgets(llm: LLMServer) -> None:
     llm.queue(chat_completion(prompt_tokens=10_000, completion_tokens=5_000))
-    with capture_events() as events, BudgetGuard(user_id="alice", usd_limit=0.05):
-        with pytest.raises(BudgetExceededError):
-            _chat(openai.OpenAI())
+    guard = BudgetGuard(user_id="alice", usd_limit=0.05)
+    with capture_events() as events, guard, pytest.raises(BudgetExceededError):
+        _chat(openai.OpenAI())
     (call,) = events.of(category="budget", name="llm_call")
     assert call["user_id"] == "alice"
     assert call["payload"]["model"] == "gpt-4o-2024-08-06"
