@@ -43,13 +43,13 @@ def budget_guardrail(
         raise ConfigError(f"budget_guardrail(name=...) must be a non-empty str, got {name!r}")
 
     async def check_budget(context: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> GuardrailFunctionOutput:
-        if isinstance(budget, ActGuardRunHooks):
-            guard: BudgetGuard | None = budget._budget(context)
-        else:
-            guard = budget if budget is not None else current_budget()
         try:
-            if guard is not None:
-                guard.check()
+            if isinstance(budget, ActGuardRunHooks):
+                budget._run(context).check()
+            else:
+                guard = budget if budget is not None else current_budget()
+                if guard is not None:
+                    guard.check()
         except BudgetExceededError as error:
             emit(
                 "budget",

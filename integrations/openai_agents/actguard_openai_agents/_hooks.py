@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import weakref
 from collections import OrderedDict
@@ -10,10 +9,10 @@ from typing import Any
 
 from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 
-from actguard import BudgetExceededError, BudgetGuard
+from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
-from actguard_openai_agents._usage import call_id_of, model_name, usage_of
+from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, usage_of
 
 __all__ = ["ActGuardRunHooks"]
 
@@ -33,8 +32,8 @@ class ActGuardRunHooks(RunHooks[Any]):
 
     Each run gets its own :class:`~actguard.BudgetGuard` with these limits (every agent of the run, handoffs
     included, is charged to it), read after the run with :meth:`budget_for` (given the run's result or the error it
-    raised) or :attr:`last_budget`. Inside an active ``BudgetGuard`` the run's budget nests in it: the enclosing
-    guard is charged too and its limits are enforced as well. One instance can be shared by concurrent runs.
+    raised) or :attr:`last_budget`. Inside an active ``BudgetGuard`` (and the guards enclosing it) the run's calls
+    are charged there too, and its limits are enforced as well. One instance can be shared by concurrent runs.
 
     ``on_llm_end`` records the response's usage (input with cached, output with reasoning) under the provider's
     response id, so a call that actguard's SDK meter also sees (``OpenAIResponsesModel``,
@@ -78,7 +77,7 @@ class ActGuardRunHooks(RunHooks[Any]):
         self.max_runs = max_runs
         self._lock = threading.Lock()
         # id(run context) -> (weak reference to it, its budget); the weakref tells a reused id from the same run.
-        self._runs: OrderedDict[int, tuple[weakref.ref[Any], BudgetGuard]] = OrderedDict()
+        self._runs: OrderedDict[int, tuple[weakref.ref[Any], _Run]] = OrderedDict()
         self._last: BudgetGuard | None = None
         self._refusals: weakref.WeakKeyDictionary[BaseException, BudgetGuard] = weakref.WeakKeyDictionary()
 
@@ -107,9 +106,9 @@ class ActGuardRunHooks(RunHooks[Any]):
             return None
         with self._lock:
             entry = self._runs.get(id(context))
-        return entry[1] if entry is not None and entry[0]() is context else None
+        return entry[1].budget if entry is not None and entry[0]() is context else None
 
-    def _budget(self, context: RunContextWrapper[Any]) -> BudgetGuard:
+    def _run(self, context: RunContextWrapper[Any]) -> _Run:
         key = id(context)
         with self._lock:
             entry = self._runs.get(key)
@@ -118,27 +117,26 @@ class ActGuardRunHooks(RunHooks[Any]):
             guard = BudgetGuard(
                 user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
             )
-            # Enter it in a copy of the hook's context: its parent is the BudgetGuard active where the run started
-            # (hooks run in tasks that copy the run's context), and no context of the run is changed.
-            contextvars.copy_context().run(guard.__enter__)
-            self._runs[key] = (weakref.ref(context), guard)
+            # Hooks run in tasks that copy the run's context: the BudgetGuard active where the run started.
+            run = _Run(guard, current_budget())
+            self._runs[key] = (weakref.ref(context), run)
             self._runs.move_to_end(key)
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
             self._last = guard
-            return guard
+            return run
 
     # -- hooks ----------------------------------------------------------------------------------------------------
     async def on_llm_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
     ) -> None:
         """Refuse the model call if the run's budget (or an enclosing one) is spent."""
-        guard = self._budget(context)
+        run = self._run(context)
         try:
-            guard.check()
+            run.check()
         except BudgetExceededError as error:
             with self._lock:
-                self._refusals[error] = guard
+                self._refusals[error] = run.budget
             emit(
                 "budget",
                 "llm_call",
@@ -151,13 +149,36 @@ class ActGuardRunHooks(RunHooks[Any]):
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
         """Record the call's usage in the run's budget."""
         usage = usage_of(response, model_name(self.model, agent))
-        self._budget(context).record(usage, call_id=call_id_of(response))
+        call_id = call_id_of(response)
+        run = self._run(context)
+        run.budget.record(usage, call_id=call_id)
+        # The enclosing guards: a call with an id is recorded once whoever else saw it. A call without one (the Chat
+        # Completions model before openai-agents 0.7) was already charged to them by actguard's SDK meter when it
+        # ran on the OpenAI client.
+        if run.enclosing is not None and (call_id is not None or not metered_by_sdk(self.model, agent)):
+            run.enclosing.record(usage, call_id=call_id)
 
     def __repr__(self) -> str:
         return (
             f"ActGuardRunHooks(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
             f"token_limit={self.token_limit!r})"
         )
+
+
+class _Run:
+    """One run's budget, and the BudgetGuard active where the run started (charged and enforced too)."""
+
+    __slots__ = ("budget", "enclosing")
+
+    def __init__(self, budget: BudgetGuard, enclosing: BudgetGuard | None) -> None:
+        self.budget = budget
+        self.enclosing = enclosing
+
+    def check(self) -> None:
+        """Raise BudgetExceededError if the run's budget, or an enclosing one, is spent."""
+        self.budget.check()
+        if self.enclosing is not None:
+            self.enclosing.check()
 
 
 def _context_of(run: Any) -> Any:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models import get_default_model
 
 from actguard import LLMUsage
 
-__all__ = ["call_id_of", "model_name", "usage_of"]
+__all__ = ["call_id_of", "metered_by_sdk", "model_name", "usage_of"]
 
 _ROUTING_PREFIXES = ("openai/", "litellm/", "any-llm/")  # MultiProvider prefixes: not part of the model's name
 
@@ -23,6 +24,20 @@ def model_name(override: Any, agent: Any) -> str:
         if isinstance(name, str) and name:
             return name
     return get_default_model()
+
+
+def metered_by_sdk(override: Any, agent: Any) -> bool:
+    """Whether the agent's calls go through the OpenAI client, which actguard's SDK meter charges by itself.
+
+    True for ``OpenAIResponsesModel`` / ``OpenAIChatCompletionsModel`` and for model names the SDK's default
+    provider serves (no prefix, or ``openai/``); False for other ``Model`` s and prefixed names (``litellm/...``).
+    """
+    for candidate in (override, getattr(agent, "model", None)):
+        if isinstance(candidate, str) and candidate:
+            return "/" not in candidate or candidate.startswith("openai/")
+        if candidate is not None:
+            return isinstance(candidate, (OpenAIResponsesModel, OpenAIChatCompletionsModel))
+    return True  # the SDK default model, on the OpenAI client
 
 
 def _split(model: str) -> tuple[str, str | None]:
