@@ -21,6 +21,7 @@ from crewai.llms.base_llm import BaseLLM, llm_call_context
 
 __all__ = ["Reply", "ScriptedLLM", "final_answer", "tool_call"]
 
+_TOOLS_REMINDER = "\n\n\nYou ONLY have access to the following tools"
 _ids = itertools.count()
 _ids_lock = threading.Lock()
 
@@ -108,5 +109,8 @@ class ScriptedLLM(BaseLLM):
         for message in reversed(messages if isinstance(messages, list) else []):
             content = message.get("content") if isinstance(message, dict) else None
             if message.get("role") == "assistant" and isinstance(content, str) and "\nObservation:" in content:
-                self.observations.append(content.rsplit("\nObservation:", 1)[1].strip())
+                observation = content.split("\nObservation:", 1)[1]
+                # CrewAI appends a reminder of the tools to some observations; it is not the tool's output.
+                observation = observation.split(_TOOLS_REMINDER, 1)[0]
+                self.observations.append(observation.strip())
                 return

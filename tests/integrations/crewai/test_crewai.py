@@ -116,7 +116,7 @@ def test_bad_arguments_fail_at_construction() -> None:
         actguard_crewai.guard_tool(search)
 
 
-def test_guarded_tool_keeps_name_description_and_schema() -> None:
+def test_guarded_tool_keeps_name_description_and_schema(store: actguard.MemoryStore) -> None:
     plain = crew_tool(ToolSpec(search))
     guarded = actguard_crewai.guard_tool(plain, rate_limit={"max_calls": 1, "period": 60})
     assert guarded.name == plain.name
@@ -124,7 +124,12 @@ def test_guarded_tool_keeps_name_description_and_schema() -> None:
     assert guarded.args_schema.model_json_schema() == plain.args_schema.model_json_schema()
     assert guarded.run(query="a") == "result for a"
     assert "rate limit" in guarded.run(query="b").lower()
-    raising = actguard_crewai.guard_tool(plain, on_refusal="raise", rate_limit={"max_calls": 1, "period": 60})
-    raising.run(query="a")
+
+
+def test_refusal_raises_with_on_refusal_raise(store: actguard.MemoryStore) -> None:
+    raising = actguard_crewai.guard_tool(
+        crew_tool(ToolSpec(search)), on_refusal="raise", rate_limit={"max_calls": 1, "period": 60}
+    )
+    assert raising.run(query="a") == "result for a"
     with pytest.raises(actguard.RateLimitExceeded):
         raising.run(query="b")
