@@ -4,7 +4,8 @@ Every script touches exactly one key (``KEYS[1]``), so it runs on any Redis Clus
 Time is the server's (``TIME``) plus ``ARGV[1]``, an offset in seconds that is always 0 outside actguard's own tests.
 Decisions compare timestamps stored in the key, never the key's TTL, so they are exact; the TTLs (PEXPIRE) only
 make Redis reclaim the memory of keys nobody touches any more.
-Floats travel as strings: Redis truncates Lua numbers to integers in replies.
+Floats travel back as strings: Redis truncates Lua numbers to integers in replies (numbers passed *to*
+``redis.call`` keep full precision).
 """
 
 from __future__ import annotations
@@ -30,21 +31,35 @@ local function ms(seconds) return math.max(1, math.ceil(seconds * 1000)) end
 local function num(seconds) return string.format('%.6f', seconds) end
 """
 
-# ARGV: offset, limit, period -> {allowed 0|1, count, retry_after}
+# The sliding-window log as a list, newest hit at the head: expired hits are popped from the tail (each once, so
+# O(1) amortised), LLEN is then the exact count, and only admitted hits are pushed, so it never exceeds the limit.
+# ARGV: offset, limit, period -> admitted: the count (an integer); refused: "<count> <retry_after>" (a string)
 HIT_WINDOW = (
     _NOW
     + """
 local limit = tonumber(ARGV[2])
 local period = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now - period))
-local n = redis.call('ZCARD', KEYS[1])
-if n >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  return {0, n, num(math.max(tonumber(oldest[2]) + period - now, 0))}
+local start = now - period
+local oldest = redis.call('LINDEX', KEYS[1], -1)
+if oldest and tonumber(oldest) <= start then
+  if tonumber(redis.call('LINDEX', KEYS[1], 0)) <= start then
+    redis.call('DEL', KEYS[1])
+    oldest = false
+  else
+    repeat
+      redis.call('RPOP', KEYS[1])
+      oldest = redis.call('LINDEX', KEYS[1], -1)
+    until not oldest or tonumber(oldest) > start
+  end
 end
-redis.call('ZADD', KEYS[1], num(now), num(now) .. ':' .. n)
+local n = oldest and redis.call('LLEN', KEYS[1]) or 0
+if n >= limit then
+  if n > limit then oldest = redis.call('LINDEX', KEYS[1], limit - n - 1) end
+  return n .. ' ' .. num(math.max(tonumber(oldest) + period - now, 0))
+end
+redis.call('LPUSH', KEYS[1], now)
 redis.call('PEXPIRE', KEYS[1], ms(period))
-return {1, n + 1, '0'}
+return n + 1
 """
 )
 

@@ -130,6 +130,7 @@ class RedisStore(Store):
         self.fail_open = parse_fail_open(fail_open, "RedisStore(fail_open=...)")
         self._codec = make_codec(serializer, "RedisStore")
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._noscript: type[BaseException] = redis.exceptions.NoScriptError
         self._time_offset: Callable[[], float] | None = None  # actguard's tests move server time forward with this
         self._url: str | None = None
         self._sync: _Bound | None = None
@@ -199,14 +200,23 @@ class RedisStore(Store):
         return bound
 
     def _run(self, operation: str, script: str, key: str, *args: Any) -> Any:
-        """Run one script; driver errors propagate (the caller maps them)."""
-        return self._sync_bound().scripts[script](keys=[key], args=[self._offset(), *args])
+        """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart); driver errors propagate."""
+        bound = self._sync_bound()
+        registered = bound.scripts[script]
+        try:
+            return bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+        except self._noscript:
+            return registered(keys=[key], args=[self._offset(), *args])
 
     async def _arun(self, operation: str, script: str, key: str, *args: Any) -> Any:
         bound = self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, operation, script, key, *args)
-        return await bound.scripts[script](keys=[key], args=[self._offset(), *args])
+        registered = bound.scripts[script]
+        try:
+            return await bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+        except self._noscript:
+            return await registered(keys=[key], args=[self._offset(), *args])
 
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
@@ -225,7 +235,10 @@ class RedisStore(Store):
     # -- result decoding ----------------------------------------------------------------------------------------
     @staticmethod
     def _window(reply: Any) -> WindowDecision:
-        return WindowDecision(bool(int(reply[0])), int(reply[1]), float(reply[2]))
+        if type(reply) is int:  # admitted: the count alone keeps the common reply to one integer
+            return WindowDecision(True, reply, 0.0)
+        count, retry_after = reply.split()
+        return WindowDecision(False, int(count), float(retry_after))
 
     @staticmethod
     def _acquired(reply: Any) -> BreakerDecision:

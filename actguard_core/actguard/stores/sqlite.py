@@ -39,9 +39,11 @@ _BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change 
 _CHUNK = 500  # bound parameters per IN (...) list
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, ts REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS hits_key_ts ON hits (key, ts);
-CREATE INDEX IF NOT EXISTS hits_exp ON hits (expires_at);
+CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS windows_exp ON windows (expires_at);
 CREATE TABLE IF NOT EXISTS breakers (
     key TEXT PRIMARY KEY, failures INTEGER NOT NULL, opened_at REAL, probe_at REAL, expires_at REAL NOT NULL
 ) WITHOUT ROWID;
@@ -56,7 +58,7 @@ CREATE TABLE IF NOT EXISTS facts (
 CREATE TABLE IF NOT EXISTS spend (key TEXT PRIMARY KEY, usd REAL NOT NULL, tokens INTEGER NOT NULL, expires_at REAL)
     WITHOUT ROWID;
 """
-_TABLES_WITH_EXPIRY = ("hits", "breakers", "counters", "claims", "facts", "spend")
+_TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend")
 
 
 class _Connection(sqlite3.Connection):
@@ -182,6 +184,9 @@ class SQLiteStore(Store):
         """Delete every expired row now (also runs by itself every ``sweep_every`` writes)."""
 
         def body(conn: sqlite3.Connection, now: float) -> None:
+            # a window expires with its last hit: every hit of it is out of the window by then
+            conn.execute("DELETE FROM hits WHERE key IN (SELECT key FROM windows WHERE expires_at <= ?)", (now,))
+            conn.execute("DELETE FROM windows WHERE expires_at <= ?", (now,))
             for table in _TABLES_WITH_EXPIRY:
                 conn.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
 
@@ -208,15 +213,23 @@ class SQLiteStore(Store):
 
     # -- rate limits --------------------------------------------------------------------------------------------
     def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
+        # One row per admitted hit; ``windows`` keeps each key's row count, so a check costs O(log n), not O(n).
         def body(conn: sqlite3.Connection, now: float) -> WindowDecision:
-            conn.execute("DELETE FROM hits WHERE key = ? AND ts <= ?", (key, now - period))
-            (count,) = conn.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()
+            row = conn.execute("SELECT count FROM windows WHERE key = ?", (key,)).fetchone()
+            count = 0 if row is None else row[0]
+            if count:
+                count -= conn.execute("DELETE FROM hits WHERE key = ? AND ts <= ?", (key, now - period)).rowcount
             if count >= limit:
                 (oldest,) = conn.execute(
                     "SELECT ts FROM hits WHERE key = ? ORDER BY ts LIMIT 1 OFFSET ?", (key, count - limit)
                 ).fetchone()
+                conn.execute("UPDATE windows SET count = ? WHERE key = ?", (count, key))
                 return WindowDecision(False, count, max(oldest + period - now, 0.0))
-            conn.execute("INSERT INTO hits (key, ts, expires_at) VALUES (?, ?, ?)", (key, now, now + period))
+            conn.execute("INSERT INTO hits (key, ts) VALUES (?, ?)", (key, now))
+            conn.execute(
+                "INSERT OR REPLACE INTO windows (key, count, expires_at) VALUES (?, ?, ?)",
+                (key, count + 1, now + period),
+            )
             return WindowDecision(True, count + 1, 0.0)
 
         try:
