@@ -27,7 +27,7 @@ from limits.strategies import MovingWindowRateLimiter
 import actguard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core" / "stores"))
-from redis_server import RedisServer  # noqa: E402 - the tests' launcher: no persistence, free port
+from redis_server import RedisServer  # the tests' launcher: no persistence, free port
 
 CALLS = 1_000
 ROUNDS = 25
