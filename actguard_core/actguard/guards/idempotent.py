@@ -161,9 +161,10 @@ class _Idempotent:
             emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": "no_run"})
             raise MissingRuntimeContextError("idempotent", tool)
         value = self.get_key(args, kwargs)
-        if not isinstance(value, str) or not value:
+        if type(value) is not str or not value:
             raise ConfigError(f"{tool}: {KEY_PARAM} must be a non-empty str, got {value!r}")
-        return self.prefix + encode(run.run_id, value), value
+        run_id = run.run_id
+        return f"{self.prefix}{len(run_id)}:{run_id}{len(value)}:{value}", value
 
     def verdict(self, claim: Claim, idem_key: str) -> bool:
         """True when the caller owns the key and must run; False when ``claim.result`` answers; raises otherwise."""

@@ -79,35 +79,41 @@ def _wrap(info: ToolInfo, limit: int, ttl: float, own_store: Store | None) -> An
     fn, tool = info.fn, info.name
     prefix = encode("max_attempts", info.ident)
 
-    def key_of() -> tuple[str, str]:
-        run = current_run()
-        if run is None:
-            emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"reason": "no_run"})
-            raise MissingRuntimeContextError("max_attempts", tool)
-        run_id = run.run_id
-        return f"{prefix}{len(run_id)}:{run_id}", run_id
+    def no_run() -> NoReturn:
+        emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"reason": "no_run"})
+        raise MissingRuntimeContextError("max_attempts", tool)
 
-    def verdict(attempts: int, run_id: str) -> None:
-        if attempts <= limit:
-            emit("tool_guard", "max_attempts", "allowed", tool=tool)
-            return
+    def refuse(attempts: int, run_id: str) -> NoReturn:
         emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"limit": limit, "attempts": attempts})
         raise MaxAttemptsExceeded(tool_name=tool, limit=limit, attempts=attempts, run_id=run_id)
 
+    # The hot path stays inline: one contextvar read, one key, one store operation.
     if info.is_async:
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            key, run_id = key_of()
+            run = current_run()
+            if run is None:
+                no_run()
+            run_id = run.run_id
             store = own_store if own_store is not None else get_default_store()
-            verdict(await store.aincr(key, ttl), run_id)
+            attempts = await store.aincr(f"{prefix}{len(run_id)}:{run_id}", ttl)
+            if attempts > limit:
+                refuse(attempts, run_id)
+            emit("tool_guard", "max_attempts", "allowed", tool=tool)
             return await fn(*args, **kwargs)
 
         return finish(async_wrapper, info)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key, run_id = key_of()
+        run = current_run()
+        if run is None:
+            no_run()
+        run_id = run.run_id
         store = own_store if own_store is not None else get_default_store()
-        verdict(store.incr(key, ttl), run_id)
+        attempts = store.incr(f"{prefix}{len(run_id)}:{run_id}", ttl)
+        if attempts > limit:
+            refuse(attempts, run_id)
+        emit("tool_guard", "max_attempts", "allowed", tool=tool)
         return fn(*args, **kwargs)
 
     return finish(wrapper, info)

@@ -24,6 +24,7 @@ __all__ = ["rate_limit"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _USAGE = "@rate_limit(max_calls=5, period=60, scope='user_id')"
+_KEY_CACHE = 4096
 
 
 @overload
@@ -124,6 +125,13 @@ class _RateLimit:
         # The hot path: locals only, no inspect, one store operation, emit() returns at once without sinks.
         fn, name, prefix, get_scope = self.info.fn, self.info.name, self.prefix, self.get_scope
         limit, period, own_store, refuse = self.limit, self.period, self.store, self.refuse
+        keys: dict[str, str] = {}  # str scope value -> key, bounded: skips building the key for recurring values
+
+        def key_of(value: Any) -> str:
+            key = prefix + encode_value(value)
+            if type(value) is str and len(keys) < _KEY_CACHE:
+                keys[value] = key
+            return key
 
         if self.info.is_async:
 
@@ -132,7 +140,9 @@ class _RateLimit:
                     key, scope_value = prefix, None
                 else:
                     scope_value = get_scope(args, kwargs)
-                    key = prefix + encode_value(scope_value)
+                    key = keys.get(scope_value) if type(scope_value) is str else None  # type: ignore[assignment]
+                    if key is None:
+                        key = key_of(scope_value)
                 store = own_store if own_store is not None else get_default_store()
                 decision = await store.ahit_window(key, limit, period)
                 if not decision.allowed:
@@ -147,7 +157,9 @@ class _RateLimit:
                 key, scope_value = prefix, None
             else:
                 scope_value = get_scope(args, kwargs)
-                key = prefix + encode_value(scope_value)
+                key = keys.get(scope_value) if type(scope_value) is str else None  # type: ignore[assignment]
+                if key is None:
+                    key = key_of(scope_value)
             store = own_store if own_store is not None else get_default_store()
             decision = store.hit_window(key, limit, period)
             if not decision.allowed:
