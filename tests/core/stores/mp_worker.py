@@ -97,19 +97,17 @@ def breaker(cmd: dict[str, Any]) -> dict[str, Any]:
 
 
 def budget(cmd: dict[str, Any]) -> dict[str, Any]:
-    store = actguard.get_default_store()
+    """Each thread makes paid calls (check, then charge) until the shared budget refuses; returns the calls made."""
 
     def attempt(_: int) -> int:
         spent = 0
-        for call in range(cmd["calls"]):
-            with actguard.BudgetGuard(
-                user_id=cmd["user"], usd_limit=cmd["usd_limit"], window="1d", shared=True, store=store
-            ) as guard:
+        with actguard.BudgetGuard(user_id=cmd["user"], usd_limit=cmd["usd_limit"], window="1d", shared=True) as guard:
+            for call in range(cmd["calls"]):
                 try:
                     guard.check()
                 except actguard.BudgetExceededError:
-                    return spent
-                guard.add_cost(f"call-{os.getpid()}-{threading.get_ident()}-{call}", cmd["cost"])
+                    break
+                guard.add_cost(f"search-{call}", cmd["cost"])
                 spent += 1
         return spent
 

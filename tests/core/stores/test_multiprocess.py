@@ -134,3 +134,15 @@ def test_breaker_opened_in_one_process_is_open_in_the_others(pool: tuple[Pool, P
     assert first["outcomes"] == ["failed", "failed", "failed", "open:3"]
     answers = workers.ask({"op": "breaker", "fail": False, "calls": 2})
     assert all(a["outcomes"] == ["open:3", "open:3"] for a in answers), answers
+
+
+def test_shared_budget_stops_every_worker_once_spent(pool: tuple[Pool, Path]) -> None:
+    workers, _ = pool
+    user = f"alice-{uuid.uuid4().hex[:6]}"
+    cmd = {"op": "budget", "user": user, "usd_limit": 1.0, "cost": 0.01, "calls": 10}  # 320 attempts, 100 affordable
+    made = sum(a["calls"] for a in workers.ask(cmd))
+    # Check-then-charge is not one atomic step, so each of the 32 threads may have one call in flight when the
+    # budget runs out: at least the 100 affordable calls, at most 31 more.
+    assert 100 <= made <= 100 + PROCESSES * 8 - 1, made
+    # once spent, every worker of every process is refused before its first call
+    assert [a["calls"] for a in workers.ask(cmd)] == [0] * PROCESSES
