@@ -215,3 +215,34 @@ def test_idempotent_without_key_parameter_fails_at_decoration() -> None:
 
         @actguard.tool(idempotent=True)
         def f(x: int) -> None: ...
+
+
+def test_prove_and_enforce_compose_with_the_guards(store: MemoryStore) -> None:
+    from actguard.custody import RequireFact
+
+    deleted: list[str] = []
+
+    @actguard.tool(prove={"kind": "order_id", "extract": "id"}, rate_limit={"max_calls": 5, "period": 60})
+    def list_orders(user_id: str) -> list[dict[str, str]]:
+        return [{"id": "o1"}]
+
+    @actguard.tool(enforce=[RequireFact("order_id", "order_id")], max_attempts=1, idempotent=True)
+    def delete_order(order_id: str, idempotency_key: str) -> str:
+        deleted.append(order_id)
+        return f"deleted:{order_id}"
+
+    with actguard.session("req-9", {"user_id": "alice"}), RunContext():
+        with pytest.raises(actguard.GuardError) as info:
+            delete_order("o1", "k1")  # refused before anything is consumed (enforce is outermost)
+        assert info.value.code == "MISSING_FACT"
+        assert list_orders("alice") == [{"id": "o1"}]
+        assert delete_order("o1", "k1") == "deleted:o1"  # the one attempt max_attempts allows
+        assert delete_order("o1", "k1") == "deleted:o1"  # a duplicate: answered from the first result
+    assert deleted == ["o1"]
+
+
+def test_bad_custody_arguments_fail_at_decoration() -> None:
+    with pytest.raises(ConfigError, match="prove"):
+        actguard.tool(prove={"kind": "order_id", "extract": "id", "extra": 1})
+    with pytest.raises(ConfigError):
+        actguard.tool(enforce=["not a rule"])
