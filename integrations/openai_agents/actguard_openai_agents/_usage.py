@@ -6,6 +6,7 @@ from typing import Any
 
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models import get_default_model
+from agents.models.fake_id import FAKE_RESPONSES_ID
 
 from actguard import LLMUsage
 
@@ -77,10 +78,11 @@ def call_id_of(response: Any) -> str | None:
     """The provider's id for the call, the one actguard's SDK meter records it under.
 
     The Responses API model reports it as ``response_id``; the Chat Completions model (openai-agents >= 0.7)
-    keeps the completion id in its output items' ``provider_data``.
+    keeps the completion id in its output items' ``provider_data``. A streamed Chat Completions response carries
+    the SDK's placeholder id (``__fake_id__``), which is no id at all.
     """
     response_id = getattr(response, "response_id", None)
-    if isinstance(response_id, str) and response_id:
+    if isinstance(response_id, str) and response_id and response_id != FAKE_RESPONSES_ID:
         return response_id
     for item in getattr(response, "output", None) or ():
         data = getattr(item, "provider_data", None)

@@ -10,7 +10,14 @@ import asyncio  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
-from agents import Agent, InputGuardrailTripwireTriggered, Runner, function_tool, handoff  # noqa: E402
+from agents import (  # noqa: E402
+    Agent,
+    InputGuardrailTripwireTriggered,
+    ModelBehaviorError,
+    Runner,
+    function_tool,
+    handoff,
+)
 from agents_harness import consume  # noqa: E402
 
 import actguard  # noqa: E402
@@ -97,6 +104,21 @@ async def test_usage_is_kept_when_the_run_ends_in_an_error() -> None:
     assert "backend down" in repr(info.value) or "backend down" in repr(info.value.__cause__)
     budget = hooks.budget_for(info.value) or hooks.last_budget
     assert budget is not None and budget.tokens_used == 77 and budget.usage.calls == 1
+
+
+@pytest.mark.parametrize("mode", ["run", "streamed"])
+async def test_usage_is_kept_when_the_model_misbehaves(mode: str) -> None:
+    model = ScriptedModel(
+        [
+            tool_call("search", {"query": "a"}, input_tokens=11, output_tokens=1),
+            tool_call("no_such_tool", {}, input_tokens=22, output_tokens=2),
+        ]
+    )
+    hooks = ActGuardRunHooks()
+    with pytest.raises(ModelBehaviorError) as info:
+        await run(mode, Agent(name="a", model=model, tools=[search]), hooks)
+    budget = hooks.budget_for(info.value)  # the SDK's error carries the run's data
+    assert budget is not None and budget.tokens_used == 36 and budget.usage.calls == 2
 
 
 async def test_model_name_comes_from_the_agent_or_the_run_config() -> None:

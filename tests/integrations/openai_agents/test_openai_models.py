@@ -113,18 +113,65 @@ def chat_payload(calls: int) -> dict[str, Any]:
     }
 
 
+def sse(events: list[tuple[str | None, dict[str, Any]]], done: bool) -> httpx.Response:
+    lines = []
+    for name, data in events:
+        if name is not None:
+            lines.append(f"event: {name}")
+        lines.append(f"data: {json.dumps(data)}")
+        lines.append("")
+    if done:
+        lines += ["data: [DONE]", ""]
+    body = ("\n".join(lines) + "\n").encode()
+    return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+
+def responses_stream(payload: dict[str, Any]) -> httpx.Response:
+    created = {**payload, "status": "in_progress", "output": [], "usage": None}
+    return sse(
+        [
+            ("response.created", {"type": "response.created", "response": created, "sequence_number": 0}),
+            ("response.completed", {"type": "response.completed", "response": payload, "sequence_number": 1}),
+        ],
+        done=False,
+    )
+
+
+def chat_stream(payload: dict[str, Any], include_usage: bool) -> httpx.Response:
+    message = payload["choices"][0]["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{"index": 0, **call} for call in message["tool_calls"]]
+    base = {k: payload[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [
+        (None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}),
+        (
+            None,
+            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": payload["choices"][0]["finish_reason"]}]},
+        ),
+    ]
+    if include_usage:
+        chunks.append((None, {**base, "choices": [], "usage": payload["usage"]}))
+    return sse(chunks, done=True)
+
+
 class FakeOpenAI:
-    """An OpenAI API on httpx.MockTransport: a tool call, then an answer, for either API."""
+    """An OpenAI API on httpx.MockTransport: a tool call, then an answer, for either API, streamed or not."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
+        body = json.loads(request.content or b"{}")
+        stream = bool(body.get("stream"))
         if request.url.path.endswith("/responses"):
-            return httpx.Response(200, json=responses_payload(self.calls))
+            payload = responses_payload(self.calls)
+            return responses_stream(payload) if stream else httpx.Response(200, json=payload)
         if request.url.path.endswith("/chat/completions"):
-            return httpx.Response(200, json=chat_payload(self.calls))
+            payload = chat_payload(self.calls)
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return chat_stream(payload, include_usage) if stream else httpx.Response(200, json=payload)
         return httpx.Response(404, json={"error": {"message": f"unexpected {request.url.path}"}})
 
     def client(self) -> AsyncOpenAI:
@@ -169,6 +216,23 @@ async def test_hooks_and_sdk_meter_count_each_call_once(api: str) -> None:
         assert (usage.calls, usage.input_tokens, usage.cached_input_tokens) == (2, 600, 200), guard
         assert (usage.output_tokens, usage.reasoning_tokens) == (100, 20), guard
     assert outer.usd_used == pytest.approx(run_budget.usd_used)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_streamed_runs_count_each_call_once(api: str) -> None:
+    server = FakeOpenAI()
+    hooks = ActGuardRunHooks(user_id="alice")
+    async with BudgetGuard() as outer:
+        result = Runner.run_streamed(build(api, server), "How long do refunds take?", hooks=hooks)
+        async for _ in result.stream_events():
+            pass
+    assert result.final_output == "Refunds take 5 days."
+    run_budget = hooks.budget_for(result)
+    assert run_budget is not None
+    for guard in (outer, run_budget):
+        usage = guard.usage
+        assert (usage.calls, usage.input_tokens, usage.cached_input_tokens) == (2, 600, 200), guard
+        assert (usage.output_tokens, usage.reasoning_tokens) == (100, 20), guard
 
 
 @pytest.mark.parametrize("api", APIS)
