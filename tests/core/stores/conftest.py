@@ -24,7 +24,7 @@ from redis_server import REQUIRE_ENV, RedisServer, missing_reason
 
 
 def require_redis() -> None:
-    """Skip (or, with ACTGUARD_REQUIRE_REDIS=1, fail) when redis-server is not installed."""
+    """Skip (or, with ACTGUARD_REQUIRE_REDIS=1, fail) when redis-server or redis-py is not installed."""
     reason = missing_reason()
     if reason is None:
         return
@@ -47,6 +47,12 @@ def own_redis_server() -> Iterator[RedisServer]:
     require_redis()
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture
+def needs_redis() -> None:
+    """For tests that use redis-py without a server."""
+    require_redis()
 
 
 @dataclass

@@ -6,6 +6,7 @@ same port let tests take the store away and bring it back.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -18,11 +19,15 @@ REQUIRE_ENV = "ACTGUARD_REQUIRE_REDIS"
 
 
 def missing_reason() -> str | None:
-    """Why the Redis tests cannot run here, or None when ``redis-server`` is on PATH."""
+    """Why the Redis tests cannot run here, or None when ``redis-server`` is on PATH and redis-py installed."""
     if shutil.which("redis-server") is None:
         return (
             "redis-server not found on PATH: the Redis store tests start their own server "
             f"(install Redis, e.g. `apt-get install redis-server`; {REQUIRE_ENV}=1 turns this skip into a failure)"
+        )
+    if importlib.util.find_spec("redis") is None:
+        return (
+            f'redis-py is not installed (pip install "actguard[redis]"; {REQUIRE_ENV}=1 turns this skip into a failure)'
         )
     return None
 

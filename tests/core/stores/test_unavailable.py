@@ -133,8 +133,8 @@ def test_sqlite_unopenable_path_fails_at_construction(tmp_path: Path) -> None:
     assert isinstance(info.value.cause, sqlite3.DatabaseError)
 
 
-async def test_redis_unreachable_is_unavailable(events: list[dict[str, Any]]) -> None:
-    redis = pytest.importorskip("redis")
+async def test_redis_unreachable_is_unavailable(events: list[dict[str, Any]], needs_redis: None) -> None:
+    import redis
     from redis_server import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
@@ -163,8 +163,7 @@ async def test_redis_stopped_mid_run_then_back_recovers_without_restarting(own_r
     await store.aclose()
 
 
-def test_guards_follow_the_store_policy(tmp_path: Path) -> None:
-    pytest.importorskip("redis")
+def test_guards_follow_the_store_policy(needs_redis: None) -> None:
     from redis_server import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
@@ -188,8 +187,7 @@ def test_guards_follow_the_store_policy(tmp_path: Path) -> None:
         pay(idempotency_key="k")  # idempotency always fails closed: the payment does not run
 
 
-def test_store_arguments_are_checked() -> None:
-    pytest.importorskip("redis")
+def test_store_arguments_are_checked(needs_redis: None) -> None:
     with pytest.raises(actguard.ConfigError, match="prefix"):
         actguard.RedisStore("redis://localhost", prefix="a{b}")
     with pytest.raises(actguard.ConfigError, match=r"fail_open.*'rate_limit', 'circuit_breaker'"):
