@@ -34,12 +34,13 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         },
     ),
     # llama-index-core 0.12.23: the first release where a single FunctionAgent runs as a workflow (agent.run).
-    # llama-index-llms-openai: LlamaIndex's OpenAI LLM, for the test that a call metered twice counts once.
+    # llama-index-llms-openai: LlamaIndex's OpenAI LLM, for the test that a call metered twice counts once (0.3.38
+    # imports an openai type that openai removed after 1.8x, hence the openai pin).
     "llamaindex": (
         "llamaindex",
         "tests/integrations/llamaindex",
         {
-            "lowest": ["llama-index-core==0.12.23", "llama-index-llms-openai==0.3.38"],
+            "lowest": ["llama-index-core==0.12.23", "llama-index-llms-openai==0.3.38", "openai==1.80.0"],
             "latest": ["llama-index-core", "llama-index-llms-openai"],
         },
     ),

@@ -186,7 +186,7 @@ class ActGuardHandler(BaseCallbackHandler):
         model = model_of(response, configured_model)
         usage = usage_of(response, model, provider)
         if usage is None:
-            if not self._warned_no_usage:
+            if not self._warned_no_usage and not _sdk_metered(response):
                 self._warned_no_usage = True
                 warnings.warn(
                     f"actguard: an LLM response of {model!r} reported no token usage, so it was not counted against "
@@ -208,6 +208,17 @@ class ActGuardHandler(BaseCallbackHandler):
         return (
             f"ActGuardHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, token_limit={self.token_limit!r})"
         )
+
+
+_SDK_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "google": "google"}
+
+
+def _sdk_metered(response: Any) -> bool:
+    """Whether the response came through an SDK that actguard's SDK meter counts (it hides usage it asked for)."""
+    from actguard.budget import providers
+
+    package = type(getattr(response, "raw", None)).__module__.split(".", 1)[0]
+    return _SDK_PROVIDERS.get(package) in providers.installed()
 
 
 def _llms_of(target: Any) -> Iterator[Any]:
