@@ -52,7 +52,9 @@ class ToolInfo:
             signature = inspect.signature(fn)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{guard} needs a function with an inspectable signature; {fn!r}: {exc}") from exc
-        return cls(fn, name, f"{module}.{qualname}", signature, inspect.iscoroutinefunction(fn))
+        # An object whose __call__ is a coroutine function is async too (inspect only looks at functions).
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        return cls(fn, name, f"{module}.{qualname}", signature, is_async)
 
 
 def finish(wrapper: F, info: ToolInfo) -> F:

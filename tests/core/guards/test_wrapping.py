@@ -72,3 +72,16 @@ def test_methods_keep_self_out_of_the_scope(store: MemoryStore) -> None:
     bound = actguard.idempotent(Client().fetch)  # a bound method: `self` is already supplied
     with RunContext():
         assert bound("k") == "k"
+
+
+async def test_callable_object_with_async_call_is_awaited(store: MemoryStore) -> None:
+    class Fetch:
+        """Fetch a page."""
+
+        async def __call__(self, url: str) -> str:
+            await asyncio.sleep(0)
+            return url
+
+    guarded = actguard.circuit_breaker(name="obj")(Fetch())
+    assert inspect.iscoroutinefunction(guarded)
+    assert await guarded("u") == "u"
