@@ -138,7 +138,10 @@ class MemoryStore(Store):
                 self._breakers.pop(key, None)
                 return _CLOSED_SNAPSHOT
             now = self._now()
-            state = self._breakers.setdefault(key, [0, None, None])
+            state = self._breakers.get(key)
+            if state is None:
+                state = self._breakers[key] = [0, None, None]
+                self._bound(self._breakers)
             state[0] += 1
             if probe:
                 state[2] = None
