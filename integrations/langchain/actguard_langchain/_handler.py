@@ -12,8 +12,9 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from actguard import BudgetExceededError, BudgetGuard
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.reporting import emit
+from actguard_langchain._call import ModelCall
 from actguard_langchain._runs import RunBudgets
 from actguard_langchain._usage import call_id_of, model_of, provider_of, usage_from_llm_output, usage_from_message
 
@@ -49,12 +50,12 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
 
     Each top-level run gets its own :class:`~actguard.BudgetGuard` with these limits, read after the run with
     :meth:`budget_for` (by the root run id, e.g. the ``run_id`` you put in the config) or :attr:`last_budget`.
-    Inside an active ``BudgetGuard`` the run's budget nests in it: the enclosing guard is charged too and its
-    limits are enforced as well. One handler can be shared by concurrent runs.
+    Inside an active ``BudgetGuard`` the run's calls are charged to that guard too, and its limits stop the run as
+    well. One handler can be shared by concurrent runs.
 
     Usage comes from each response's ``usage_metadata`` (input incl. cached, output incl. reasoning), streaming
-    included; the model name from the response, else the run's ``ls_model_name``. Each call is recorded under the
-    provider's response id, so a call also metered by actguard's SDK hook counts once. Once a limit is crossed,
+    included; the model name from the response, else the run's ``ls_model_name``. A call that actguard's SDK meter
+    (OpenAI, Anthropic, Google) also sees counts once, streaming included. Once a limit is crossed,
     the next model call of the run is refused before it reaches the provider: :class:`~actguard.BudgetExceededError`
     comes out of ``invoke`` / ``ainvoke`` / ``stream``. The handler is synchronous and sets ``raise_error`` and
     ``run_inline``, so LangChain propagates its refusal on the sync and the async paths alike (LangChain swallows
@@ -83,7 +84,7 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         super().__init__()
         self.runs = RunBudgets(user_id, usd_limit, token_limit, name, max_runs=max_runs)
         self._lock = threading.Lock()
-        self._calls: OrderedDict[UUID, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
+        self._calls: OrderedDict[UUID, tuple[ModelCall, str | None, str | None]] = OrderedDict()
 
     # -- readings -------------------------------------------------------------------------------------------
     def budget_for(self, run_id: Hashable) -> BudgetGuard | None:
@@ -99,21 +100,19 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
     def _model_start(self, run_id: UUID, parent_run_id: UUID | None, metadata: dict[str, Any] | None) -> None:
         guard = self.runs.start(run_id, parent_run_id)
         try:
-            guard.check()
+            ModelCall.check(guard)
         except BudgetExceededError as error:
             self.runs.end(run_id)
             emit("budget", "llm_call", "blocked", user_id=error.user_id, payload={"limit_type": error.limit_type})
             raise
         meta = metadata or {}
         model = meta.get("ls_model_name")
+        provider = provider_of(meta.get("ls_provider"))
+        call = ModelCall(guard, provider)
         with self._lock:
-            self._calls[run_id] = (
-                guard,
-                model if isinstance(model, str) else None,
-                provider_of(meta.get("ls_provider")),
-            )
+            self._calls[run_id] = (call, model if isinstance(model, str) else None, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:
-                self._calls.popitem(last=False)
+                self._calls.popitem(last=False)[1][0].close()
 
     def on_chat_model_start(
         self,
@@ -152,24 +151,13 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
 
     def _meter(self, response: LLMResult | None, run_id: UUID) -> None:
         with self._lock:
-            call = self._calls.pop(run_id, None)
+            entry = self._calls.pop(run_id, None)
         self.runs.end(run_id)
-        if call is None or response is None:
+        if entry is None:
             return
-        guard, ls_model, provider = call
-        metered = False
-        for generations in response.generations:
-            for generation in generations:
-                message = getattr(generation, "message", None)
-                model = model_of(message, response.llm_output, ls_model)
-                usage = usage_from_message(message, model, provider)
-                if usage is not None:
-                    guard.record(usage, call_id=call_id_of(message))
-                    metered = True
-        if not metered:
-            usage = usage_from_llm_output(response.llm_output, model_of(None, response.llm_output, ls_model), provider)
-            if usage is not None:
-                guard.record(usage, call_id=None)
+        call, ls_model, provider = entry
+        call.close()
+        call.settle(_reported(response, ls_model, provider) if response is not None else [])
 
     # -- run tree (which top-level run a model call belongs to) -----------------------------------------------
     def on_chain_start(
@@ -219,3 +207,19 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         return (
             f"ActGuardCallbackHandler(user_id={r.user_id!r}, usd_limit={r.usd_limit!r}, token_limit={r.token_limit!r})"
         )
+
+
+def _reported(response: LLMResult, ls_model: str | None, provider: str | None) -> list[tuple[LLMUsage, str | None]]:
+    """The usage LangChain reports for one call: per generation's ``usage_metadata``, else ``llm_output``'s."""
+    found: list[tuple[LLMUsage, str | None]] = []
+    for generations in response.generations:
+        for generation in generations:
+            message = getattr(generation, "message", None)
+            usage = usage_from_message(message, model_of(message, response.llm_output, ls_model), provider)
+            if usage is not None:
+                found.append((usage, call_id_of(message)))
+    if not found:
+        usage = usage_from_llm_output(response.llm_output, model_of(None, response.llm_output, ls_model), provider)
+        if usage is not None:
+            found.append((usage, None))
+    return found

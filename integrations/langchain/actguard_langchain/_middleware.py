@@ -20,9 +20,10 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
 import actguard
-from actguard import BudgetExceededError, BudgetGuard
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
+from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
 from actguard_langchain._tools import RECOVERABLE, guard_tool
 from actguard_langchain._usage import call_id_of, model_of, usage_from_message
@@ -53,10 +54,10 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg]
       (rate limited, circuit open, missing fact...) raised by any tool come back to the model as an error
       ``ToolMessage`` with the error's ``to_prompt()`` text (``on_refusal="message"``).
 
-    Each run gets its own :class:`~actguard.BudgetGuard` (nested in the active one, if any), read afterwards with
-    :attr:`last_budget` or :meth:`budget_for`. Pass the middleware's :attr:`handler` in the invocation config too
-    (``config={"callbacks": [mw.handler]}``) to meter model calls the agent loop does not see (a model used
-    inside a tool, say): the run then has one budget, keyed by its root run id.
+    Each run gets its own :class:`~actguard.BudgetGuard` (an active ``BudgetGuard`` is charged and enforced too),
+    read afterwards with :attr:`last_budget` or :meth:`budget_for`. Pass the middleware's :attr:`handler` in the
+    invocation config too (``config={"callbacks": [mw.handler]}``) to meter model calls the agent loop does not see
+    (a model used inside a tool, say): the run then has one budget, keyed by its root run id.
 
     Example::
 
@@ -154,45 +155,56 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         """Open the run's budget (kept in the run's state)."""
         return self.before_agent(state, runtime)
 
-    def _before_call(self, request: Any) -> tuple[BudgetGuard | None, AIMessage | None]:
-        """Check the run's budget; return the budget to meter into (None: the handler meters) and a stop message."""
+    def _before_call(self, request: Any) -> tuple[ModelCall | None, AIMessage | None]:
+        """Check the run's budget; return the call's metering (None: the handler meters it) or a stop message."""
         guard, followed = request.state.get("actguard_budget") or self._open(request.runtime)
         try:
-            guard.check()
+            ModelCall.check(guard)
         except BudgetExceededError as error:
             emit("budget", "llm_call", "blocked", user_id=error.user_id, payload={"limit_type": error.limit_type})
             if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
                 return None, AIMessage(content=f"Stopped: {error}")
             raise
-        return (None if followed else guard), None
+        return (None if followed else ModelCall(guard, None)), None
 
     @staticmethod
-    def _meter(guard: BudgetGuard | None, response: Any) -> None:
-        if guard is None:
-            return
-        messages = response.result if hasattr(response, "result") else [response]
-        for message in messages:
+    def _reported(response: Any) -> list[tuple[LLMUsage, str | None]]:
+        found: list[tuple[LLMUsage, str | None]] = []
+        for message in response.result if hasattr(response, "result") else [response]:
             if isinstance(message, AIMessage):
                 usage = usage_from_message(message, model_of(message, None, None), None)
                 if usage is not None:
-                    guard.record(usage, call_id=call_id_of(message))
+                    found.append((usage, call_id_of(message)))
+        return found
 
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
-        guard, stop = self._before_call(request)
+        call, stop = self._before_call(request)
         if stop is not None:
             return stop
-        response = handler(request)
-        self._meter(guard, response)
+        if call is None:
+            return handler(request)
+        response = None
+        try:
+            response = handler(request)
+        finally:
+            call.close()
+            call.settle(self._reported(response) if response is not None else [])
         return response
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
-        guard, stop = self._before_call(request)
+        call, stop = self._before_call(request)
         if stop is not None:
             return stop
-        response = await handler(request)
-        self._meter(guard, response)
+        if call is None:
+            return await handler(request)
+        response = None
+        try:
+            response = await handler(request)
+        finally:
+            call.close()
+            call.settle(self._reported(response) if response is not None else [])
         return response
 
     # -- tools ----------------------------------------------------------------------------------------------

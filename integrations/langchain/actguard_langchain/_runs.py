@@ -3,13 +3,11 @@
 LangChain reports every run (chain, graph node, model call, tool) with its own id and its parent's id, never the
 root's. :class:`RunBudgets` follows the tree as runs start and end, so a model call deep inside an agent finds the
 budget of the top-level run it belongs to. One instance is safe to share between concurrent runs: each root gets
-its own :class:`~actguard.BudgetGuard`, created in the caller's context so it nests in the active ``BudgetGuard``
-(which is then charged too and enforces its own limits).
+its own :class:`~actguard.BudgetGuard` (the caller's active ``BudgetGuard`` is charged apart, see ``_call``).
 """
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -58,13 +56,7 @@ class RunBudgets:
         self._last: BudgetGuard | None = None
 
     def _new_budget(self) -> BudgetGuard:
-        guard = BudgetGuard(
-            user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
-        )
-        # Enter it in a copy of the caller's context: it takes the active BudgetGuard as its parent, and the
-        # caller's own context is left untouched (LangChain keeps running the caller's code after this callback).
-        contextvars.copy_context().run(guard.__enter__)
-        return guard
+        return BudgetGuard(user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name)
 
     def start(self, run_id: Hashable, parent_run_id: Hashable | None) -> BudgetGuard:
         """Register a run that starts; return the budget of its top-level run (created for a new root).

@@ -142,7 +142,6 @@ def test_inside_a_budget_guard_the_run_charges_it_and_its_limits_hold() -> None:
     assert (info.value.user_id, info.value.used) == ("carol", 2200)
     assert outer.tokens_used == 2200
     assert handler.last_budget is not None and handler.last_budget.tokens_used == 1100
-    assert handler.last_budget.parent is outer
 
 
 def test_a_shared_handler_keeps_concurrent_thread_runs_apart() -> None:
@@ -281,3 +280,36 @@ def test_a_refusal_is_not_also_logged_as_a_callback_error(caplog: pytest.LogCapt
     with pytest.raises(BudgetExceededError):
         two_calls(model).invoke([HumanMessage("start")], {"callbacks": [ActGuardCallbackHandler(token_limit=1000)]})
     assert not [r for r in caplog.records if "ActGuardCallbackHandler" in r.getMessage()]
+
+
+SEEN: list[BudgetGuard | None] = []
+
+
+class Watching(ScriptedChatModel):
+    """Records the BudgetGuard current while the model runs (where actguard's SDK meters would record)."""
+
+    def _take(self, messages: Any) -> AIMessage:
+        SEEN.append(actguard.current_budget())
+        return super()._take(messages)
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "ainvoke", "astream"])
+async def test_during_a_model_call_sdk_meters_record_into_a_scope_of_the_callers_guard(mode: str) -> None:
+    SEEN.clear()
+    handler = ActGuardCallbackHandler()
+    chain = chain_of(Watching(responses=[detailed()]))
+    config: Any = {"callbacks": [handler]}
+    with BudgetGuard(user_id="dora") as outer:
+        if mode == "invoke":
+            chain.invoke({"question": "q"}, config)
+        elif mode == "stream":
+            list(chain.stream({"question": "q"}, config))
+        elif mode == "ainvoke":
+            await chain.ainvoke({"question": "q"}, config)
+        else:
+            [c async for c in chain.astream({"question": "q"}, config)]
+        assert actguard.current_budget() is outer  # the scope is left after the call
+    [scope] = SEEN
+    assert scope is not None and scope is not outer and scope.parent is outer
+    assert outer.tokens_used == 1300 and outer.usage.calls == 1
+    assert_metered(handler.last_budget)

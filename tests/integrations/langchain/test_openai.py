@@ -88,27 +88,53 @@ def same_call_again(response_id: str) -> LLMUsage:
     return LLMUsage("gpt-4o-2024-08-06", "openai", input_tokens=120, cached_input_tokens=64, output_tokens=30)
 
 
-@pytest.mark.parametrize("mode", ["invoke"])
-def test_a_chatopenai_call_counts_once(mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "stream_usage"),
+    [("invoke", None), ("stream", True), ("stream", False), ("stream", None)],
+    ids=["invoke", "stream, usage asked", "stream, usage not asked", "stream, default"],
+)
+def test_a_chatopenai_call_counts_once(mode: str, stream_usage: bool | None) -> None:
     handler = ActGuardCallbackHandler()
-    model = chat(stream_usage=True)
+    model = chat() if stream_usage is None else chat(stream_usage=stream_usage)
     with BudgetGuard(user_id="alice", token_limit=10_000) as guard:
         if mode == "invoke":
             assert model.invoke("hi", config={"callbacks": [handler]}).content == "Hello"
         else:
             assert "".join(str(c.content) for c in model.stream("hi", config={"callbacks": [handler]})) == "Hello"
         response_id = "chatcmpl-abc123" if mode == "invoke" else "chatcmpl-stream1"
-        # Whether or not actguard's SDK hook already recorded it, the same call recorded again is not counted.
+        # Whatever recorded it before (actguard's SDK meter, the handler), the same call recorded again is not counted.
         guard.record(same_call_again(response_id), call_id=response_id)
     assert guard.usage.calls == 1
     assert guard.tokens_used == 150
     usage = guard.usage_by_model["gpt-4o-2024-08-06"]
-    assert (usage.cached_input_tokens, usage.reasoning_tokens) == (64, 10)
+    assert usage.cached_input_tokens == 64
     expected = actguard.prices.cost_of(
         LLMUsage("gpt-4o-2024-08-06", "openai", input_tokens=120, cached_input_tokens=64, output_tokens=30)
     )
     assert guard.usd_used == pytest.approx(expected)
+    run = handler.last_budget  # the run's own budget has the call too, even when the SDK meter hid the usage chunk
+    assert run is not None and (run.usage.calls, run.tokens_used) == (1, 150)
+
+
+def test_without_an_active_guard_the_run_budget_meters_chatopenai_streams() -> None:
+    handler = ActGuardCallbackHandler(token_limit=100)
+    for _ in chat().stream("hi", config={"callbacks": [handler]}):
+        pass
     assert handler.last_budget is not None and handler.last_budget.tokens_used == 150
+
+
+def test_middleware_and_chatopenai_count_once() -> None:
+    if int(core.__version__.split(".")[0]) < 1:  # pragma: no cover - the latest session has langchain v1
+        pytest.skip("needs langchain v1")
+    from langchain.agents import create_agent
+
+    from actguard_langchain import ActGuardMiddleware
+
+    mw = ActGuardMiddleware(token_limit=10_000)
+    with BudgetGuard() as guard:
+        create_agent(chat(streaming=True), tools=[], middleware=[mw]).invoke({"messages": [("user", "hi")]})
+    assert (guard.usage.calls, guard.tokens_used) == (1, 150)
+    assert mw.last_budget is not None and (mw.last_budget.usage.calls, mw.last_budget.tokens_used) == (1, 150)
 
 
 async def test_async_chatopenai_call_counts_once() -> None:
