@@ -73,7 +73,7 @@ def make_redis_store(url: str, clock: FakeClock | None = None, **kwargs: object)
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    """Every store, on a clock the test can move forward."""
+    """Every store, on a clock the test can move forward, installed as the default store."""
     clock = FakeClock()
     store: actguard.Store
     if request.param == "memory":
@@ -83,5 +83,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         store = make_redis_store(server.url, clock)
+    actguard.set_default_store(store)  # guards without store= use it too
     yield Backend(request.param, store, clock.advance)
+    actguard.set_default_store(None)
     await store.aclose()
