@@ -133,3 +133,31 @@ def test_refusal_raises_with_on_refusal_raise(store: actguard.MemoryStore) -> No
     assert raising.run(query="a") == "result for a"
     with pytest.raises(actguard.RateLimitExceeded):
         raising.run(query="b")
+
+
+def test_a_stopped_crew_does_not_block_another_crew_running_meanwhile() -> None:
+    import threading
+
+    stopped_llm = ScriptedLLM(replies(_turns(5, tokens=600)))
+    free_llm = ScriptedLLM(replies(_turns(5, tokens=600)))
+    errors: list[BaseException] = []
+    started = threading.Barrier(2)
+
+    def guarded() -> None:
+        started.wait()
+        try:
+            actguard_crewai.CrewBudget(token_limit=1000).kickoff(make_crew(stopped_llm, [crew_tool(ToolSpec(search))]))
+        except actguard.BudgetExceededError as exc:
+            errors.append(exc)
+
+    def unguarded() -> None:
+        started.wait()
+        make_crew(free_llm, [crew_tool(ToolSpec(search))]).kickoff()
+
+    threads = [threading.Thread(target=guarded), threading.Thread(target=unguarded)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and stopped_llm.calls == 2
+    assert free_llm.calls == 6  # five tool calls and the final answer: never refused
