@@ -180,3 +180,34 @@ def test_refusals_can_be_raised_instead() -> None:
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         ActGuardMiddleware(**kwargs)
+
+
+@pytest.mark.usefixtures("store")
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["invoke", "ainvoke"])
+async def test_tool_guards_by_name(asynchronous: bool) -> None:
+    @tool
+    def notify(text: str) -> str:
+        """Notify the user."""
+        return "sent"
+
+    model = ScriptedChatModel(
+        responses=[
+            tool_call("notify", {"text": "a"}),
+            tool_call("notify", {"text": "b"}),
+            tool_call("search", {"query": "x"}),
+            tool_call("search", {"query": "y"}),
+            "ok",
+        ]
+    )
+    mw = ActGuardMiddleware(tool_guards={"notify": {"rate_limit": {"max_calls": 1, "period": 60}}})
+    agent = create_agent(model, tools=[notify, search], middleware=[mw])
+    out = await agent.ainvoke(INPUT) if asynchronous else agent.invoke(INPUT)
+    results = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert [(m.name, m.status) for m in results] == [
+        ("notify", "success"),
+        ("notify", "error"),
+        ("search", "success"),
+        ("search", "success"),
+    ]
+    assert "'notify' is rate limited" in str(results[1].content)
+    assert model.calls == 5
