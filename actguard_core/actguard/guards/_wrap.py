@@ -53,7 +53,7 @@ class ToolInfo:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{guard} needs a function with an inspectable signature; {fn!r}: {exc}") from exc
         # An object whose __call__ is a coroutine function is async too (inspect only looks at functions).
-        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
         return cls(fn, name, f"{module}.{qualname}", signature, is_async)
 
 

@@ -85,7 +85,7 @@ def _async_timeout(info: ToolInfo, limit: float) -> Any:
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - a coroutine function always runs in a task under asyncio
             raise RuntimeError("timeout: the guarded coroutine must run in an asyncio task")
-        expired = False
+        expired = handled = False
 
         def expire() -> None:
             nonlocal expired
@@ -94,17 +94,21 @@ def _async_timeout(info: ToolInfo, limit: float) -> Any:
 
         emit("tool_guard", "timeout", "allowed", tool=tool, payload={"timeout_s": limit})
         handle = asyncio.get_running_loop().call_later(limit, expire)
+        # 3.11+: give back the cancellation we requested, so the task's cancel count stays balanced.
+        uncancel = getattr(task, "uncancel", None)
         try:
             return await fn(*args, **kwargs)
         except asyncio.CancelledError:
             if not expired:
                 raise
-            uncancel = getattr(task, "uncancel", None)  # 3.11+: keep the task's cancel count balanced
+            handled = True
             if uncancel is not None and uncancel() > 0:
                 raise  # someone else cancelled the task too: stay cancelled
             raise _timed_out(tool, limit) from None
         finally:
             handle.cancel()
+            if expired and not handled and uncancel is not None:
+                uncancel()  # the tool swallowed our cancellation and returned or raised by itself
 
     return finish(async_wrapper, info)
 

@@ -168,3 +168,18 @@ def test_generators_and_bare_use_refused() -> None:
             timeout(1)(fn)
     with pytest.raises(ConfigError, match="needs arguments"):
         timeout(gen)
+
+
+async def test_a_tool_that_swallows_the_cancellation_keeps_its_result() -> None:
+    @timeout(0.02)
+    async def stubborn() -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return "partial"
+        return "never"
+
+    assert await stubborn() == "partial"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)  # no cancellation left pending on the caller
