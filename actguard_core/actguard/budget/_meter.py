@@ -203,7 +203,9 @@ def meter_iterator(
         meter.finish()
         meter.guard.check(last)
     finally:
-        meter.finish()
+        if not meter.done:  # closed or abandoned before its end: charge the estimate, free the connection
+            meter.finish()
+            stop()
 
 
 async def meter_async_iterator(
@@ -230,4 +232,5 @@ async def meter_async_iterator(
         meter.finish()
         meter.guard.check(last)
     finally:
-        meter.finish()
+        if not meter.done:
+            meter.finish()

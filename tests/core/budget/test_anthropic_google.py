@@ -58,7 +58,8 @@ def test_anthropic_stream_closed_early_uses_reported_input(llm: LLMServer) -> No
 def test_anthropic_stream_stops_when_crossing(llm: LLMServer) -> None:
     llm.queue(anthropic_stream(["x" * 400] * 10, input_tokens=100, output_tokens=1000))
     with (
-        BudgetGuard(token_limit=350) as guard, pytest.raises(BudgetExceededError),
+        BudgetGuard(token_limit=350) as guard,
+        pytest.raises(BudgetExceededError),
         anthropic.Anthropic().messages.stream(model="claude-haiku-4-5", max_tokens=1000, messages=MSG) as stream,
     ):
         for _ in stream.text_stream:
