@@ -35,7 +35,7 @@ def custody_guardrail(rules: Sequence[Any] | Any, *, name: str = "actguard_custo
             f"custody_guardrail needs openai-agents >= 0.3.3 (tool guardrails); {AGENTS_VERSION} is installed. "
             "Use guard_tool(tool, enforce=rules) instead."
         )
-    from agents import ToolGuardrailFunctionOutput, ToolInputGuardrail
+    from agents import ToolGuardrailFunctionOutput, ToolInputGuardrail  # type: ignore[attr-defined,unused-ignore]
 
     if not isinstance(name, str) or not name:
         raise ConfigError(f"custody_guardrail(name=...) must be a non-empty str, got {name!r}")

@@ -12,12 +12,12 @@ from typing import Any
 from agents import FunctionTool
 
 import actguard
-from actguard.exceptions import BudgetExceededError, ConfigError, GuardError, ToolGuardError
+from actguard.exceptions import ActGuardError, BudgetExceededError, ConfigError, GuardError, ToolGuardError
 
 __all__ = ["RECOVERABLE", "guard_tool", "guard_tools", "tool_function"]
 
 _REFUSAL_MODES = ("message", "raise")
-RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
+RECOVERABLE: tuple[type[ActGuardError], ...] = (ToolGuardError, GuardError)
 """Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 
 # The SDK's tool context and raw JSON arguments of the call being guarded, for the function the guards wrap.

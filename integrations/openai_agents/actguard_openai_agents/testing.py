@@ -37,7 +37,7 @@ __all__ = ["ScriptedModel", "ScriptedResponse", "answer", "tool_call"]
 
 _ids = itertools.count(1)
 # openai >= 3 reports cache writes in the input details too (a required field there).
-_CACHE_WRITE: dict[str, int] = (
+_CACHE_WRITE: dict[str, Any] = (
     {"cache_write_tokens": 0} if "cache_write_tokens" in InputTokensDetails.model_fields else {}
 )
 
@@ -179,7 +179,7 @@ class ScriptedModel(Model):
         )
         return ModelResponse(output=self._output(step, response_id), usage=usage, response_id=response_id)
 
-    async def stream_response(  # type: ignore[override]
+    async def stream_response(  # type: ignore[override,unused-ignore]
         self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
     ) -> AsyncIterator[Any]:
         step, response_id = self._next(input)
