@@ -211,3 +211,14 @@ async def test_tool_guards_by_name(asynchronous: bool) -> None:
     ]
     assert "'notify' is rate limited" in str(results[1].content)
     assert model.calls == 5
+
+
+def test_middleware_and_a_separate_handler_inside_a_guard_count_each_call_once() -> None:
+    model = ScriptedChatModel(responses=[*searches(2), answer("done", input_tokens=300, output_tokens=50)])
+    mw = ActGuardMiddleware()
+    other = ActGuardCallbackHandler()  # not the middleware's: its own budgets
+    with BudgetGuard() as outer:
+        create_agent(model, tools=[search], middleware=[mw]).invoke(INPUT, {"callbacks": [other]})
+    assert (outer.usage.calls, outer.tokens_used) == (3, 1550)
+    for budget in (mw.last_budget, other.last_budget):
+        assert budget is not None and (budget.usage.calls, budget.tokens_used) == (3, 1550)
