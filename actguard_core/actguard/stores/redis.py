@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from actguard.exceptions import ConfigError
@@ -72,11 +72,22 @@ def _import_redis() -> Any:
 class _Bound:
     """One client and its registered scripts."""
 
-    __slots__ = ("client", "scripts")
+    __slots__ = ("client", "lifetime", "scripts")
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
+        self.lifetime: AsyncGenerator[None, None] | None = None
+
+
+async def _close_with_loop(client: Any, forget: Callable[[], object]) -> AsyncGenerator[None, None]:
+    """Suspended for the life of an event loop: ``asyncio.run`` (and every runner) finalises pending async
+    generators before closing its loop, which closes the client on its own loop instead of leaking its sockets."""
+    try:
+        yield
+    finally:
+        forget()
+        await client.aclose()
 
 
 class RedisStore(Store):
@@ -183,7 +194,7 @@ class RedisStore(Store):
             )
         return self._sync
 
-    def _async_bound(self) -> _Bound | None:
+    async def _async_bound(self) -> _Bound | None:
         """The async client for the running loop, or None to run the sync client in a thread."""
         if self._async is not None:
             return self._async
@@ -197,6 +208,8 @@ class RedisStore(Store):
 
             client = redis.asyncio.Redis.from_url(self._url, **self._client_options(redis.asyncio.retry.Retry))
             bound = self._async_by_loop[loop] = _Bound(client)
+            bound.lifetime = _close_with_loop(client, lambda: self._async_by_loop.pop(loop, None))
+            await anext(bound.lifetime)  # registers it with this loop's shutdown
         return bound
 
     def _run(self, operation: str, script: str, key: str, *args: Any) -> Any:
@@ -209,7 +222,7 @@ class RedisStore(Store):
             return registered(keys=[key], args=[self._offset(), *args])
 
     async def _arun(self, operation: str, script: str, key: str, *args: Any) -> Any:
-        bound = self._async_bound()
+        bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, operation, script, key, *args)
         registered = bound.scripts[script]
@@ -225,9 +238,12 @@ class RedisStore(Store):
         self._async_by_loop.clear()
 
     async def aclose(self) -> None:
-        """Close the async client of the running loop (and the sync client)."""
+        """Close the async client of the running loop (and the sync client). Clients made from a URL for other
+        event loops close when their loop shuts down."""
         bound = self._async_by_loop.pop(asyncio.get_running_loop(), None) if self._url is not None else self._async
-        if bound is not None:
+        if bound is not None and bound.lifetime is not None:
+            await bound.lifetime.aclose()
+        elif bound is not None:
             await bound.client.aclose()
         if self._sync is not None:
             self._sync.client.close()
@@ -339,7 +355,7 @@ class RedisStore(Store):
         if not probe:
             return
         try:
-            bound = self._async_bound()
+            bound = await self._async_bound()
             if bound is None:
                 await asyncio.to_thread(self._sync_bound().client.hdel, self._key("cb", key), "p")
             else:
@@ -419,7 +435,7 @@ class RedisStore(Store):
 
     async def aidem_release(self, key: str) -> None:
         try:
-            bound = self._async_bound()
+            bound = await self._async_bound()
             if bound is None:
                 await asyncio.to_thread(self._sync_bound().client.delete, self._key("id", key))
             else:
@@ -484,7 +500,7 @@ class RedisStore(Store):
 
     async def afacts_clear(self, namespace: str) -> None:
         try:
-            bound = self._async_bound()
+            bound = await self._async_bound()
             if bound is None:
                 await asyncio.to_thread(self._sync_bound().client.delete, self._key("fa", namespace))
             else:
