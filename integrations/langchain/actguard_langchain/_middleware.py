@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 
 try:
     from langchain.agents.middleware import AgentMiddleware, AgentState
@@ -18,6 +18,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without langchai
     ) from exc
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
+from typing_extensions import NotRequired
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
@@ -34,14 +35,14 @@ _EXCEEDED_MODES = ("raise", "end")
 _REFUSAL_MODES = ("message", "raise")
 
 
-class ActGuardState(AgentState):  # type: ignore[type-arg]
+class ActGuardState(AgentState):  # type: ignore[type-arg,unused-ignore]
     """Agent state with the run's budget (private, and never checkpointed: it lasts one invocation)."""
 
     actguard_budget: NotRequired[Annotated[tuple[BudgetGuard, bool] | None, UntrackedValue, PrivateStateAttr]]
     """The run's budget, and whether the middleware's handler follows the run (then it meters the model calls)."""
 
 
-class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignore]
     """Agent middleware for ``langchain.agents.create_agent``: a budget per agent run and guarded tool calls.
 
     - Around each model call (``wrap_model_call``, so no extra graph steps): first the run's budget is checked;

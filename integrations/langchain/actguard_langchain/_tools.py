@@ -65,7 +65,7 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
     for fn in (run, arun):
         fn.__name__ = fn.__qualname__ = tool.name
         fn.__doc__ = tool.description
-        fn.__signature__ = signature  # type: ignore[attr-defined]
+        setattr(fn, "__signature__", signature)  # noqa: B010 - a function attribute mypy does not know
     return run, arun
 
 
