@@ -66,15 +66,20 @@ class _Connection(sqlite3.Connection):
 
 
 class _Owned:
-    """Holds one thread's connection; closes it when the thread ends and drops its thread-local state."""
+    """Holds one thread's connection; closes it when the thread ends and drops its thread-local state.
 
-    __slots__ = ("conn",)
+    A forked child never closes a connection it inherited: SQLite connections must not be used across fork.
+    """
+
+    __slots__ = ("conn", "pid")
 
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
+        self.pid = os.getpid()
 
     def __del__(self) -> None:
-        self.conn.close()
+        if os.getpid() == self.pid:
+            self.conn.close()
 
 
 class SQLiteStore(Store):
