@@ -41,6 +41,9 @@ class ActGuardRunHooks(RunHooks[Any]):
     a limit is crossed: it reaches the caller of ``Runner.run`` and ``Runner.run_sync``, and of
     ``stream_events()`` for ``Runner.run_streamed``.
 
+    An agent used as a tool (``agent.as_tool``) runs a ``Runner`` run of its own: a separate run to these hooks, if
+    it is given them at all. To cap a whole tree of runs, run it inside a ``BudgetGuard``.
+
     Args:
         user_id: who the spend is for.
         usd_limit: stop a run once it spent this many USD.
