@@ -12,7 +12,7 @@ from typing import Any
 
 from actguard.exceptions import ConfigError
 
-__all__ = ["ArgGetter", "argument_getter"]
+__all__ = ["ArgGetter", "argument_getter", "positional_index"]
 
 ArgGetter = Callable[[tuple[Any, ...], dict[str, Any]], Any]
 
@@ -58,3 +58,12 @@ def argument_getter(sig: inspect.Signature, name: str, *, where: str) -> ArgGett
         return missing(args, kwargs) if value is _MISSING else value
 
     return get_positional
+
+
+def positional_index(sig: inspect.Signature, name: str) -> int:
+    """The index at which parameter ``name`` arrives in ``args`` when passed by position; a huge number when it
+    cannot be (keyword-only), so ``len(args) > index`` is a complete test for "passed by position"."""
+    param = sig.parameters[name]
+    if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+        return list(sig.parameters).index(name)
+    return 1 << 62

@@ -7,7 +7,7 @@ from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.exceptions import ConfigError, RateLimitExceeded
 from actguard.guards._keys import encode, encode_value
-from actguard.guards._signature import argument_getter
+from actguard.guards._signature import argument_getter, positional_index
 from actguard.guards._wrap import (
     ToolInfo,
     check_int,
@@ -87,7 +87,7 @@ def rate_limit(
 class _RateLimit:
     """The decision logic of one decorated function; ``wrap`` adds the sync or async shell."""
 
-    __slots__ = ("get_scope", "info", "limit", "period", "prefix", "store")
+    __slots__ = ("get_scope", "info", "limit", "period", "prefix", "scope_index", "store")
 
     def __init__(self, info: ToolInfo, limit: int, period: float, scope: str | None, store: Store | None) -> None:
         self.info = info
@@ -98,6 +98,7 @@ class _RateLimit:
         self.get_scope = (
             argument_getter(info.signature, scope, where="rate_limit(scope=...)") if scope is not None else None
         )
+        self.scope_index = positional_index(info.signature, scope) if scope is not None else 0
 
     def refuse(self, decision: WindowDecision, scope_value: Any) -> NoReturn:
         """Report a refusal and raise it."""
@@ -123,7 +124,7 @@ class _RateLimit:
 
     def wrap(self) -> Any:
         # The hot path: locals only, no inspect, one store operation, emit() returns at once without sinks.
-        fn, name, prefix, get_scope = self.info.fn, self.info.name, self.prefix, self.get_scope
+        fn, name, prefix, get_scope, index = self.info.fn, self.info.name, self.prefix, self.get_scope, self.scope_index
         limit, period, own_store, refuse = self.limit, self.period, self.store, self.refuse
         keys: dict[str, str] = {}  # str scope value -> key, bounded: skips building the key for recurring values
 
@@ -139,7 +140,7 @@ class _RateLimit:
                 if get_scope is None:
                     key, scope_value = prefix, None
                 else:
-                    scope_value = get_scope(args, kwargs)
+                    scope_value = args[index] if len(args) > index else get_scope(args, kwargs)
                     key = keys.get(scope_value) if type(scope_value) is str else None  # type: ignore[assignment]
                     if key is None:
                         key = key_of(scope_value)
@@ -156,7 +157,7 @@ class _RateLimit:
             if get_scope is None:
                 key, scope_value = prefix, None
             else:
-                scope_value = get_scope(args, kwargs)
+                scope_value = args[index] if len(args) > index else get_scope(args, kwargs)
                 key = keys.get(scope_value) if type(scope_value) is str else None  # type: ignore[assignment]
                 if key is None:
                     key = key_of(scope_value)

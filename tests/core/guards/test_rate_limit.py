@@ -249,3 +249,22 @@ def test_bare_use_fails_with_usage() -> None:
 
         @rate_limit  # type: ignore[arg-type]
         def f() -> None: ...
+
+
+def test_scope_keyword_only_and_positional_only(store: MemoryStore) -> None:
+    @rate_limit(max_calls=1, period=60, scope="tenant")
+    def kw(query: str, *, tenant: str = "acme") -> str:
+        return query
+
+    @rate_limit(max_calls=1, period=60, scope="tenant")
+    def pos(tenant: str, /, query: str) -> str:
+        return query
+
+    kw("a")  # tenant from its default
+    kw("a", tenant="other")
+    with pytest.raises(RateLimitExceeded) as info:
+        kw("b", tenant="acme")
+    assert info.value.scope_value == "acme"
+    pos("acme", "q")
+    with pytest.raises(RateLimitExceeded):
+        pos("acme", query="q")
