@@ -19,7 +19,7 @@ from actguard.exceptions import (
     RateLimitExceeded,
 )
 from actguard.guards._keys import encode
-from actguard.guards._signature import argument_getter
+from actguard.guards._signature import argument_getter, positional_index
 from actguard.guards._wrap import ToolInfo, check_positive, check_store, finish, refuse_generators
 from actguard.reporting import emit
 from actguard.stores import Claim, Store, get_default_store
@@ -29,6 +29,7 @@ __all__ = ["NOT_RUN_ERRORS", "idempotent"]
 F = TypeVar("F", bound=Callable[..., Any])
 ON_DUPLICATE = ("return", "raise")
 KEY_PARAM = "idempotency_key"
+_DUPLICATE = {"reason": "duplicate"}
 
 NOT_RUN_ERRORS: tuple[type[BaseException], ...] = (
     RateLimitExceeded,
@@ -153,31 +154,18 @@ class _Idempotent:
             )
         self.get_key = argument_getter(info.signature, KEY_PARAM, where="idempotent")
 
-    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
-        """The store key of this call and its idempotency key; raises outside a run or for a bad key."""
-        run = current_run()
+    def no_run(self) -> NoReturn:
+        """Refuse a call made outside any RunContext."""
         tool = self.info.name
-        if run is None:
-            emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": "no_run"})
-            raise MissingRuntimeContextError("idempotent", tool)
-        value = self.get_key(args, kwargs)
-        if type(value) is not str or not value:
-            raise ConfigError(f"{tool}: {KEY_PARAM} must be a non-empty str, got {value!r}")
-        run_id = run.run_id
-        return f"{self.prefix}{len(run_id)}:{run_id}{len(value)}:{value}", value
+        emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": "no_run"})
+        raise MissingRuntimeContextError("idempotent", tool)
 
-    def verdict(self, claim: Claim, idem_key: str) -> bool:
-        """True when the caller owns the key and must run; False when ``claim.result`` answers; raises otherwise."""
-        tool = self.info.name
-        if claim.status == "claimed":
-            emit("tool_guard", "idempotent", "allowed", tool=tool)
-            return True
-        if claim.status == "done" and not self.raise_duplicate:
-            emit("tool_guard", "idempotent", "intervened", tool=tool, payload={"reason": "duplicate"})
-            return False
-        self.refuse(claim, idem_key)
+    def bad_key(self, value: Any) -> NoReturn:
+        """Refuse an idempotency_key that is not a non-empty str."""
+        raise ConfigError(f"{self.info.name}: {KEY_PARAM} must be a non-empty str, got {value!r}")
 
     def refuse(self, claim: Claim, idem_key: str) -> NoReturn:
+        """Report and raise the refusal that ``claim`` calls for."""
         tool = self.info.name
         reason = {"done": "duplicate", "in_progress": "in_progress", "unknown": "outcome_unknown"}[claim.status]
         emit("tool_guard", "idempotent", "blocked", tool=tool, payload={"reason": reason})
@@ -192,8 +180,26 @@ class _Idempotent:
         return not isinstance(exc, Exception) or isinstance(exc, self.release_on)
 
     def wrap(self) -> Any:
-        fn, ttl, own_store = self.info.fn, self.ttl, self.store
-        key_of, verdict, releases = self.key, self.verdict, self.releases
+        # The hot path stays inline: one contextvar read, one key, one claim; the rare outcomes are method calls.
+        fn, tool, ttl, own_store, prefix = self.info.fn, self.info.name, self.ttl, self.store, self.prefix
+        get_key, index = self.get_key, positional_index(self.info.signature, KEY_PARAM)
+        raise_duplicate, no_run, bad_key, refuse, releases = (
+            self.raise_duplicate,
+            self.no_run,
+            self.bad_key,
+            self.refuse,
+            self.releases,
+        )
+
+        def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+            run = current_run()
+            if run is None:
+                no_run()
+            value = args[index] if len(args) > index else get_key(args, kwargs)
+            if type(value) is not str or not value:
+                bad_key(value)
+            run_id = run.run_id
+            return f"{prefix}{len(run_id)}:{run_id}{len(value)}:{value}", value
 
         if self.info.is_async:
 
@@ -201,8 +207,12 @@ class _Idempotent:
                 key, idem_key = key_of(args, kwargs)
                 store = own_store if own_store is not None else get_default_store()
                 claim = await store.aidem_claim(key, ttl)
-                if not verdict(claim, idem_key):
-                    return claim.result
+                if claim.status != "claimed":
+                    if claim.status == "done" and not raise_duplicate:
+                        emit("tool_guard", "idempotent", "intervened", tool=tool, payload=_DUPLICATE)
+                        return claim.result
+                    refuse(claim, idem_key)
+                emit("tool_guard", "idempotent", "allowed", tool=tool)
                 try:
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
@@ -220,8 +230,12 @@ class _Idempotent:
             key, idem_key = key_of(args, kwargs)
             store = own_store if own_store is not None else get_default_store()
             claim = store.idem_claim(key, ttl)
-            if not verdict(claim, idem_key):
-                return claim.result
+            if claim.status != "claimed":
+                if claim.status == "done" and not raise_duplicate:
+                    emit("tool_guard", "idempotent", "intervened", tool=tool, payload=_DUPLICATE)
+                    return claim.result
+                refuse(claim, idem_key)
+            emit("tool_guard", "idempotent", "allowed", tool=tool)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
