@@ -126,11 +126,11 @@ class _RateLimit:
         # The hot path: locals only, no inspect, one store operation, emit() returns at once without sinks.
         fn, name, prefix, get_scope, index = self.info.fn, self.info.name, self.prefix, self.get_scope, self.scope_index
         limit, period, own_store, refuse = self.limit, self.period, self.store, self.refuse
-        keys: dict[str, str] = {}  # str scope value -> key, bounded: skips building the key for recurring values
+        keys: dict[str, str] = {}  # str scope value -> key (bounded): skips building keys for recurring values
 
         def key_of(value: Any) -> str:
             key = prefix + encode_value(value)
-            if type(value) is str and len(keys) < _KEY_CACHE:
+            if type(value) is str and len(value) <= 256 and len(keys) < _KEY_CACHE:
                 keys[value] = key
             return key
 
