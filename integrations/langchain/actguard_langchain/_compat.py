@@ -6,7 +6,7 @@ try:
     import langchain_core as _langchain_core
 except ImportError as exc:  # pragma: no cover - exercised only without langchain-core
     raise ImportError(
-        'actguard_langchain needs langchain-core >= 0.3: pip install "actguard[langchain]" '
+        'actguard_langchain needs langchain-core >= 0.3.10: pip install "actguard[langchain]" '
         f"(ActGuardMiddleware also needs langchain >= 1.0) ({exc})"
     ) from exc
 
