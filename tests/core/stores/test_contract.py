@@ -291,3 +291,12 @@ async def test_spend_is_exact_under_threads(backend: Any) -> None:
     total = store.spend_get("team")
     assert total.tokens == 600
     assert total.usd == pytest.approx(2.0)
+
+
+async def test_window_with_a_lower_limit_waits_for_the_right_hit(backend: Any, call: Any) -> None:
+    for _ in range(3):  # hits at 0, 10, 20
+        assert (await call("hit_window", "k", 3, 60)).allowed
+        backend.advance(10)
+    refused = await call("hit_window", "k", 2, 60)  # the limit was lowered to 2 (at 30)
+    assert (refused.allowed, refused.count) == (False, 3)
+    assert refused.retry_after == pytest.approx(40, abs=0.01)  # at 70 the hit at 10 leaves: one remains, below 2

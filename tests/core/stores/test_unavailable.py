@@ -147,9 +147,18 @@ async def test_redis_unreachable_is_unavailable(events: list[dict[str, Any]], ne
 async def test_redis_stopped_mid_run_then_back_recovers_without_restarting(own_redis_server: Any) -> None:
     server = own_redis_server
     store = actguard.RedisStore(server.url, prefix="recovery")
+
+    @actguard.rate_limit(max_calls=100, period=3600, store=store)
+    def search(query: str) -> str:
+        return f"results for {query}"
+
     assert store.hit_window("k", 3, 3600).allowed
     assert (await store.ahit_window("k", 3, 3600)).allowed
+    assert search("a") == "results for a"
     server.stop()
+    with pytest.raises(actguard.StoreUnavailable) as info:
+        search("b")  # the guard fails closed: the tool does not run
+    assert info.value.operation == "hit_window"
     with pytest.raises(actguard.StoreUnavailable):
         store.hit_window("k", 3, 3600)
     with pytest.raises(actguard.StoreUnavailable):
@@ -160,6 +169,7 @@ async def test_redis_stopped_mid_run_then_back_recovers_without_restarting(own_r
     assert store.hit_window("k", 3, 3600) == actguard.stores.WindowDecision(True, 1, 0.0)
     assert (await store.ahit_window("k", 3, 3600)).count == 2
     assert store.spend_add("alice", 1.0, 1, None).tokens == 1
+    assert search("c") == "results for c"
     await store.aclose()
 
 
