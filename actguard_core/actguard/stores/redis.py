@@ -212,7 +212,7 @@ class RedisStore(Store):
             await anext(bound.lifetime)  # registers it with this loop's shutdown
         return bound
 
-    def _run(self, operation: str, script: str, key: str, *args: Any) -> Any:
+    def _run(self, script: str, key: str, *args: Any) -> Any:
         """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart); driver errors propagate."""
         bound = self._sync_bound()
         registered = bound.scripts[script]
@@ -221,10 +221,10 @@ class RedisStore(Store):
         except self._noscript:
             return registered(keys=[key], args=[self._offset(), *args])
 
-    async def _arun(self, operation: str, script: str, key: str, *args: Any) -> Any:
+    async def _arun(self, script: str, key: str, *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
-            return await asyncio.to_thread(self._run, operation, script, key, *args)
+            return await asyncio.to_thread(self._run, script, key, *args)
         registered = bound.scripts[script]
         try:
             return await bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
@@ -286,13 +286,13 @@ class RedisStore(Store):
     # -- rate limits --------------------------------------------------------------------------------------------
     def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
         try:
-            return self._window(self._run("hit_window", "hit_window", self._key("rl", key), limit, repr(period)))
+            return self._window(self._run("hit_window", self._key("rl", key), limit, repr(period)))
         except self._errors as exc:
             return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
 
     async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:
         try:
-            reply = await self._arun("hit_window", "hit_window", self._key("rl", key), limit, repr(period))
+            reply = await self._arun("hit_window", self._key("rl", key), limit, repr(period))
             return self._window(reply)
         except self._errors as exc:
             return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
@@ -300,15 +300,13 @@ class RedisStore(Store):
     # -- circuit breakers ---------------------------------------------------------------------------------------
     def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
         try:
-            return self._acquired(
-                self._run("breaker_acquire", "breaker_acquire", self._key("cb", key), repr(reset_timeout))
-            )
+            return self._acquired(self._run("breaker_acquire", self._key("cb", key), repr(reset_timeout)))
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
 
     async def abreaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
         try:
-            reply = await self._arun("breaker_acquire", "breaker_acquire", self._key("cb", key), repr(reset_timeout))
+            reply = await self._arun("breaker_acquire", self._key("cb", key), repr(reset_timeout))
             return self._acquired(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
@@ -317,7 +315,6 @@ class RedisStore(Store):
         self, key: str, success: bool, probe: bool, max_fails: int, reset_timeout: float
     ) -> tuple[Any, ...]:
         return (
-            "breaker_record",
             "breaker_record",
             self._key("cb", key),
             int(success),
@@ -365,14 +362,14 @@ class RedisStore(Store):
 
     def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
         try:
-            reply = self._run("breaker_snapshot", "breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            reply = self._run("breaker_snapshot", self._key("cb", key), repr(reset_timeout))
             return self._snapshot(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
 
     async def abreaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
         try:
-            reply = await self._arun("breaker_snapshot", "breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            reply = await self._arun("breaker_snapshot", self._key("cb", key), repr(reset_timeout))
             return self._snapshot(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
@@ -380,27 +377,27 @@ class RedisStore(Store):
     # -- counters -----------------------------------------------------------------------------------------------
     def incr(self, key: str, ttl: float) -> int:
         try:
-            return int(self._run("incr", "incr", self._key("ct", key), repr(ttl)))
+            return int(self._run("incr", self._key("ct", key), repr(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
 
     async def aincr(self, key: str, ttl: float) -> int:
         try:
-            return int(await self._arun("incr", "incr", self._key("ct", key), repr(ttl)))
+            return int(await self._arun("incr", self._key("ct", key), repr(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
     def idem_claim(self, key: str, ttl: float) -> Claim:
         try:
-            reply = self._run("idem_claim", "idem_claim", self._key("id", key), repr(ttl))
+            reply = self._run("idem_claim", self._key("id", key), repr(ttl))
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
 
     async def aidem_claim(self, key: str, ttl: float) -> Claim:
         try:
-            reply = await self._arun("idem_claim", "idem_claim", self._key("id", key), repr(ttl))
+            reply = await self._arun("idem_claim", self._key("id", key), repr(ttl))
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
@@ -412,7 +409,7 @@ class RedisStore(Store):
             self.idem_mark_unknown(key, ttl)
             raise
         try:
-            self._run("idem_complete", "idem_set", self._key("id", key), repr(ttl), "done", data)
+            self._run("idem_set", self._key("id", key), repr(ttl), "done", data)
         except self._errors as exc:
             self._unavailable("idem_complete", exc)
 
@@ -423,7 +420,7 @@ class RedisStore(Store):
             await self.aidem_mark_unknown(key, ttl)
             raise
         try:
-            await self._arun("idem_complete", "idem_set", self._key("id", key), repr(ttl), "done", data)
+            await self._arun("idem_set", self._key("id", key), repr(ttl), "done", data)
         except self._errors as exc:
             self._unavailable("idem_complete", exc)
 
@@ -445,13 +442,13 @@ class RedisStore(Store):
 
     def idem_mark_unknown(self, key: str, ttl: float) -> None:
         try:
-            self._run("idem_mark_unknown", "idem_set", self._key("id", key), repr(ttl), "unknown", "")
+            self._run("idem_set", self._key("id", key), repr(ttl), "unknown", "")
         except self._errors as exc:
             self._unavailable("idem_mark_unknown", exc)
 
     async def aidem_mark_unknown(self, key: str, ttl: float) -> None:
         try:
-            await self._arun("idem_mark_unknown", "idem_set", self._key("id", key), repr(ttl), "unknown", "")
+            await self._arun("idem_set", self._key("id", key), repr(ttl), "unknown", "")
         except self._errors as exc:
             self._unavailable("idem_mark_unknown", exc)
 
@@ -459,14 +456,14 @@ class RedisStore(Store):
     def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
         members = [_fact(kind, v) for v in values]
         try:
-            self._run("facts_add", "facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+            self._run("facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
         except self._errors as exc:
             self._unavailable("facts_add", exc)
 
     async def afacts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
         members = [_fact(kind, v) for v in values]
         try:
-            await self._arun("facts_add", "facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+            await self._arun("facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
         except self._errors as exc:
             self._unavailable("facts_add", exc)
 
@@ -474,9 +471,7 @@ class RedisStore(Store):
         if not values:
             return []
         try:
-            reply = self._run(
-                "facts_missing", "facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values]
-            )
+            reply = self._run("facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values])
         except self._errors as exc:
             self._unavailable("facts_missing", exc)
         return self._missing(values, reply)
@@ -485,9 +480,7 @@ class RedisStore(Store):
         if not values:
             return []
         try:
-            reply = await self._arun(
-                "facts_missing", "facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values]
-            )
+            reply = await self._arun("facts_missing", self._key("fa", namespace), *[_fact(kind, v) for v in values])
         except self._errors as exc:
             self._unavailable("facts_missing", exc)
         return self._missing(values, reply)
@@ -512,26 +505,26 @@ class RedisStore(Store):
     def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         ttl_arg = "" if ttl is None else repr(ttl)
         try:
-            return self._spend(self._run("spend_add", "spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg))
+            return self._spend(self._run("spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg))
         except self._errors as exc:
             self._unavailable("spend_add", exc)
 
     async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         ttl_arg = "" if ttl is None else repr(ttl)
         try:
-            reply = await self._arun("spend_add", "spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg)
+            reply = await self._arun("spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg)
         except self._errors as exc:
             self._unavailable("spend_add", exc)
         return self._spend(reply)
 
     def spend_get(self, key: str) -> SpendTotals:
         try:
-            return self._spend(self._run("spend_get", "spend_get", self._key("sp", key)))
+            return self._spend(self._run("spend_get", self._key("sp", key)))
         except self._errors as exc:
             self._unavailable("spend_get", exc)
 
     async def aspend_get(self, key: str) -> SpendTotals:
         try:
-            return self._spend(await self._arun("spend_get", "spend_get", self._key("sp", key)))
+            return self._spend(await self._arun("spend_get", self._key("sp", key)))
         except self._errors as exc:
             self._unavailable("spend_get", exc)
