@@ -31,6 +31,8 @@ from actguard.stores._codec import Serializer, make_codec
 if TYPE_CHECKING:
     import redis as redis_py
     import redis.asyncio as redis_asyncio
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+    from redis.cluster import RedisCluster
 
 __all__ = ["RedisStore"]
 
@@ -123,10 +125,10 @@ class RedisStore(Store):
 
     def __init__(
         self,
-        url_or_client: str | redis_py.Redis | redis_asyncio.Redis,
+        url_or_client: str | redis_py.Redis | RedisCluster | redis_asyncio.Redis | AsyncRedisCluster,
         *,
         prefix: str = "actguard",
-        async_client: redis_asyncio.Redis | None = None,
+        async_client: redis_asyncio.Redis | AsyncRedisCluster | None = None,
         fail_open: bool | Iterable[str] = False,
         serializer: Serializer = "json",
         timeout: float = 2.0,
