@@ -20,13 +20,12 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from typing_extensions import NotRequired
 
-import actguard
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
 from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
-from actguard_langchain._tools import RECOVERABLE, guard_tool
+from actguard_langchain._tools import RECOVERABLE, check_guards, guard_tool
 from actguard_langchain._usage import call_id_of, model_of, usage_from_message
 
 __all__ = ["ActGuardMiddleware"]
@@ -117,7 +116,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
                 raise ConfigError(
                     f"ActGuardMiddleware(tool_guards=...) must map tool names to dicts of guards, got {tool_name!r}"
                 )
-            actguard.tool(**guards)  # validates now
+            check_guards(guards, f"ActGuardMiddleware(tool_guards={{{tool_name!r}: ...}})")
             self._tool_guards[tool_name] = dict(guards)
         self._guarded: dict[str, tuple[BaseTool, BaseTool]] = {}
         self._lock = threading.Lock()

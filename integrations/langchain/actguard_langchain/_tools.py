@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, Tool, ToolException
@@ -12,7 +12,7 @@ from langchain_core.tools import BaseTool, StructuredTool, Tool, ToolException
 import actguard
 from actguard.exceptions import ConfigError, GuardError, ToolGuardError
 
-__all__ = ["RECOVERABLE", "GuardRefusal", "guard_tool", "guard_tools"]
+__all__ = ["RECOVERABLE", "GuardRefusal", "check_guards", "guard_tool", "guard_tools"]
 
 _REFUSAL_MODES = ("message", "raise")
 _GUARDS = frozenset(
@@ -33,6 +33,14 @@ class GuardRefusal(ToolException):
         self.error = error
         to_prompt = getattr(error, "to_prompt", None)
         super().__init__(to_prompt() if callable(to_prompt) else str(error))
+
+
+def check_guards(guards: Mapping[str, Any], where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Validate guard arguments now (a ConfigError names what is wrong); return the decorator they make."""
+    unknown = sorted(set(guards) - _GUARDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown guard(s) {unknown}; accepted: {sorted(_GUARDS)}")
+    return actguard.tool(**guards) if guards else _same
 
 
 def _as_tool(tool: Any) -> BaseTool:
@@ -133,12 +141,9 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
     """
     if on_refusal not in _REFUSAL_MODES:
         raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
-    unknown = sorted(set(guards) - _GUARDS)
-    if unknown:
-        raise ConfigError(f"guard_tool: unknown guard(s) {unknown}; accepted: {sorted(_GUARDS)}")
+    decorate = check_guards(guards, "guard_tool")
     base = _as_tool(tool)
     func, coroutine = _delegates(base)
-    decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = actguard.tool(**guards) if guards else _same
     message = on_refusal == "message"
 
     sync_fn: Callable[..., Any] | None = None

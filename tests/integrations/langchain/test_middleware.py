@@ -173,6 +173,8 @@ def test_refusals_can_be_raised_instead() -> None:
         {"handler": object()},
         {"handler": ActGuardCallbackHandler(), "token_limit": 5},
         {"tool_guards": {"search": "rate_limit"}},
+        {"tool_guards": {"search": {"rate_limits": {"max_calls": 1, "period": 60}}}},
+        {"tool_guards": {"search": {"rate_limit": {"max_calls": 0, "period": 60}}}},
         {"token_limit": 0},
     ],
     ids=str,
@@ -222,3 +224,12 @@ def test_middleware_and_a_separate_handler_inside_a_guard_count_each_call_once()
     assert (outer.usage.calls, outer.tokens_used) == (3, 1550)
     for budget in (mw.last_budget, other.last_budget):
         assert budget is not None and (budget.usage.calls, budget.tokens_used) == (3, 1550)
+
+
+def test_without_the_handler_a_run_budget_is_found_by_the_config_run_id() -> None:
+    mw = ActGuardMiddleware()
+    run_id = uuid.uuid4()
+    model = ScriptedChatModel(responses=[*searches(1), "done"])
+    create_agent(model, tools=[search], middleware=[mw]).invoke(INPUT, {"run_id": run_id})
+    guard = mw.budget_for(run_id)
+    assert guard is not None and guard is mw.last_budget and guard.tokens_used == 600
