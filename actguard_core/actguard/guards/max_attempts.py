@@ -87,7 +87,15 @@ def _wrap(info: ToolInfo, limit: int, ttl: float, own_store: Store | None) -> An
         emit("tool_guard", "max_attempts", "blocked", tool=tool, payload={"limit": limit, "attempts": attempts})
         raise MaxAttemptsExceeded(tool_name=tool, limit=limit, attempts=attempts, run_id=run_id)
 
-    # The hot path stays inline: one contextvar read, one key, one store operation.
+    # The hot path stays inline: one contextvar read, one store operation, and the key of the last run seen
+    # reused (an agent run calls its tools many times); the memo is one tuple, swapped atomically.
+    memo: list[tuple[str, str]] = [("", "")]
+
+    def key_for(run_id: str) -> str:
+        key = f"{prefix}{len(run_id)}:{run_id}"
+        memo[0] = (run_id, key)
+        return key
+
     if info.is_async:
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -95,8 +103,10 @@ def _wrap(info: ToolInfo, limit: int, ttl: float, own_store: Store | None) -> An
             if run is None:
                 no_run()
             run_id = run.run_id
+            last = memo[0]
+            key = last[1] if last[0] is run_id else key_for(run_id)
             store = own_store if own_store is not None else get_default_store()
-            attempts = await store.aincr(f"{prefix}{len(run_id)}:{run_id}", ttl)
+            attempts = await store.aincr(key, ttl)
             if attempts > limit:
                 refuse(attempts, run_id)
             emit("tool_guard", "max_attempts", "allowed", tool=tool)
@@ -109,8 +119,10 @@ def _wrap(info: ToolInfo, limit: int, ttl: float, own_store: Store | None) -> An
         if run is None:
             no_run()
         run_id = run.run_id
+        last = memo[0]
+        key = last[1] if last[0] is run_id else key_for(run_id)
         store = own_store if own_store is not None else get_default_store()
-        attempts = store.incr(f"{prefix}{len(run_id)}:{run_id}", ttl)
+        attempts = store.incr(key, ttl)
         if attempts > limit:
             refuse(attempts, run_id)
         emit("tool_guard", "max_attempts", "allowed", tool=tool)
