@@ -9,7 +9,8 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from agents import FunctionTool
+from agents import FunctionTool, function_tool
+from agents.tool import default_tool_error_function
 
 import actguard
 from actguard.exceptions import ActGuardError, BudgetExceededError, ConfigError, GuardError, ToolGuardError
@@ -45,11 +46,13 @@ def tool_function(tool: FunctionTool, invoke: Callable[[Any, str], Awaitable[Any
     return call
 
 
-def guard_tool(tool: FunctionTool, *, on_refusal: str = "message", **guards: Any) -> FunctionTool:
-    """Return a copy of a ``FunctionTool`` whose calls pass through actguard's guards.
+def guard_tool(tool: FunctionTool | Callable[..., Any], *, on_refusal: str = "message", **guards: Any) -> FunctionTool:
+    """Return a ``FunctionTool`` whose calls pass through actguard's guards.
 
-    The copy keeps the tool's name, description, JSON schema and every other setting; only ``on_invoke_tool``
-    changes. Example::
+    Given a ``FunctionTool``, the result is a copy keeping its name, description, JSON schema and every other
+    setting; only ``on_invoke_tool`` changes. Given a plain function (sync or async), the result is
+    ``function_tool(fn)`` with the guards around the function and the SDK's error handling outside them, so a
+    ``circuit_breaker`` sees the function's failures while the model still gets the SDK's error text. Example::
 
         from agents import function_tool
         from actguard_openai_agents import guard_tool
@@ -59,9 +62,14 @@ def guard_tool(tool: FunctionTool, *, on_refusal: str = "message", **guards: Any
             \"\"\"Delete an order by id.\"\"\"
 
         delete_order = guard_tool(delete_order, enforce=[actguard.RequireFact("order_id", "order_id")])
+        search = guard_tool(search_api, circuit_breaker={"name": "search_api", "max_fails": 3})  # a function
+
+    A ``FunctionTool`` made by ``@function_tool`` turns its function's exceptions into text for the model before the
+    guards can see them, so ``circuit_breaker`` on such a tool is refused at decoration: pass the function instead,
+    or build the tool with ``failure_error_function=None``.
 
     Args:
-        tool: a ``FunctionTool`` (as made by ``@function_tool``).
+        tool: a ``FunctionTool`` (as made by ``@function_tool``) or a plain function.
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
             attempts, duplicate call, missing fact...) is returned to the model as the tool's output, with the
             error's ``to_prompt()`` text, and the run goes on; ``"raise"``: the actguard error propagates. A spent
@@ -70,19 +78,64 @@ def guard_tool(tool: FunctionTool, *, on_refusal: str = "message", **guards: Any
             ``max_attempts``, ``idempotent``), plus ``prove`` and ``enforce``.
 
     Raises:
-        ConfigError: for a ``tool`` that is not a ``FunctionTool``, an unknown ``on_refusal`` or bad guard arguments.
+        ConfigError: for a ``tool`` that is neither, an unknown ``on_refusal``, bad guard arguments, or a
+            ``circuit_breaker`` that could not see the tool's failures.
     """
-    if not isinstance(tool, FunctionTool):
-        raise ConfigError(f"guard_tool(tool=...) must be an agents FunctionTool (from @function_tool), got {tool!r}")
     if on_refusal not in _REFUSAL_MODES:
         raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
-    original = tool.on_invoke_tool
-    if not guards:
-        return copy.copy(tool)
-    guarded = actguard.tool(**guards)(tool_function(tool, original))
-    message = on_refusal == "message"
+    if isinstance(tool, FunctionTool):
+        return _guard_function_tool(tool, on_refusal == "message", guards)
+    if inspect.isfunction(tool) or inspect.ismethod(tool):
+        return _guard_function(tool, on_refusal == "message", guards)
+    raise ConfigError(
+        f"guard_tool(tool=...) must be an agents FunctionTool (from @function_tool) or a function, got {tool!r}"
+    )
+
+
+def _refusal_as_output(
+    invoke: Callable[[Any, str], Awaitable[Any]], message: bool, on_error: Callable[[Any, Exception], Any] | None
+) -> Callable[[Any, str], Awaitable[Any]]:
+    """An invoker around ``invoke``: refusals become the tool's output (``message``), a spent budget propagates,
+    and other errors go to ``on_error`` (the SDK's error text) when given."""
 
     async def on_invoke_tool(context: Any, raw: str) -> Any:
+        try:
+            return await invoke(context, raw)
+        except BudgetExceededError:
+            raise
+        except RECOVERABLE as exc:
+            if message:
+                return exc.to_prompt()
+            raise
+        except Exception as exc:
+            if on_error is None:
+                raise
+            return on_error(context, exc)
+
+    return on_invoke_tool
+
+
+def _guard_function(fn: Callable[..., Any], message: bool, guards: dict[str, Any]) -> FunctionTool:
+    guarded = actguard.tool(**guards)(fn) if guards else fn
+    tool = function_tool(guarded, failure_error_function=None)  # errors reach the invoker below, past the guards
+    tool.on_invoke_tool = _refusal_as_output(tool.on_invoke_tool, message, default_tool_error_function)
+    return tool
+
+
+def _guard_function_tool(tool: FunctionTool, message: bool, guards: dict[str, Any]) -> FunctionTool:
+    if guards.get("circuit_breaker") is not None and not _failures_visible(tool):
+        raise ConfigError(
+            f"guard_tool(circuit_breaker=...) on FunctionTool {tool.name!r} would never see a failure: the tool "
+            "turns its exceptions into text for the model (its failure_error_function). Pass the plain function "
+            "to guard_tool instead, or build the tool with function_tool(..., failure_error_function=None)."
+        )
+    original = tool.on_invoke_tool
+    wrapped = copy.copy(tool)
+    if not guards:
+        return wrapped
+    guarded = actguard.tool(**guards)(tool_function(tool, original))
+
+    async def invoke(context: Any, raw: str) -> Any:
         try:
             args = json.loads(raw) if raw else {}
         except ValueError:
@@ -92,20 +145,27 @@ def guard_tool(tool: FunctionTool, *, on_refusal: str = "message", **guards: Any
         token = _call.set((context, raw))
         try:
             return await guarded(**args)
-        except BudgetExceededError:
-            raise
-        except RECOVERABLE as exc:
-            if message:
-                return exc.to_prompt()
-            raise
         finally:
             _call.reset(token)
 
-    wrapped = copy.copy(tool)
-    wrapped.on_invoke_tool = on_invoke_tool
+    wrapped.on_invoke_tool = _refusal_as_output(invoke, message, None)
     return wrapped
 
 
-def guard_tools(tools: Iterable[FunctionTool], *, on_refusal: str = "message", **guards: Any) -> list[FunctionTool]:
+def _failures_visible(tool: FunctionTool) -> bool:
+    """Whether the tool's invoker lets its function's exceptions out (``failure_error_function=None``)."""
+    if hasattr(tool, "_use_default_failure_error_function"):  # openai-agents >= 0.17 or so: kept on the tool
+        return not tool._use_default_failure_error_function and getattr(tool, "_failure_error_function", 0) is None
+    invoker = tool.on_invoke_tool  # older releases: a closure over the function_tool() argument
+    code = getattr(invoker, "__code__", None)
+    closure = getattr(invoker, "__closure__", None)
+    if code is not None and closure and "failure_error_function" in code.co_freevars:
+        return closure[code.co_freevars.index("failure_error_function")].cell_contents is None
+    return False
+
+
+def guard_tools(
+    tools: Iterable[FunctionTool | Callable[..., Any]], *, on_refusal: str = "message", **guards: Any
+) -> list[FunctionTool]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own guard state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]

@@ -25,8 +25,10 @@ def script(turns: list[Turn]) -> list[ScriptedResponse]:
     ]
 
 
-def sdk_tool(spec: ToolSpec) -> FunctionTool:
-    """A FunctionTool for a plain function, guarded with the spec's guards."""
+def sdk_tool(spec: ToolSpec, from_function: bool = False) -> FunctionTool:
+    """A FunctionTool for a plain function, guarded with the spec's guards (given the tool, or the function)."""
+    if from_function:
+        return guard_tool(spec.fn, **spec.guards)
     tool = function_tool(spec.fn)
     return guard_tool(tool, **spec.guards) if spec.guards else tool
 
@@ -38,11 +40,15 @@ async def consume(result: Any) -> None:
 
 
 class AgentsHarness:
-    """Runner.run (or run_streamed) metered by one ActGuardRunHooks shared by every run with the same limits."""
+    """Runner.run (or run_streamed) metered by one ActGuardRunHooks shared by every run with the same limits.
 
-    def __init__(self, mode: str = "run") -> None:
+    ``functions=True`` hands guard_tool the plain functions instead of ``@function_tool`` tools.
+    """
+
+    def __init__(self, mode: str = "run", functions: bool = False) -> None:
         self.mode = mode
-        self.name = f"openai-agents-{mode}"
+        self.functions = functions
+        self.name = f"openai-agents-{mode}" + ("-functions" if functions else "")
         self._hooks: dict[tuple[Any, ...], ActGuardRunHooks] = {}
 
     def hooks(self, budget: BudgetSpec) -> ActGuardRunHooks:
@@ -53,7 +59,9 @@ class AgentsHarness:
 
     def run(self, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
         model = ScriptedModel(script(turns))
-        agent = Agent(name="assistant", instructions="Help.", model=model, tools=[sdk_tool(s) for s in tools])
+        agent = Agent(
+            name="assistant", instructions="Help.", model=model, tools=[sdk_tool(s, self.functions) for s in tools]
+        )
         hooks = self.hooks(budget)
         error: BaseException | None = None
         handle: Any = None
@@ -80,4 +88,5 @@ class AgentsHarness:
 HARNESSES: dict[str, Callable[[], AgentsHarness]] = {
     "run": lambda: AgentsHarness("run"),
     "streamed": lambda: AgentsHarness("streamed"),
+    "run-functions": lambda: AgentsHarness("run", functions=True),
 }

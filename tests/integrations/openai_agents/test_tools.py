@@ -107,6 +107,63 @@ async def test_custody_across_tools_and_agents() -> None:
     assert deleted == ["o2"]  # the fulfilment agent's delete went through: the fact outlives the handoff
 
 
+def make_flaky(calls: list[str]) -> Any:
+    async def flaky_search(query: str) -> str:
+        """Search a flaky backend."""
+        calls.append(query)
+        raise RuntimeError("backend down")
+
+    return flaky_search
+
+
+async def test_circuit_breaker_on_a_function_sees_its_failures() -> None:
+    calls: list[str] = []
+    breaker = {"name": "flaky_api", "max_fails": 2, "reset_timeout": 60}
+    tool = guard_tool(make_flaky(calls), circuit_breaker=breaker)
+    assert (tool.name, tool.params_json_schema) == ("flaky_search", function_tool(make_flaky([])).params_json_schema)
+    model = ScriptedModel([*(tool_call("flaky_search", {"query": f"q{i}"}) for i in range(4)), answer("gave up")])
+    result = await Runner.run(Agent(name="a", model=model, tools=[tool]), "go")
+    assert result.final_output == "gave up"
+    assert calls == ["q0", "q1"]  # the circuit opened after two failures: no more calls to the backend
+    outputs = model.tool_outputs()
+    assert all("error occurred" in o for o in outputs[:2]), outputs  # the SDK's own error text
+    assert all("temporarily disabled" in o for o in outputs[2:]), outputs
+
+
+async def test_circuit_breaker_on_a_function_tool_that_raises() -> None:
+    calls: list[str] = []
+    with pytest.raises(ConfigError, match="failure_error_function"):
+        guard_tool(function_tool(make_flaky(calls)), circuit_breaker={"name": "flaky_api2", "max_fails": 1})
+    tool = guard_tool(
+        function_tool(make_flaky(calls), failure_error_function=None),
+        circuit_breaker={"name": "flaky_api2", "max_fails": 1, "reset_timeout": 60},
+    )
+    model = ScriptedModel([tool_call("flaky_search", {"query": "a"}), answer("never")])
+    with pytest.raises(Exception) as info:
+        await Runner.run(Agent(name="a", model=model, tools=[tool]), "go")
+    assert "backend down" in repr(info.value) + repr(info.value.__cause__)
+    model = ScriptedModel([tool_call("flaky_search", {"query": "b"}), answer("ok")])
+    await Runner.run(Agent(name="a", model=model, tools=[tool]), "go")
+    assert calls == ["a"] and "temporarily disabled" in model.tool_outputs()[0]
+
+
+async def test_refusal_from_a_guarded_function_can_propagate() -> None:
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return key
+
+    tool = guard_tool(lookup, on_refusal="raise", max_attempts=1)
+    model = ScriptedModel([tool_call("lookup", {"key": "a"}), tool_call("lookup", {"key": "b"})])
+    with actguard.RunContext(), pytest.raises(Exception) as info:
+        await Runner.run(Agent(name="a", model=model, tools=[tool]), "go")
+    chain: list[BaseException] = []
+    error: BaseException | None = info.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, actguard.MaxAttemptsExceeded) for e in chain), chain
+
+
 @pytest.mark.skipif(not HAS_TOOL_GUARDRAILS, reason="tool guardrails arrived in openai-agents 0.3.3")
 async def test_custody_as_a_tool_input_guardrail() -> None:
     deleted: list[str] = []
@@ -145,10 +202,7 @@ def test_custody_guardrail_says_what_it_needs() -> None:
 def test_bad_arguments_fail_at_decoration() -> None:
     list_orders, _, _ = make_tools()
 
-    def plain(x: str) -> str:
-        return x
-
-    bad: Any = plain
+    bad: Any = "list_orders"
     with pytest.raises(ConfigError, match="FunctionTool"):
         guard_tool(bad, rate_limit={"max_calls": 1, "period": 1})
     with pytest.raises(ConfigError, match="on_refusal"):
