@@ -78,6 +78,9 @@ def circuit_breaker(
     (``asyncio.CancelledError``, ``KeyboardInterrupt``). A successful call resets the count; a call that saw no
     failures when it started skips that write, so a healthy circuit costs one store operation per call.
 
+    Events (category ``tool_guard``, name ``circuit_breaker``): ``allowed`` / ``blocked`` per call, ``opened`` when a
+    failure opens the circuit, ``closed`` when a probe's success closes it.
+
     Args:
         name: the dependency's name, shared by every tool that uses it.
         max_fails: consecutive counted failures that open the circuit, >= 1.
@@ -189,6 +192,7 @@ class _Policy:
         return kind not in self.ignore_kinds and kind in self.fail_kinds
 
     def refuse(self, decision: BreakerDecision, tool: str) -> NoReturn:
+        """Report and raise a fail-fast refusal."""
         emit(
             "tool_guard",
             "circuit_breaker",
@@ -201,6 +205,7 @@ class _Policy:
         )
 
     def failed(self, state: str, failures: int, probe: bool, tool: str, exc: BaseException) -> None:
+        """Report the failure that opened the circuit (the max_fails-th in a row, or a failed probe)."""
         if state == "open" and (probe or failures == self.max_fails):
             emit(
                 "tool_guard",
@@ -210,9 +215,13 @@ class _Policy:
                 payload={"dependency": self.name, "failures": failures, "error": type(exc).__name__},
             )
 
+    def closed(self, tool: str) -> None:
+        """Report that a successful probe closed the circuit."""
+        emit("tool_guard", "circuit_breaker", "closed", tool=tool, payload={"dependency": self.name})
+
     def wrap(self, info: ToolInfo) -> Any:
         fn, tool, key, max_fails, reset = info.fn, info.name, self.key, self.max_fails, self.reset
-        own_store, counts, refuse, failed = self.store, self.counts, self.refuse, self.failed
+        own_store, counts, refuse, failed, closed = self.store, self.counts, self.refuse, self.failed, self.closed
 
         if info.is_async:
 
@@ -237,6 +246,8 @@ class _Policy:
                     await store.abreaker_record(
                         key, success=True, probe=decision.probe, max_fails=max_fails, reset_timeout=reset
                     )
+                    if decision.probe:
+                        closed(tool)
                 return result
 
             return finish(async_wrapper, info)
@@ -260,6 +271,8 @@ class _Policy:
                 raise
             if decision.probe or decision.failures:
                 store.breaker_record(key, success=True, probe=decision.probe, max_fails=max_fails, reset_timeout=reset)
+                if decision.probe:
+                    closed(tool)
             return result
 
         return finish(wrapper, info)

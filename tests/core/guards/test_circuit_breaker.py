@@ -357,7 +357,7 @@ async def test_cancelled_probe_hands_the_slot_back(store: MemoryStore, clock: Fa
     assert await tool(False) == "ok"  # a new probe went through and closed the circuit
 
 
-def test_events(store: MemoryStore) -> None:
+def test_events(store: MemoryStore, clock: FakeClock) -> None:
     body = Flaky()
     body.errors = [ConnectionError()]
     f = circuit_breaker(name="ev", max_fails=1, reset_timeout=5)(body)
@@ -366,7 +366,10 @@ def test_events(store: MemoryStore) -> None:
             f()
         with pytest.raises(CircuitOpenError):
             f()
-    assert [e["outcome"] for e in events.of(name="circuit_breaker")] == ["allowed", "opened", "blocked"]
+        clock.advance(5)
+        f()
+    outcomes = [e["outcome"] for e in events.of(name="circuit_breaker")]
+    assert outcomes == ["allowed", "opened", "blocked", "allowed", "closed"]
     assert events.of(outcome="blocked")[0]["payload"]["dependency"] == "ev"
 
 
