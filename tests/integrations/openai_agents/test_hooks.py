@@ -22,6 +22,7 @@ from agents_harness import consume  # noqa: E402
 
 import actguard  # noqa: E402
 from actguard import BudgetExceededError, BudgetGuard, ConfigError, LLMUsage  # noqa: E402
+from actguard.testing import capture_events  # noqa: E402
 from actguard_openai_agents import HAS_SEQUENTIAL_GUARDRAILS, ActGuardRunHooks, budget_guardrail  # noqa: E402
 from actguard_openai_agents.testing import ScriptedModel, answer, tool_call  # noqa: E402
 
@@ -61,6 +62,16 @@ async def test_budget_stops_the_run_before_the_next_model_call(mode: str) -> Non
     assert (usage.calls, usage.input_tokens, usage.cached_input_tokens) == (2, 1000, 400)
     assert (usage.output_tokens, usage.reasoning_tokens) == (200, 80)
     assert budget.usd_used == pytest.approx(2 * (300 * 2.5 + 200 * 1.25 + 100 * 10) / 1e6)
+
+
+async def test_a_refused_model_call_is_reported() -> None:
+    model = searching_model(input_tokens=600, output_tokens=0)
+    with capture_events() as events, pytest.raises(BudgetExceededError):
+        await Runner.run(
+            Agent(name="a", model=model, tools=[search]), "go", hooks=ActGuardRunHooks("bob", token_limit=1000)
+        )
+    [event] = events.of(category="budget", name="llm_call", outcome="blocked")
+    assert event["user_id"] == "bob" and event["payload"]["limit_type"] == "token"
 
 
 def test_run_sync_gets_the_budget_error() -> None:
