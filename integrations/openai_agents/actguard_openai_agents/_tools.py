@@ -66,7 +66,8 @@ def guard_tool(tool: FunctionTool | Callable[..., Any], *, on_refusal: str = "me
 
     A ``FunctionTool`` made by ``@function_tool`` turns its function's exceptions into text for the model before the
     guards can see them, so ``circuit_breaker`` on such a tool is refused at decoration: pass the function instead,
-    or build the tool with ``failure_error_function=None``.
+    or build the tool with ``failure_error_function=None``. For the same reason ``idempotent`` on such a tool keeps
+    that error text as the key's result (a repeat is answered with it and not run again).
 
     Args:
         tool: a ``FunctionTool`` (as made by ``@function_tool``) or a plain function.
@@ -154,7 +155,7 @@ def _guard_function_tool(tool: FunctionTool, message: bool, guards: dict[str, An
 
 def _failures_visible(tool: FunctionTool) -> bool:
     """Whether the tool's invoker lets its function's exceptions out (``failure_error_function=None``)."""
-    if hasattr(tool, "_use_default_failure_error_function"):  # openai-agents >= 0.17 or so: kept on the tool
+    if hasattr(tool, "_use_default_failure_error_function"):  # newer releases (0.16 has it) keep it on the tool
         return not tool._use_default_failure_error_function and getattr(tool, "_failure_error_function", 0) is None
     invoker = tool.on_invoke_tool  # older releases: a closure over the function_tool() argument
     code = getattr(invoker, "__code__", None)
