@@ -33,6 +33,8 @@ What actguard itself emits (``category`` / ``name`` / ``outcome``; payload keys 
   ``rate_limit`` (allowed, blocked), ``circuit_breaker`` (allowed, blocked [dependency, retry_after, failures],
   ``opened`` [dependency, failures, error]), ``timeout`` (allowed, intervened), ``max_attempts`` (allowed, blocked),
   ``idempotent`` (allowed, blocked, intervened: a duplicate answered from the first call).
+  Adapters that hand a refusal back to the model as the tool's result also report ``tool_guard`` / ``refusal`` /
+  ``returned_to_model``.
 - ``custody`` / ``prove``: ``recorded`` [kind, count, truncated] or ``blocked`` [code: NO_SESSION,
   TOO_MANY_RESULTS]; ``custody`` / ``enforce``: ``allowed`` or ``blocked`` [code, e.g. MISSING_FACT, and details].
 - ``budget`` / ``llm_call`` / ``recorded`` [guard, model, provider, call_id, usd, token counts]: one metered LLM call;

@@ -24,6 +24,7 @@ from typing import Any
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
+from actguard.reporting import emit
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
 
 __all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
@@ -205,6 +206,13 @@ class CrewBudget:
                 budget.check()  # this kickoff's limits and every enclosing BudgetGuard's
             except BudgetExceededError as exc:
                 state.stopped = exc
+                emit(
+                    "budget",
+                    "llm_call",
+                    "blocked",
+                    user_id=exc.user_id,
+                    payload={"limit_type": exc.limit_type, "limit": exc.limit, "used": exc.used},
+                )
                 raise CrewBudgetExceeded(exc) from exc
 
         token = _active.set(state)

@@ -220,7 +220,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         return request.override(tool=cached[1])
 
     def _refusal(self, request: Any, error: Exception) -> ToolMessage:
-        emit("tool", "refusal", "returned_to_model", tool=request.tool_call.get("name"))
+        emit("tool_guard", "refusal", "returned_to_model", tool=request.tool_call.get("name"))
         return ToolMessage(
             content=error.to_prompt() if hasattr(error, "to_prompt") else str(error),
             tool_call_id=request.tool_call["id"],

@@ -12,6 +12,7 @@ from crewai_harness import CrewAIHarness, crew_tool, make_crew, replies  # noqa:
 
 import actguard  # noqa: E402
 import actguard_crewai  # noqa: E402
+from actguard.testing import capture_events  # noqa: E402
 from actguard_crewai.testing import ScriptedLLM  # noqa: E402
 
 # CrewAI warns about its own deprecated fields while building agents; that is not ours to fix.
@@ -40,8 +41,10 @@ def test_budget_error_reaches_kickoff_caller_and_stops_the_model() -> None:
     llm = ScriptedLLM(replies(_turns(5, tokens=600)))
     crew = make_crew(llm, [crew_tool(ToolSpec(search))])
     budget = actguard_crewai.CrewBudget(user_id="alice", token_limit=1000)
-    with pytest.raises(actguard.BudgetExceededError) as info:
+    with capture_events() as events, pytest.raises(actguard.BudgetExceededError) as info:
         budget.kickoff(crew)
+    blocked = events.of(category="budget", name="llm_call", outcome="blocked")
+    assert [(e["user_id"], e["payload"]["limit_type"]) for e in blocked] == [("alice", "token")]
     assert isinstance(info.value, actguard_crewai.CrewBudgetExceeded)
     assert info.value.limit_type == "token" and info.value.used == 1200 and info.value.user_id == "alice"
     assert llm.calls == 2
