@@ -101,7 +101,10 @@ class ActGuardRunHooks(RunHooks[Any]):
         """
         if isinstance(run, BaseException):
             with self._lock:
-                refused = self._refusals.get(run)
+                try:
+                    refused = self._refusals.get(run)
+                except TypeError:  # an exception type without weak references is none of ours
+                    refused = None
             if refused is not None:
                 return refused
         context = _context_of(run)

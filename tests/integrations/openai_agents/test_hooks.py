@@ -100,6 +100,7 @@ async def test_budget_is_readable_after_a_run_that_succeeds() -> None:
     assert budget is not None and budget.tokens_used == 15 + 120 and budget.usage.calls == 2
     assert hooks.budget_for(result.context_wrapper) is budget
     assert hooks.budget_for(object()) is None
+    assert hooks.budget_for(ValueError("not from a run")) is None  # no weak references to builtin exceptions
 
 
 async def test_usage_is_kept_when_the_run_ends_in_an_error() -> None:
