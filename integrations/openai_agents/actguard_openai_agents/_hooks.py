@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
@@ -80,7 +81,7 @@ class ActGuardRunHooks(RunHooks[Any]):
         self.max_runs = max_runs
         self._lock = threading.Lock()
         # id(run context) -> (weak reference to it, its budget); the weakref tells a reused id from the same run.
-        self._runs: OrderedDict[int, tuple[weakref.ref[Any], _Run]] = OrderedDict()
+        self._runs: OrderedDict[int, tuple[Callable[[], Any], _Run]] = OrderedDict()
         self._last: BudgetGuard | None = None
         self._refusals: weakref.WeakKeyDictionary[BaseException, BudgetGuard] = weakref.WeakKeyDictionary()
 
@@ -125,7 +126,7 @@ class ActGuardRunHooks(RunHooks[Any]):
             )
             # Hooks run in tasks that copy the run's context: the BudgetGuard active where the run started.
             run = _Run(guard, current_budget())
-            self._runs[key] = (weakref.ref(context), run)
+            self._runs[key] = (_ref(context), run)
             self._runs.move_to_end(key)
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
@@ -185,6 +186,14 @@ class _Run:
         self.budget.check()
         if self.enclosing is not None:
             self.enclosing.check()
+
+
+def _ref(context: Any) -> Callable[[], Any]:
+    """A weak reference to the run's context (a strong one if it takes none: the registry is bounded anyway)."""
+    try:
+        return weakref.ref(context)
+    except TypeError:
+        return lambda: context
 
 
 def _context_of(run: Any) -> Any:
