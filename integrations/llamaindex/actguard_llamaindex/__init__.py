@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from actguard_llamaindex._compat import LLAMA_INDEX_CORE_VERSION
 from actguard_llamaindex._handler import ActGuardHandler, install, instrument, uninstall, uninstrument
-from actguard_llamaindex._tools import GuardedFunctionTool, guard_tool, guard_tools
+from actguard_llamaindex._tools import guard_tool, guard_tools
 
 __all__ = [
     "LLAMA_INDEX_CORE_VERSION",
     "ActGuardHandler",
-    "GuardedFunctionTool",
     "guard_tool",
     "guard_tools",
     "install",

@@ -1,4 +1,9 @@
-"""guard_tool / guard_tools: LlamaIndex ``FunctionTool`` s with actguard's guards; refusals returned to the model."""
+"""guard_tool / guard_tools: LlamaIndex ``FunctionTool`` s with actguard's guards; refusals returned to the model.
+
+A refusal travels as a small marker object returned by the guarded function; the tool's ``callback`` (FunctionTool's
+own extension point for replacing its output) turns it into an error ``ToolOutput``. No FunctionTool subclass: a
+subclass overriding ``call`` / ``acall`` would get a second instrumentation span per call from LlamaIndex.
+"""
 
 from __future__ import annotations
 
@@ -14,52 +19,36 @@ from llama_index.core.tools import BaseTool, FunctionTool, ToolOutput
 import actguard
 from actguard.exceptions import ConfigError, GuardError, ToolGuardError
 
-__all__ = ["RECOVERABLE", "GuardedFunctionTool", "guard_tool", "guard_tools"]
+__all__ = ["RECOVERABLE", "guard_tool", "guard_tools"]
 
 _REFUSAL_MODES = ("message", "raise")
 RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
 """Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 _HAS_PARTIAL_PARAMS = "partial_params" in inspect.signature(FunctionTool.__init__).parameters
-_HAS_EXCEPTION_FIELD = "exception" in getattr(ToolOutput, "model_fields", {})  # llama-index-core >= 0.12.3x
+_HAS_EXCEPTION_FIELD = "exception" in getattr(ToolOutput, "model_fields", {})  # not on llama-index-core 0.12
 
 
-class GuardedFunctionTool(FunctionTool):
-    """A ``FunctionTool`` whose recoverable refusals come back as an error ``ToolOutput`` instead of raising.
+class _Refusal:
+    """What a guarded function returns instead of raising a recoverable refusal (the callback unwraps it)."""
 
-    The output's ``content`` is the error's ``to_prompt()`` text (what was refused, why, and what the model can do
-    about it), ``is_error`` is True, and the actguard error is in ``raw_output`` (and ``exception`` where
-    LlamaIndex's ``ToolOutput`` has that field). Made by :func:`guard_tool`.
-    """
+    __slots__ = ("error", "kwargs")
 
-    _actguard_on_refusal: str = "message"
+    def __init__(self, error: Exception, kwargs: dict[str, Any]) -> None:
+        self.error = error
+        self.kwargs = kwargs
 
-    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        """Call the tool through its guards."""
-        try:
-            return super().call(*args, **kwargs)
-        except RECOVERABLE as exc:
-            if self._actguard_on_refusal == "raise":
-                raise
-            return self._refusal(exc, args, kwargs)
+    def __str__(self) -> str:
+        to_prompt = getattr(self.error, "to_prompt", None)
+        return str(to_prompt()) if callable(to_prompt) else str(self.error)
 
-    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        """Call the tool through its guards (async)."""
-        try:
-            return await super().acall(*args, **kwargs)
-        except RECOVERABLE as exc:
-            if self._actguard_on_refusal == "raise":
-                raise
-            return self._refusal(exc, args, kwargs)
-
-    def _refusal(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolOutput:
-        extra: dict[str, Any] = {"exception": exc} if _HAS_EXCEPTION_FIELD else {}
-        ctx_name = getattr(self, "ctx_param_name", None)  # not on llama-index-core 0.12 (its context arg is `ctx`)
-        shown = {k: v for k, v in kwargs.items() if k not in (ctx_name, "ctx")}
+    def output(self, tool_name: str) -> ToolOutput:
+        extra: dict[str, Any] = {"exception": self.error} if _HAS_EXCEPTION_FIELD else {}
+        shown = {k: v for k, v in self.kwargs.items() if k != "ctx" and type(v).__name__ != "Context"}
         return ToolOutput(
-            content=exc.to_prompt() if hasattr(exc, "to_prompt") else str(exc),
-            tool_name=self.metadata.name or "",
-            raw_input={"args": args, "kwargs": shown},
-            raw_output=exc,
+            content=str(self),
+            tool_name=tool_name,
+            raw_input={"args": (), "kwargs": shown},
+            raw_output=self.error,
             is_error=True,
             **extra,
         )
@@ -75,8 +64,7 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
         return (sync, coroutine) if sync is not None or coroutine is not None else (fn, afn)
     schema = tool.metadata.fn_schema
     names = list(getattr(schema, "model_fields", {}) or {})
-    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names]
-    signature = inspect.Signature(params)
+    signature = inspect.Signature([inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names])
 
     def run(**kwargs: Any) -> Any:
         return tool(**kwargs).content
@@ -94,7 +82,8 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
 
 
 def _in_executor(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a sync function off the event loop in a copy of the caller's context (session, run and budget follow)."""
+    """Run a sync function off the event loop in a copy of the caller's context (session, run and budget follow;
+    llama-index-core 0.12's own executor shim drops them)."""
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
@@ -106,7 +95,49 @@ def _in_executor(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> GuardedFunctionTool:
+def _refusing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RECOVERABLE as exc:
+            return _Refusal(exc, kwargs)
+
+    return run
+
+
+def _arefusing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except RECOVERABLE as exc:
+            return _Refusal(exc, kwargs)
+
+    return run
+
+
+def _callbacks(base: BaseTool, name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """FunctionTool callbacks that turn a refusal into an error ToolOutput and run the tool's own callbacks else."""
+    own = getattr(base, "_callback", None)
+    aown = getattr(base, "_async_callback", None)
+
+    def callback(raw_output: Any) -> Any:
+        if isinstance(raw_output, _Refusal):
+            return raw_output.output(name)
+        return own(raw_output) if own is not None else None
+
+    async def async_callback(raw_output: Any) -> Any:
+        if isinstance(raw_output, _Refusal):
+            return raw_output.output(name)
+        if aown is not None:
+            return await aown(raw_output)
+        return own(raw_output) if own is not None else None
+
+    return callback, async_callback
+
+
+def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> FunctionTool:
     """Return a ``FunctionTool`` that runs ``tool`` through actguard's guards, with the same name, description and
     argument schema.
 
@@ -122,9 +153,10 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Guar
         tool: a ``FunctionTool``, another LlamaIndex ``BaseTool`` (called through its ``call`` / ``acall``), or a
             plain function (sync or async).
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
-            attempts, duplicate call, missing fact...) comes back to the model as an error ``ToolOutput`` whose text
-            is the error's ``to_prompt()``, and the run goes on; ``"raise"``: the actguard error propagates (a
-            LlamaIndex agent then shows the model its plain message). A spent budget always propagates.
+            attempts, duplicate call, missing fact...) comes back as an error ``ToolOutput`` (``is_error=True``)
+            whose content is the error's ``to_prompt()`` text and whose ``raw_output`` is the actguard error; the
+            model sees it and the run goes on. ``"raise"``: the actguard error propagates (a LlamaIndex agent then
+            shows the model its plain message). A spent budget and configuration errors always propagate.
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
             ``max_attempts``, ``idempotent``, ``prove``, ``enforce``).
 
@@ -141,23 +173,26 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Guar
         raise ConfigError(f"guard_tool(tool=...) must be a LlamaIndex tool or a function, got {tool!r}")
     func, coroutine = _delegates(base)
     decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = actguard.tool(**guards) if guards else _same
-    sync_fn = decorate(func) if func is not None else None
-    async_fn = decorate(coroutine) if coroutine is not None else None
-    if async_fn is None and sync_fn is not None:
+    message = on_refusal == "message"
+    sync_fn = async_fn = None
+    if func is not None:
+        sync_fn = decorate(func)
+        sync_fn = _refusing(sync_fn) if message else sync_fn
+    if coroutine is not None:
+        async_fn = decorate(coroutine)
+        async_fn = _arefusing(async_fn) if message else async_fn
+    elif sync_fn is not None:
         async_fn = _in_executor(sync_fn)
-    guarded = GuardedFunctionTool(
-        fn=sync_fn,
-        async_fn=async_fn,
-        metadata=base.metadata,
-        callback=getattr(base, "_callback", None),
-        async_callback=getattr(base, "_async_callback", None),
-        **({"partial_params": base.partial_params} if _HAS_PARTIAL_PARAMS and isinstance(base, FunctionTool) else {}),
+    callback, async_callback = _callbacks(base, base.metadata.name or "")
+    extra: dict[str, Any] = {}
+    if _HAS_PARTIAL_PARAMS and isinstance(base, FunctionTool):
+        extra["partial_params"] = base.partial_params
+    return FunctionTool(
+        fn=sync_fn, async_fn=async_fn, metadata=base.metadata, callback=callback, async_callback=async_callback, **extra
     )
-    guarded._actguard_on_refusal = on_refusal
-    return guarded
 
 
-def guard_tools(tools: Iterable[Any], *, on_refusal: str = "message", **guards: Any) -> list[GuardedFunctionTool]:
+def guard_tools(tools: Iterable[Any], *, on_refusal: str = "message", **guards: Any) -> list[FunctionTool]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own guard state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]
 

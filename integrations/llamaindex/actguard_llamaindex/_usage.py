@@ -7,6 +7,7 @@ and reasoning details. A streamed response is read from its last chunk (where Op
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ _PROVIDERS = (
 def _get(obj: Any, key: str) -> Any:
     if obj is None:
         return None
+    if type(obj) is dict:  # the common case, without the slower ABC check
+        return obj.get(key)
     if isinstance(obj, Mapping):
         return obj.get(key)
     return getattr(obj, key, None)
@@ -48,12 +51,16 @@ def _str(obj: Any, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@functools.lru_cache(maxsize=256)
+def _provider_of_name(lowered: str) -> str | None:
+    return next((provider for part, provider in _PROVIDERS if part in lowered), None)
+
+
 def provider_of(class_name: Any) -> str | None:
     """The price provider for a LlamaIndex LLM ``class_name`` (``"openai_llm"`` -> ``"openai"``), or None."""
     if not isinstance(class_name, str):
         return None
-    lowered = class_name.lower()
-    return next((provider for part, provider in _PROVIDERS if part in lowered), None)
+    return _provider_of_name(class_name.lower())
 
 
 def model_of(response: Any, fallback: str | None) -> str:

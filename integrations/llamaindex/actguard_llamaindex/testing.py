@@ -67,6 +67,9 @@ def _next_id(prefix: str) -> str:
 class ScriptedLLM(FunctionCallingLLM):
     """A function-calling LLM that plays ``replies`` in order (repeating the last one) and reports usage.
 
+    With ``per_conversation=True`` the reply is picked by the conversation's position instead (how many assistant
+    messages the request already holds), so one instance can serve many runs, concurrent ones included.
+
     Attributes:
         model: the model name reported in every response (priced by genai-prices).
         calls: how many model calls were made.
@@ -79,9 +82,13 @@ class ScriptedLLM(FunctionCallingLLM):
     _observations: list[str] = PrivateAttr(default_factory=list)
     _seen_tool_ids: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _per_conversation: bool = PrivateAttr(default=False)
 
-    def __init__(self, replies: Sequence[Reply], model: str = "gpt-4o", **kwargs: Any) -> None:
+    def __init__(
+        self, replies: Sequence[Reply], model: str = "gpt-4o", *, per_conversation: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(model=model, **kwargs)
+        self._per_conversation = per_conversation
         if not replies:
             raise ValueError("ScriptedLLM(replies=...) needs at least one reply")
         self._replies = list(replies)
@@ -111,7 +118,11 @@ class ScriptedLLM(FunctionCallingLLM):
                 if message.role == MessageRole.TOOL and isinstance(tool_id, str) and tool_id not in self._seen_tool_ids:
                     self._seen_tool_ids.add(tool_id)
                     self._observations.append(str(message.content))
-            reply = self._replies[min(self._calls, len(self._replies) - 1)]
+            if self._per_conversation:
+                position = sum(1 for m in messages if m.role == MessageRole.ASSISTANT)
+            else:
+                position = self._calls
+            reply = self._replies[min(position, len(self._replies) - 1)]
             self._calls += 1
         return reply, _next_id("chatcmpl")
 
