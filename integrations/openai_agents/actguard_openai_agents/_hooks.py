@@ -13,7 +13,7 @@ from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
-from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, usage_of
+from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
 
@@ -54,6 +54,10 @@ class ActGuardRunHooks(RunHooks[Any]):
             not see the run config. A model name or a ``Model`` instance. Otherwise the model is the agent's, or the
             SDK default.
         max_runs: how many runs' budgets stay readable (oldest dropped first).
+        **budget_options: further :class:`~actguard.BudgetGuard` options for each run's budget
+            (``on_unknown_model``, ``fallback_price``; ``shared`` / ``window`` / ``store`` make every run of one
+            ``user_id`` and ``name`` share one budget in the store). ``strict`` is refused: the hooks do not see the
+            request's size.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class ActGuardRunHooks(RunHooks[Any]):
         *,
         model: Any = None,
         max_runs: int = 1000,
+        **budget_options: Any,
     ) -> None:
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
             raise ConfigError(f"ActGuardRunHooks(max_runs=...) must be an int >= 1, got {max_runs!r}")
@@ -72,13 +77,20 @@ class ActGuardRunHooks(RunHooks[Any]):
             raise ConfigError(
                 f"ActGuardRunHooks(model=...) must be a model name, a Model with a `model` name, or None; got {model!r}"
             )
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+        if budget_options.get("strict"):
+            raise ConfigError(
+                "ActGuardRunHooks(strict=True) is not supported: the hooks do not see the request's size. Run inside "
+                "a BudgetGuard(strict=True), which actguard's SDK meter applies to each OpenAI call."
+            )
+        # validates every argument now
+        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name, **budget_options)
         self.user_id = user_id
         self.usd_limit = usd_limit
         self.token_limit = token_limit
         self.name = name
         self.model = model
         self.max_runs = max_runs
+        self.budget_options = budget_options
         self._lock = threading.Lock()
         # id(run context) -> (weak reference to it, its budget); the weakref tells a reused id from the same run.
         self._runs: OrderedDict[int, tuple[Callable[[], Any], _Run]] = OrderedDict()
@@ -122,7 +134,11 @@ class ActGuardRunHooks(RunHooks[Any]):
             if entry is not None and entry[0]() is context:
                 return entry[1]
             guard = BudgetGuard(
-                user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
+                user_id=self.user_id,
+                usd_limit=self.usd_limit,
+                token_limit=self.token_limit,
+                name=self.name,
+                **self.budget_options,
             )
             # Hooks run in tasks that copy the run's context: the BudgetGuard active where the run started.
             run = _Run(guard, current_budget())
@@ -137,10 +153,10 @@ class ActGuardRunHooks(RunHooks[Any]):
     async def on_llm_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
     ) -> None:
-        """Refuse the model call if the run's budget (or an enclosing one) is spent."""
+        """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model."""
         run = self._run(context)
         try:
-            run.check()
+            run.check(*split_model(model_name(self.model, agent)))
         except BudgetExceededError as error:
             with self._lock:
                 self._refusals[error] = run.budget
@@ -181,11 +197,12 @@ class _Run:
         self.budget = budget
         self.enclosing = enclosing
 
-    def check(self) -> None:
-        """Raise BudgetExceededError if the run's budget, or an enclosing one, is spent."""
-        self.budget.check()
+    def check(self, model: str | None = None, provider: str | None = None) -> None:
+        """Raise BudgetExceededError if the run's budget, or an enclosing one, is spent; UnknownModelPriceError if
+        one with a usd_limit has no price for ``model``."""
+        self.budget.check_call(model, provider=provider)
         if self.enclosing is not None:
-            self.enclosing.check()
+            self.enclosing.check_call(model, provider=provider)
 
 
 def _ref(context: Any) -> Callable[[], Any]:

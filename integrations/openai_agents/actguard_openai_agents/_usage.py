@@ -10,7 +10,7 @@ from agents.models.fake_id import FAKE_RESPONSES_ID
 
 from actguard import LLMUsage
 
-__all__ = ["call_id_of", "metered_by_sdk", "model_name", "usage_of"]
+__all__ = ["call_id_of", "metered_by_sdk", "model_name", "split_model", "usage_of"]
 
 _ROUTING_PREFIXES = ("openai/", "litellm/", "any-llm/")  # MultiProvider prefixes: not part of the model's name
 
@@ -41,7 +41,8 @@ def metered_by_sdk(override: Any, agent: Any) -> bool:
     return True  # the SDK default model, on the OpenAI client
 
 
-def _split(model: str) -> tuple[str, str | None]:
+def split_model(model: str) -> tuple[str, str | None]:
+    """The model's name and provider: ``"litellm/anthropic/claude-x"`` -> ``("claude-x", "anthropic")``."""
     for prefix in _ROUTING_PREFIXES:
         if model.startswith(prefix):
             model = model[len(prefix) :]
@@ -62,7 +63,7 @@ def usage_of(response: Any, model: str) -> LLMUsage:
     usage = getattr(response, "usage", None)
     in_details = getattr(usage, "input_tokens_details", None)
     out_details = getattr(usage, "output_tokens_details", None)
-    name, provider = _split(model)
+    name, provider = split_model(model)
     return LLMUsage(
         model=name,
         provider=provider,

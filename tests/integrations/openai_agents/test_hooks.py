@@ -21,7 +21,8 @@ from agents import (  # noqa: E402
 from agents_harness import consume  # noqa: E402
 
 import actguard  # noqa: E402
-from actguard import BudgetExceededError, BudgetGuard, ConfigError, LLMUsage  # noqa: E402
+from actguard import BudgetExceededError, BudgetGuard, ConfigError, LLMUsage, UnknownModelPriceError  # noqa: E402
+from actguard.exceptions import ActGuardWarning  # noqa: E402
 from actguard.testing import capture_events  # noqa: E402
 from actguard_openai_agents import HAS_SEQUENTIAL_GUARDRAILS, ActGuardRunHooks, budget_guardrail  # noqa: E402
 from actguard_openai_agents.testing import ScriptedModel, answer, tool_call  # noqa: E402
@@ -240,6 +241,29 @@ async def test_budget_guardrail_on_a_shared_budget_and_on_the_hooks() -> None:
             await Runner.run(agent, "go", hooks=hooks)
 
 
+async def test_an_unpriced_model_is_refused_before_the_call_under_a_usd_limit() -> None:
+    model = ScriptedModel(["hi"], model="acme-finetune-7")
+    with pytest.raises(UnknownModelPriceError):
+        await Runner.run(Agent(name="a", model=model), "go", hooks=ActGuardRunHooks(usd_limit=1.0))
+    assert model.calls == 0
+    hooks = ActGuardRunHooks(
+        usd_limit=1.0, on_unknown_model="warn", fallback_price={"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+    )
+    with pytest.warns(ActGuardWarning, match="acme-finetune-7"):
+        await Runner.run(Agent(name="a", model=model), "go", hooks=hooks)
+    assert hooks.last_budget is not None and hooks.last_budget.usd_used == pytest.approx((100 + 40) / 1e6)
+
+
+async def test_runs_of_one_user_can_share_a_budget_in_the_store() -> None:
+    hooks = ActGuardRunHooks(user_id="alice", name="daily", token_limit=1000, shared=True, window="1d")
+    first = ScriptedModel([answer("one", input_tokens=700, output_tokens=0)])
+    await Runner.run(Agent(name="a", model=first), "go", hooks=hooks)
+    second = ScriptedModel([tool_call("search", {"query": "q"}, input_tokens=400, output_tokens=0), answer("never")])
+    with pytest.raises(BudgetExceededError) as info:
+        await Runner.run(Agent(name="a", model=second, tools=[search]), "go", hooks=hooks)
+    assert second.calls == 1 and info.value.used == 1100
+
+
 def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigError, match="max_runs"):
         ActGuardRunHooks(max_runs=0)
@@ -247,6 +271,10 @@ def test_bad_arguments_fail_at_construction() -> None:
         ActGuardRunHooks(token_limit=-1)
     with pytest.raises(ConfigError, match="model"):
         ActGuardRunHooks(model=42)
+    with pytest.raises(ConfigError, match="strict"):
+        ActGuardRunHooks(strict=True)
+    with pytest.raises(ConfigError, match="on_unknown_model"):
+        ActGuardRunHooks(on_unknown_model="ignore")
     with pytest.raises(ConfigError, match="budget"):
         budget_guardrail("alice")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="name"):
