@@ -19,6 +19,7 @@ The scripted model is priced as ``MODEL`` (a real model in genai-prices) so USD 
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -42,7 +43,8 @@ __all__ = [
     "Turn",
 ]
 
-MODEL = "gpt-4o"  # priced by genai-prices: $2.50 / $10 per million input / output tokens
+MODEL = "gpt-4o"
+_tool_ids = itertools.count()  # priced by genai-prices: $2.50 / $10 per million input / output tokens
 
 
 def require(module: str) -> ModuleType:
@@ -138,7 +140,10 @@ def _noop_tool_named(name: str) -> Callable[..., Any]:
     def tool(query: str) -> str:
         return f"result for {query}"
 
-    tool.__name__ = tool.__qualname__ = name
+    # Guard state is keyed by module + qualified name: a fresh qualname per tool keeps one scenario's rate-limit
+    # window from leaking into the next run of the same scenario (a harness may run the contract twice).
+    tool.__name__ = name
+    tool.__qualname__ = f"{name}_{next(_tool_ids)}"
     tool.__doc__ = "Search the knowledge base for the query."
     return tool
 
