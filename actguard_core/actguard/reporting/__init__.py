@@ -31,7 +31,8 @@ What actguard itself emits (``category`` / ``name`` / ``outcome``; payload keys 
 - ``tool_guard`` / guard name / ``allowed`` or ``blocked`` (refused before the tool ran) or ``intervened`` (the
   guard stopped or answered a call itself):
   ``rate_limit`` (allowed, blocked), ``circuit_breaker`` (allowed, blocked [dependency, retry_after, failures],
-  ``opened`` [dependency, failures, error], ``closed`` [dependency]), ``timeout`` (allowed, intervened), ``max_attempts`` (allowed, blocked),
+  ``opened`` [dependency, failures, error], ``closed`` [dependency]), ``timeout`` (allowed, intervened),
+  ``max_attempts`` (allowed, blocked),
   ``idempotent`` (allowed, blocked, intervened: a duplicate answered from the first call).
   Adapters that hand a refusal back to the model as the tool's result also report ``tool_guard`` / ``refusal`` /
   ``returned_to_model``.
