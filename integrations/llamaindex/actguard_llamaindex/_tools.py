@@ -77,7 +77,7 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
     for fn in (run, arun):
         fn.__name__ = fn.__qualname__ = tool.metadata.name or "tool"
         fn.__doc__ = tool.metadata.description
-        fn.__signature__ = signature  # type: ignore[attr-defined]
+        fn.__signature__ = signature  # type: ignore[union-attr]
     return run, arun
 
 

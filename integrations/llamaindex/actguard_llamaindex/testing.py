@@ -247,6 +247,7 @@ class ScriptedLLM(FunctionCallingLLM):
         chat_history: list[ChatMessage] | None = None,
         verbose: bool = False,
         allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
         messages = list(chat_history or [])
