@@ -32,20 +32,26 @@ def missing_reason() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(below: int = 65536) -> int:
+    """A free loopback port under ``below`` (a cluster node also needs its port + 10000)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port < below:
+            return port
 
 
 class RedisServer:
     """One redis-server process on 127.0.0.1:<port>."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self, port: int | None = None, *, cluster: bool = False) -> None:
+        self.port = port or free_port(below=55536 if cluster else 65536)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.mkdtemp(prefix="actguard-redis-")
+        self._extra = (
+            ["--cluster-enabled", "yes", "--cluster-config-file", f"{self._dir}/nodes.conf"] if cluster else []
+        )
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
@@ -68,6 +74,7 @@ class RedisServer:
                 self._dir,
                 "--loglevel",
                 "notice",
+                *self._extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -80,6 +87,7 @@ class RedisServer:
                 break
         else:
             proc.wait()
+            proc.stdout.close()
             raise RuntimeError(f"redis-server on port {self.port} did not start:\n{''.join(seen)}")
         proc.stdout.close()  # stop reading; the server logs to a closed pipe harmlessly at this loglevel
         self._proc = proc
