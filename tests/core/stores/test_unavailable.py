@@ -224,3 +224,16 @@ def test_pickle_serializer_keeps_any_picklable_result(tmp_path: Path) -> None:
     store.idem_complete("k", (1, {2: b"x"}), 60)
     assert store.idem_claim("k", 60).result == (1, {2: b"x"})
     store.close()
+
+
+def test_import_actguard_never_imports_redis_py() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # as if redis-py were not installed
+        "import actguard\n"
+        "assert actguard.RedisStore and actguard.SQLiteStore\n"
+        "try:\n    actguard.RedisStore('redis://localhost')\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == 'RedisStore needs redis-py: pip install "actguard[redis]"'
