@@ -54,8 +54,11 @@ def split_model(model: str) -> tuple[str, str | None]:
 
 
 def _int(obj: Any, name: str) -> int:
-    value = getattr(obj, name, 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    # Fields of pydantic models and dataclasses live in __dict__: a dict lookup, not pydantic's __getattr__ (which
+    # raises for a field this SDK release lacks, e.g. cache_write_tokens before openai 3).
+    fields = obj if isinstance(obj, dict) else getattr(obj, "__dict__", None)
+    value = fields.get(name, 0) if fields is not None else getattr(obj, name, 0)
+    return value if type(value) is int else 0
 
 
 def usage_of(response: Any, model: str) -> LLMUsage:
