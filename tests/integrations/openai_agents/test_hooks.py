@@ -280,3 +280,31 @@ def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigError, match="name"):
         budget_guardrail(name="")
     assert isinstance(actguard.current_budget(), type(None))
+
+
+def test_usage_and_call_id_are_read_from_any_model_response() -> None:
+    from types import SimpleNamespace
+
+    from actguard_openai_agents._usage import call_id_of, usage_of
+
+    usage = SimpleNamespace(
+        input_tokens=10,
+        input_tokens_details={"cached_tokens": 4},
+        output_tokens=5,
+        output_tokens_details=SimpleNamespace(reasoning_tokens=2),
+    )
+    response = SimpleNamespace(usage=usage, response_id="__fake_id__", output=[])
+    assert usage_of(response, "litellm/anthropic/claude-3-5-sonnet") == LLMUsage(
+        model="claude-3-5-sonnet",
+        provider="anthropic",
+        input_tokens=10,
+        cached_input_tokens=4,
+        output_tokens=5,
+        reasoning_tokens=2,
+    )
+    assert usage_of(response, "openai/gpt-4o").model == "gpt-4o"
+    assert call_id_of(response) is None  # the SDK's placeholder for a streamed Chat Completions response
+    response.output = [SimpleNamespace(provider_data={"model": "gpt-4o", "response_id": "chatcmpl-1"})]
+    assert call_id_of(response) == "chatcmpl-1"
+    response.response_id = "resp_1"
+    assert call_id_of(response) == "resp_1"
