@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # llama-index-core 0.12 warns about its own pyd
     from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 
 import actguard
-from actguard_llamaindex import ActGuardHandler, guard_tool
+from actguard_llamaindex import ActGuardHandler, budget_error, guard_tool
 from actguard_llamaindex.testing import ScriptedLLM, answer, tool_call
 
 
@@ -50,14 +50,6 @@ def agent(llm: ScriptedLLM) -> FunctionAgent:
     return FunctionAgent(
         name="support", description="Handles order requests.", system_prompt="Help the user.", tools=TOOLS, llm=llm
     )
-
-
-def budget_error(exc: BaseException) -> actguard.BudgetExceededError | None:
-    """The budget error itself, or (llama-index-core 0.12 wraps a step's error) the one it was raised from."""
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, actguard.BudgetExceededError):
-        cause = cause.__cause__
-    return cause
 
 
 async def custody_and_refusals() -> None:

@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 from actguard_llamaindex._compat import LLAMA_INDEX_CORE_VERSION
+from actguard_llamaindex._errors import budget_error
 from actguard_llamaindex._handler import ActGuardHandler, install, instrument, uninstall, uninstrument
 from actguard_llamaindex._tools import guard_tool, guard_tools
 
 __all__ = [
     "LLAMA_INDEX_CORE_VERSION",
     "ActGuardHandler",
+    "budget_error",
     "guard_tool",
     "guard_tools",
     "install",

@@ -48,7 +48,7 @@ class ActGuardHandler(BaseCallbackHandler):
             ...
         try:
             result = await handler
-        except actguard.BudgetExceededError as exc:  # llama-index-core 0.12: wrapped, see below
+        except actguard.BudgetExceededError as exc:  # llama-index-core < 0.14: wrapped, see below
             print("stopped:", exc)
         print(guard.budget_for(handler).usd_used)
 
@@ -60,8 +60,9 @@ class ActGuardHandler(BaseCallbackHandler):
     counts in ``additional_kwargs``; a stream is metered when it has been consumed, from its last chunk. Each call is
     recorded under the provider's response id, so a call also metered by actguard's SDK hook counts once. Once a
     limit is crossed, the next LLM call raises :class:`~actguard.BudgetExceededError` before it reaches the
-    provider; the workflow fails with it and ``await handler`` raises it (llama-index-core 0.12 wraps a step's error
-    in ``WorkflowRuntimeError``; the budget error is its ``__cause__``).
+    provider; the workflow fails with it and ``await handler`` raises it (before llama-index-core 0.14, LlamaIndex
+    wraps a step's error in ``WorkflowRuntimeError``, the budget error being its ``__cause__``: :func:`budget_error`
+    finds it either way).
 
     Args:
         user_id: who the spend is for.

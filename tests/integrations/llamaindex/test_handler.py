@@ -19,7 +19,16 @@ from llamaindex_harness import agent_for  # noqa: E402
 import actguard  # noqa: E402
 from actguard import BudgetExceededError, BudgetGuard, ConfigError  # noqa: E402
 from actguard.exceptions import ActGuardWarning  # noqa: E402
-from actguard_llamaindex import ActGuardHandler, guard_tool, install, instrument, uninstall, uninstrument  # noqa: E402
+from actguard_llamaindex import (  # noqa: E402
+    LLAMA_INDEX_CORE_VERSION,
+    ActGuardHandler,
+    budget_error,
+    guard_tool,
+    install,
+    instrument,
+    uninstall,
+    uninstrument,
+)
 from actguard_llamaindex._handler import _llms_of  # noqa: E402
 from actguard_llamaindex._usage import usage_of  # noqa: E402
 from actguard_llamaindex.testing import ScriptedLLM, answer, tool_call  # noqa: E402
@@ -34,12 +43,6 @@ def scripted(*replies: Any) -> ScriptedLLM:
 def search(query: str) -> str:
     """Search the knowledge base."""
     return f"result for {query}"
-
-
-def budget_error(exc: BaseException | None) -> BudgetExceededError | None:
-    while exc is not None and not isinstance(exc, BudgetExceededError):
-        exc = exc.__cause__
-    return exc
 
 
 def test_meters_chat_completion_and_streams_sync_and_async() -> None:
@@ -106,9 +109,10 @@ def test_a_budget_stop_mid_run_reaches_the_caller_and_the_stream_ends() -> None:
     handler, events, error = asyncio.run(asyncio.wait_for(main(), timeout=60))
     err = budget_error(error)
     assert err is not None, error
-    # Current LlamaIndex re-raises the step's error as it is; llama-index-core 0.12 wraps it (the budget error is
-    # then its __cause__).
-    assert error is err or type(error).__name__ == "WorkflowRuntimeError"
+    if tuple(int(p) for p in LLAMA_INDEX_CORE_VERSION.split(".")[:2]) >= (0, 14):
+        assert error is err  # llama-index-workflows 2 re-raises the step's error as it is
+    else:
+        assert type(error).__name__ == "WorkflowRuntimeError" and error.__cause__ is err
     assert (err.limit_type, err.limit, err.used) == ("token", 1000, 1200)
     assert llm.calls == 2
     assert llm.observations == ["result for q0"]
