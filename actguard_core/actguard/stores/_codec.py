@@ -5,8 +5,9 @@ The memory store keeps the result object itself. A shared store must serialise i
 - ``"json"`` (the default): the result must be JSON-serialisable (``None``, bool, int, float, str, lists and dicts
   with string keys, nested). A duplicate call gets back the JSON round trip: tuples come back as lists, and a
   non-string dict key as a string. Anything else (a dataclass, a pydantic model, bytes, a datetime) cannot be stored:
-  the first call's result is still returned to it, the key is marked "outcome unknown" so the tool is never run twice,
-  and :class:`actguard.ConfigError` names the type and the fix (return ``model.model_dump()``, or opt in to pickle).
+  the call that produced it raises :class:`actguard.ConfigError` naming the type and the fix (return
+  ``model.model_dump()``, or opt in to pickle), and its key is marked "outcome unknown", so the tool, which did run,
+  is not run again for that key until the TTL ends. Loud on the first call, never a silent second execution.
 - ``"pickle"``: any picklable object, base64-encoded. Opt in only when every process that can write to the store is
   trusted: unpickling data from the store runs code chosen by whoever wrote it.
 """
