@@ -144,3 +144,25 @@ async def test_combined_tool(backend: Any) -> None:
         assert await book("r3", idempotency_key="b-3") == "booked r3"  # the duplicate was not an attempt
         with pytest.raises(actguard.MaxAttemptsExceeded):
             await book("r4", idempotency_key="b-4")
+
+
+async def test_idempotent_result_that_cannot_be_shared(backend: Any) -> None:
+    runs = []
+
+    class Invoice:  # not JSON-serialisable
+        pass
+
+    @actguard.idempotent(ttl_s=600)
+    def create_invoice(*, idempotency_key: str) -> Invoice:
+        runs.append(idempotency_key)
+        return Invoice()
+
+    with actguard.RunContext(run_id="req-1"):
+        if backend.name == "memory":  # kept as the object itself
+            assert create_invoice(idempotency_key="k") is create_invoice(idempotency_key="k")
+        else:
+            with pytest.raises(actguard.ConfigError, match="type Invoice"):
+                create_invoice(idempotency_key="k")
+            with pytest.raises(actguard.IdempotencyOutcomeUnknown):
+                create_invoice(idempotency_key="k")
+    assert runs == ["k"]
