@@ -288,3 +288,32 @@ def test_bad_arguments_fail_at_construction() -> None:
         instrument(object())
     assert ActGuardHandler().budget_for("no-such-run") is None
     assert actguard.current_budget() is None
+
+
+def test_a_multi_agent_workflow_is_one_run_with_one_budget() -> None:
+    from llama_index.core.agent.workflow import AgentWorkflow
+
+    triage = ScriptedLLM([tool_call("handoff", {"to_agent": "billing", "reason": "a refund"}), answer("unused")])
+    billing = ScriptedLLM([tool_call("search", {"query": "refund"}), answer("refunded")])
+    workflow = AgentWorkflow(
+        agents=[
+            agent_for(triage, [], can_handoff_to=["billing"]).model_copy(update={"name": "triage"}),
+            agent_for(billing, [guard_tool(search)]).model_copy(update={"name": "billing"}),
+        ],
+        root_agent="triage",
+    )
+    guard = ActGuardHandler(user_id="alice", token_limit=10_000)
+
+    async def main() -> Any:
+        handler = guard.run(workflow, user_msg="I want a refund")
+        assert actguard.current_budget() is None  # the run's budget is the run's, not the caller's
+        async for _ in handler.stream_events():
+            pass
+        return handler, await handler
+
+    handler, result = asyncio.run(main())
+    assert "refunded" in str(result)
+    spent = guard.budget_for(handler)
+    assert (triage.calls, billing.calls) == (1, 2)
+    assert spent is not None and spent.tokens_used == 3 * 120 and spent.usage.calls == 3
+    assert billing.observations[-1] == "result for refund"  # after the handoff message
