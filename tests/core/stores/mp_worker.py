@@ -114,7 +114,18 @@ def budget(cmd: dict[str, Any]) -> dict[str, Any]:
     return {"calls": sum(in_threads(attempt))}
 
 
-COMMANDS = {"rate": rate, "idem": idem, "breaker": breaker, "budget": budget}
+def probe(cmd: dict[str, Any]) -> dict[str, Any]:
+    """One guarded call: how did it go?"""
+    try:
+        limited(cmd["bucket"])
+        return {"outcome": "ok"}
+    except actguard.RateLimitExceeded:
+        return {"outcome": "limited"}
+    except actguard.StoreUnavailable as exc:
+        return {"outcome": "unavailable", "cause": type(exc.cause).__name__}
+
+
+COMMANDS = {"rate": rate, "idem": idem, "breaker": breaker, "budget": budget, "probe": probe}
 
 
 def main() -> None:

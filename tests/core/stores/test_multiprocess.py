@@ -146,3 +146,19 @@ def test_shared_budget_stops_every_worker_once_spent(pool: tuple[Pool, Path]) ->
     assert 100 <= made <= 100 + PROCESSES * 8 - 1, made
     # once spent, every worker of every process is refused before its first call
     assert [a["calls"] for a in workers.ask(cmd)] == [0] * PROCESSES
+
+
+def test_workers_fail_closed_while_redis_is_down_and_recover_without_restarting(
+    own_redis_server: Any, tmp_path: Path
+) -> None:
+    server = own_redis_server
+    workers = Pool(["redis", server.url, "fault"], {**os.environ, "ACTGUARD_EFFECTS_FILE": str(tmp_path / "e.log")})
+    try:
+        assert [a["outcome"] for a in workers.ask({"op": "probe", "bucket": "b"})] == ["ok"] * PROCESSES
+        server.stop()
+        down = workers.ask({"op": "probe", "bucket": "b"})
+        assert down == [{"outcome": "unavailable", "cause": "ConnectionError"}] * PROCESSES
+        server.start()  # same port, same worker processes
+        assert [a["outcome"] for a in workers.ask({"op": "probe", "bucket": "b"})] == ["ok"] * PROCESSES
+    finally:
+        workers.close()
