@@ -94,6 +94,9 @@ def circuit_breaker(
     Raises:
         ConfigError: at decoration, for a bad argument (an unknown kind, a kind or type in both lists, ...).
         CircuitOpenError: at call time while open, with ``dependency_name``, ``retry_after`` and ``failures``.
+        StoreUnavailable: at call time, when a shared store cannot be reached (the function is not called),
+            unless the store was built with ``fail_open=True`` or ``fail_open=["circuit_breaker"]``: then the
+            circuit counts as closed and the outage is reported.
 
     Example::
 

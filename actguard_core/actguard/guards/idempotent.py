@@ -93,6 +93,8 @@ def idempotent(
             ``on_duplicate``, ``ttl_s <= 0`` or a non-exception in ``safe_exceptions``; at call time for an
             ``idempotency_key`` that is not a non-empty str.
         MissingRuntimeContextError: at call time outside any RunContext.
+        StoreUnavailable: at call time, when a shared store cannot be reached: idempotency always fails closed
+            (the function is not called, whatever the store's ``fail_open``).
 
     Example::
 

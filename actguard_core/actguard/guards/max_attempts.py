@@ -51,6 +51,7 @@ def max_attempts(calls: Any = None, *, ttl_s: float = _DAY, store: Store | None 
         ConfigError: at decoration, for ``calls < 1`` or ``ttl_s <= 0``.
         MissingRuntimeContextError: at call time outside any RunContext.
         MaxAttemptsExceeded: at call time, with ``limit``, ``attempts`` (this call's number) and ``run_id``.
+        StoreUnavailable: at call time, when a shared store cannot be reached: always fails closed.
 
     Example::
 

@@ -61,6 +61,9 @@ def rate_limit(
         ConfigError: at decoration, for ``max_calls < 1``, ``period <= 0`` or a ``scope`` that is not a parameter.
         RateLimitExceeded: at call time, with ``retry_after`` (seconds until a slot frees), ``scope_value``,
             ``limit`` and ``period``. The function is not called.
+        StoreUnavailable: at call time, when a shared store cannot be reached (the function is not called),
+            unless the store was built with ``fail_open=True`` or ``fail_open=["rate_limit"]``: then the call is
+            admitted and the outage reported.
 
     Example::
 
