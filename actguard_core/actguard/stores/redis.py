@@ -54,6 +54,11 @@ _SCRIPTS = {
 }
 
 
+def _num(value: float) -> str:
+    """A number as an exact script argument (``repr`` of a float round-trips)."""
+    return repr(float(value))
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -288,13 +293,13 @@ class RedisStore(Store):
     # -- rate limits --------------------------------------------------------------------------------------------
     def hit_window(self, key: str, limit: int, period: float) -> WindowDecision:
         try:
-            return self._window(self._run("hit_window", self._key("rl", key), limit, repr(period)))
+            return self._window(self._run("hit_window", self._key("rl", key), int(limit), _num(period)))
         except self._errors as exc:
             return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
 
     async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:
         try:
-            reply = await self._arun("hit_window", self._key("rl", key), limit, repr(period))
+            reply = await self._arun("hit_window", self._key("rl", key), int(limit), _num(period))
             return self._window(reply)
         except self._errors as exc:
             return self._degrade("rate_limit", "hit_window", exc, WindowDecision(True, 0, 0.0))
@@ -302,13 +307,13 @@ class RedisStore(Store):
     # -- circuit breakers ---------------------------------------------------------------------------------------
     def breaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
         try:
-            return self._acquired(self._run("breaker_acquire", self._key("cb", key), repr(reset_timeout)))
+            return self._acquired(self._run("breaker_acquire", self._key("cb", key), _num(reset_timeout)))
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
 
     async def abreaker_acquire(self, key: str, reset_timeout: float) -> BreakerDecision:
         try:
-            reply = await self._arun("breaker_acquire", self._key("cb", key), repr(reset_timeout))
+            reply = await self._arun("breaker_acquire", self._key("cb", key), _num(reset_timeout))
             return self._acquired(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_acquire", exc, BreakerDecision(True, False, 0.0, 0))
@@ -322,8 +327,8 @@ class RedisStore(Store):
             int(success),
             int(probe),
             max_fails,
-            repr(reset_timeout),
-            repr(_BREAKER_IDLE),
+            _num(reset_timeout),
+            _num(_BREAKER_IDLE),
         )
 
     def breaker_record(
@@ -364,14 +369,14 @@ class RedisStore(Store):
 
     def breaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
         try:
-            reply = self._run("breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            reply = self._run("breaker_snapshot", self._key("cb", key), _num(reset_timeout))
             return self._snapshot(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
 
     async def abreaker_snapshot(self, key: str, reset_timeout: float) -> BreakerSnapshot:
         try:
-            reply = await self._arun("breaker_snapshot", self._key("cb", key), repr(reset_timeout))
+            reply = await self._arun("breaker_snapshot", self._key("cb", key), _num(reset_timeout))
             return self._snapshot(reply)
         except self._errors as exc:
             return self._degrade("circuit_breaker", "breaker_snapshot", exc, BreakerSnapshot("closed", 0, 0.0))
@@ -379,27 +384,27 @@ class RedisStore(Store):
     # -- counters -----------------------------------------------------------------------------------------------
     def incr(self, key: str, ttl: float) -> int:
         try:
-            return int(self._run("incr", self._key("ct", key), repr(ttl)))
+            return int(self._run("incr", self._key("ct", key), _num(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
 
     async def aincr(self, key: str, ttl: float) -> int:
         try:
-            return int(await self._arun("incr", self._key("ct", key), repr(ttl)))
+            return int(await self._arun("incr", self._key("ct", key), _num(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
     def idem_claim(self, key: str, ttl: float) -> Claim:
         try:
-            reply = self._run("idem_claim", self._key("id", key), repr(ttl))
+            reply = self._run("idem_claim", self._key("id", key), _num(ttl))
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
 
     async def aidem_claim(self, key: str, ttl: float) -> Claim:
         try:
-            reply = await self._arun("idem_claim", self._key("id", key), repr(ttl))
+            reply = await self._arun("idem_claim", self._key("id", key), _num(ttl))
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
@@ -411,7 +416,7 @@ class RedisStore(Store):
             self.idem_mark_unknown(key, ttl)
             raise
         try:
-            self._run("idem_set", self._key("id", key), repr(ttl), "done", data)
+            self._run("idem_set", self._key("id", key), _num(ttl), "done", data)
         except self._errors as exc:
             self._unavailable("idem_complete", exc)
 
@@ -422,7 +427,7 @@ class RedisStore(Store):
             await self.aidem_mark_unknown(key, ttl)
             raise
         try:
-            await self._arun("idem_set", self._key("id", key), repr(ttl), "done", data)
+            await self._arun("idem_set", self._key("id", key), _num(ttl), "done", data)
         except self._errors as exc:
             self._unavailable("idem_complete", exc)
 
@@ -444,13 +449,13 @@ class RedisStore(Store):
 
     def idem_mark_unknown(self, key: str, ttl: float) -> None:
         try:
-            self._run("idem_set", self._key("id", key), repr(ttl), "unknown", "")
+            self._run("idem_set", self._key("id", key), _num(ttl), "unknown", "")
         except self._errors as exc:
             self._unavailable("idem_mark_unknown", exc)
 
     async def aidem_mark_unknown(self, key: str, ttl: float) -> None:
         try:
-            await self._arun("idem_set", self._key("id", key), repr(ttl), "unknown", "")
+            await self._arun("idem_set", self._key("id", key), _num(ttl), "unknown", "")
         except self._errors as exc:
             self._unavailable("idem_mark_unknown", exc)
 
@@ -458,14 +463,14 @@ class RedisStore(Store):
     def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
         members = [_fact(kind, v) for v in values]
         try:
-            self._run("facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+            self._run("facts_add", self._key("fa", namespace), _num(ttl), _MAX_FACTS, *members)
         except self._errors as exc:
             self._unavailable("facts_add", exc)
 
     async def afacts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
         members = [_fact(kind, v) for v in values]
         try:
-            await self._arun("facts_add", self._key("fa", namespace), repr(ttl), _MAX_FACTS, *members)
+            await self._arun("facts_add", self._key("fa", namespace), _num(ttl), _MAX_FACTS, *members)
         except self._errors as exc:
             self._unavailable("facts_add", exc)
 
@@ -505,16 +510,16 @@ class RedisStore(Store):
 
     # -- spend --------------------------------------------------------------------------------------------------
     def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
-        ttl_arg = "" if ttl is None else repr(ttl)
+        ttl_arg = "" if ttl is None else _num(ttl)
         try:
-            return self._spend(self._run("spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg))
+            return self._spend(self._run("spend_add", self._key("sp", key), _num(usd), int(tokens), ttl_arg))
         except self._errors as exc:
             self._unavailable("spend_add", exc)
 
     async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
-        ttl_arg = "" if ttl is None else repr(ttl)
+        ttl_arg = "" if ttl is None else _num(ttl)
         try:
-            reply = await self._arun("spend_add", self._key("sp", key), repr(usd), tokens, ttl_arg)
+            reply = await self._arun("spend_add", self._key("sp", key), _num(usd), int(tokens), ttl_arg)
         except self._errors as exc:
             self._unavailable("spend_add", exc)
         return self._spend(reply)
