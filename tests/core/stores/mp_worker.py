@@ -42,6 +42,16 @@ def write_order(fail: bool) -> str:
     return "written"
 
 
+@actguard.prove(kind="order_id", extract="id")
+def list_orders(user_id: str) -> list[dict[str, str]]:
+    return [{"id": f"{user_id}-o1"}, {"id": f"{user_id}-o2"}]
+
+
+@actguard.enforce([actguard.RequireFact("order_id", "order_id")])
+def refund_order(order_id: str) -> str:
+    return f"refunded {order_id}"
+
+
 def in_threads(fn: Callable[[int], Any]) -> list[Any]:
     """Run ``fn(i)`` in THREADS threads released together; return their results in order."""
     barrier = threading.Barrier(THREADS)
@@ -125,7 +135,18 @@ def probe(cmd: dict[str, Any]) -> dict[str, Any]:
         return {"outcome": "unavailable", "cause": type(exc.cause).__name__}
 
 
-COMMANDS = {"rate": rate, "idem": idem, "breaker": breaker, "budget": budget, "probe": probe}
+def custody(cmd: dict[str, Any]) -> dict[str, Any]:
+    """In one request's session (the same id and scope in every worker): read (prove) or write (enforce)."""
+    with actguard.session(cmd["session"], {"user_id": cmd["user"]}):
+        if cmd["action"] == "read":
+            return {"ids": [o["id"] for o in list_orders(cmd["user"])]}
+        try:
+            return {"result": refund_order(cmd["order_id"])}
+        except actguard.GuardError as exc:
+            return {"refused": exc.code}
+
+
+COMMANDS = {"rate": rate, "idem": idem, "breaker": breaker, "budget": budget, "probe": probe, "custody": custody}
 
 
 def main() -> None:

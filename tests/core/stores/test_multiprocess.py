@@ -162,3 +162,18 @@ def test_workers_fail_closed_while_redis_is_down_and_recover_without_restarting(
         assert [a["outcome"] for a in workers.ask({"op": "probe", "bucket": "b"})] == ["ok"] * PROCESSES
     finally:
         workers.close()
+
+
+def test_facts_proven_in_one_worker_are_enforced_in_another(pool: tuple[Pool, Path]) -> None:
+    workers, _ = pool
+    session = f"req-{uuid.uuid4().hex[:6]}"
+    idle = {"op": "breaker", "fail": False, "calls": 0}
+    write = {"op": "custody", "session": session, "user": "alice", "action": "write", "order_id": "alice-o2"}
+    before = workers.ask(write, idle, idle, idle)[0]
+    assert before == {"refused": "MISSING_FACT"}  # nobody has read the order yet
+    read = {"op": "custody", "session": session, "user": "alice", "action": "read"}
+    assert workers.ask(read, idle, idle, idle)[0] == {"ids": ["alice-o1", "alice-o2"]}  # worker 0 reads
+    answers = workers.ask(idle, write, write, write)[1:]  # workers 1-3 write
+    assert answers == [{"result": "refunded alice-o2"}] * 3
+    other_user = {**write, "user": "bob"}  # the same ids in another scope stay unproven
+    assert workers.ask(idle, other_user, idle, idle)[1] == {"refused": "MISSING_FACT"}
