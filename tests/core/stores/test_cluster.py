@@ -3,6 +3,7 @@ one key, and the keys of different logical objects spread over the slots."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,11 +18,14 @@ from actguard.testing import FakeClock
 @pytest.fixture(scope="module")
 def cluster_nodes() -> Iterator[list[Any]]:
     from conftest import require_redis
-    from redis_server import RedisServer
+    from redis_server import REQUIRE_ENV, RedisServer
 
     require_redis()
     if shutil.which("redis-cli") is None:
-        pytest.skip("redis-cli not found on PATH: needed to form a test cluster")
+        reason = "redis-cli not found on PATH: needed to form a test cluster (it ships with redis-server)"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
     nodes = [RedisServer(cluster=True) for _ in range(3)]
     try:
         for node in nodes:
