@@ -24,9 +24,8 @@ from typing import Any
 from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
-from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
-from actguard.reporting import emit
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
@@ -70,6 +69,8 @@ class ActGuardHandler(BaseCallbackHandler):
         token_limit: per-run token limit (:meth:`run`).
         name: a label for errors and events.
         max_runs: how many runs' budgets stay readable with :meth:`budget_for` (oldest dropped first).
+        **budget_options: further keyword arguments of :class:`~actguard.BudgetGuard` for each run's budget
+            (``strict``, ``on_unknown_model``, ``fallback_price``, ``shared``, ``window``, ``store``).
     """
 
     def __init__(
@@ -80,16 +81,19 @@ class ActGuardHandler(BaseCallbackHandler):
         name: str | None = None,
         *,
         max_runs: int = 1000,
+        **budget_options: Any,
     ) -> None:
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
             raise ConfigError(f"ActGuardHandler(max_runs=...) must be an int >= 1, got {max_runs!r}")
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+        # validates every argument now
+        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name, **budget_options)
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
         self.user_id = user_id
         self.usd_limit = usd_limit
         self.token_limit = token_limit
         self.name = name
         self.max_runs = max_runs
+        self.budget_options = dict(budget_options)
         self._lock = threading.Lock()
         self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
         self._budgets: OrderedDict[str, BudgetGuard] = OrderedDict()
@@ -105,7 +109,11 @@ class ActGuardHandler(BaseCallbackHandler):
         """
         instrument(workflow, self)
         budget = BudgetGuard(
-            user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
+            user_id=self.user_id,
+            usd_limit=self.usd_limit,
+            token_limit=self.token_limit,
+            name=self.name,
+            **self.budget_options,
         )
         with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
             handler = workflow.run(*args, **kwargs)
@@ -139,29 +147,23 @@ class ActGuardHandler(BaseCallbackHandler):
         parent_id: str = "",
         **kwargs: Any,
     ) -> str:
-        """Refuse an LLM call when the active budget is spent; remember the call for metering."""
+        """Refuse an LLM call when a budget is spent (or its model has no price under a usd_limit); remember it."""
         if event_type != CBEventType.LLM:
             return event_id
         budget = current_budget()
         if budget is None:
             return event_id
-        try:
-            budget.check()
-        except BudgetExceededError as error:
-            emit(
-                "budget",
-                "llm_call",
-                "blocked",
-                user_id=error.user_id,
-                payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
-            )
-            raise
         serialized = (payload or {}).get(EventPayload.SERIALIZED)
         model = provider = None
+        max_output: int | None = None
         if isinstance(serialized, dict):
             value = serialized.get("model") or serialized.get("model_name")
             model = value if isinstance(value, str) else None
             provider = provider_of(serialized.get("class_name"))
+            max_tokens = serialized.get("max_tokens")
+            max_output = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
+        # Spent budgets (this one and every enclosing one), unpriced models under a usd_limit, strict worst cases.
+        budget.check_call(model, provider=provider, max_output_tokens=max_output)
         with self._lock:
             self._calls[event_id] = (budget, model, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:

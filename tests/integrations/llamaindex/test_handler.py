@@ -317,3 +317,33 @@ def test_a_multi_agent_workflow_is_one_run_with_one_budget() -> None:
     assert (triage.calls, billing.calls) == (1, 2)
     assert spent is not None and spent.tokens_used == 3 * 120 and spent.usage.calls == 3
     assert billing.observations[-1] == "result for refund"  # after the handoff message
+
+
+def test_an_unpriced_model_under_a_usd_limit_is_refused_before_the_call() -> None:
+    llm = instrument(ScriptedLLM([answer("hi")], model="no-such-model-xyz"))
+    with BudgetGuard(usd_limit=0.01), pytest.raises(actguard.UnknownModelPriceError):
+        llm.chat(MSG)
+    assert llm.calls == 0
+    guard = ActGuardHandler(
+        usd_limit=0.01, on_unknown_model="warn", fallback_price={"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+    )
+
+    async def main() -> Any:
+        return await guard.run(agent_for(ScriptedLLM([answer("hi")], model="no-such-model-xyz"), []), user_msg="go")
+
+    with pytest.warns(ActGuardWarning, match="no-such-model-xyz"):
+        assert "hi" in str(asyncio.run(main()))
+    spent = guard.last_budget
+    assert spent is not None and spent.usd_used == pytest.approx((100 * 1.0 + 20 * 2.0) / 1e6)
+
+
+def test_a_refusal_is_reported_once() -> None:
+    from actguard.testing import capture_events
+
+    llm = scripted()
+    with capture_events() as events, BudgetGuard(user_id="alice", token_limit=100):
+        llm.chat(MSG)
+        with pytest.raises(BudgetExceededError):
+            llm.chat(MSG)
+    blocked = [e for e in events if e.get("outcome") == "blocked"]
+    assert len(blocked) == 1, blocked
