@@ -35,7 +35,7 @@ import actguard
 from actguard_llamaindex import ActGuardHandler, guard_tool
 from actguard_llamaindex.testing import ScriptedLLM, answer, tool_call
 
-ROUNDS = 15
+ROUNDS = 20
 RUNS = 30
 
 
