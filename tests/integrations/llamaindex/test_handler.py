@@ -347,3 +347,19 @@ def test_a_refusal_is_reported_once() -> None:
             llm.chat(MSG)
     blocked = [e for e in events if e.get("outcome") == "blocked"]
     assert len(blocked) == 1, blocked
+
+
+def test_one_agent_serves_concurrent_runs_each_with_its_own_budget() -> None:
+    replies = [tool_call("search", {"query": "x"}, input_tokens=50), answer("ok", input_tokens=70)]
+    agent = agent_for(ScriptedLLM(replies, per_conversation=True), [guard_tool(search)])
+    guard = ActGuardHandler(user_id="alice", token_limit=1_000)
+
+    async def main() -> list[Any]:
+        handlers = [guard.run(agent, user_msg=f"go {i}") for i in range(8)]
+        await asyncio.gather(*handlers)
+        return handlers
+
+    handlers = asyncio.run(main())
+    budgets = [guard.budget_for(h) for h in handlers]
+    assert len({id(b) for b in budgets}) == 8
+    assert [b.tokens_used if b is not None else None for b in budgets] == [(50 + 20) + (70 + 20)] * 8
