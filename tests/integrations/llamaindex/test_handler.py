@@ -12,6 +12,7 @@ from contract import MODEL, require
 
 require("llama_index.core")
 
+from llama_index.core.agent.workflow import FunctionAgent  # noqa: E402
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse  # noqa: E402
 from llama_index.core.llms.callbacks import llm_chat_callback  # noqa: E402
 from llamaindex_harness import agent_for  # noqa: E402
@@ -91,11 +92,16 @@ def test_outside_any_budget_the_handler_does_nothing() -> None:
     assert llm.calls == 1
 
 
-def test_a_budget_stop_mid_run_reaches_the_caller_and_the_stream_ends() -> None:
+# llama-index-core 0.12 agents always stream the LLM; later ones have FunctionAgent(streaming=...), True by default.
+STREAMING_MODES = [True, False] if "streaming" in FunctionAgent.model_fields else [True]
+
+
+@pytest.mark.parametrize("streaming", STREAMING_MODES, ids=lambda s: "llm-streaming" if s else "llm-not-streaming")
+def test_a_budget_stop_mid_run_reaches_the_caller_and_the_stream_ends(streaming: bool) -> None:
     turns = [tool_call("search", {"query": f"q{i}"}, input_tokens=500, output_tokens=100) for i in range(3)]
     llm = ScriptedLLM([*turns, answer("done")])
     guard = ActGuardHandler(user_id="alice", token_limit=1000)
-    agent = agent_for(llm, [guard_tool(search)])
+    agent = agent_for(llm, [guard_tool(search)], **({} if streaming else {"streaming": False}))
 
     async def main() -> tuple[Any, list[Any], BaseException | None]:
         handler = guard.run(agent, user_msg="go")
