@@ -369,3 +369,33 @@ def test_one_agent_serves_concurrent_runs_each_with_its_own_budget() -> None:
     budgets = [guard.budget_for(h) for h in handlers]
     assert len({id(b) for b in budgets}) == 8
     assert [b.tokens_used if b is not None else None for b in budgets] == [(50 + 20) + (70 + 20)] * 8
+
+
+try:
+    from llama_index.core.llms import MockFunctionCallingLLM
+except ImportError:  # pragma: no cover - older releases
+    MockFunctionCallingLLM = None
+
+
+@pytest.mark.skipif(MockFunctionCallingLLM is None, reason="llama-index-core 0.12.23 has no MockFunctionCallingLLM")
+def test_llama_index_own_mock_llm_is_refused_once_the_budget_is_spent() -> None:
+    # LlamaIndex's mock reports no usage (so it cannot be metered; the handler says so once), but a spent budget
+    # still stops it before its first call: the check does not depend on usage.
+    assert MockFunctionCallingLLM is not None
+    llm = MockFunctionCallingLLM()
+    agent = agent_for(llm, [guard_tool(search)])  # type: ignore[arg-type]
+    guard = ActGuardHandler()
+
+    async def main() -> BaseException | None:
+        try:
+            await guard.run(agent, user_msg="go")
+        except Exception as exc:
+            return exc
+        return None
+
+    with BudgetGuard(token_limit=10) as outer:
+        outer.record(actguard.LLMUsage(model=MODEL, input_tokens=10))
+        error = asyncio.run(main())
+    assert budget_error(error) is not None
+    with BudgetGuard(token_limit=10), pytest.warns(ActGuardWarning, match="no token usage"):
+        assert asyncio.run(main()) is None
