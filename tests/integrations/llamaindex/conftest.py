@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if here in Path(str(item.fspath)).parents:
             for spec in _FRAMEWORK_WARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_llama_index_settings() -> Iterator[None]:
+    """Each test starts without a global callback manager: LLMs built with no handlers of their own share the handler
+    list of ``Settings.callback_manager`` once it exists, so one test's instrumented LLM would leak into the next."""
+    try:
+        from llama_index.core import Settings
+    except ImportError:
+        yield
+        return
+    saved = Settings._callback_manager
+    Settings._callback_manager = None
+    try:
+        yield
+    finally:
+        Settings._callback_manager = saved
