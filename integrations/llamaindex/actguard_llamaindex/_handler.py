@@ -4,13 +4,14 @@ How it hooks in (and why not the instrumentation dispatcher): LlamaIndex's instr
 error its handlers raise, so it can meter but never stop a run. Every LLM call (chat, completion, streaming, sync
 and async) also goes through the LLM's *callback manager*, whose ``on_event_start`` is called right before the
 provider is reached and lets errors through. So the handler is a callback handler: at the start of an LLM event it
-raises :class:`~actguard.BudgetExceededError` (an ``Exception``, never a ``BaseException``, which would hang
-``stream_events()``) when the active budget is spent; at the end it records the response's usage.
+runs ``BudgetGuard.check_call``, which raises :class:`~actguard.BudgetExceededError` (an ``Exception``, never a
+``BaseException``, which would hang ``stream_events()``) when the active budget or an enclosing one is spent; at the
+end it records the response's usage.
 
 Which budget: the active :class:`~actguard.BudgetGuard` of the task making the call. Workflow steps run in tasks
-created by ``workflow.run(...)``, so they see the budget active where ``run`` was called. :meth:`ActGuardHandler.run`
-starts a workflow under a fresh budget of its own (nested in the active one), which is how each top-level run gets
-its own budget.
+created by ``workflow.run(...)`` (LlamaIndex's default runtime, in every version tested), so they see the budget
+active where ``run`` was called. :meth:`ActGuardHandler.run` starts a workflow under a fresh budget of its own (nested
+in the active one), which is how each top-level run gets its own budget.
 """
 
 from __future__ import annotations
