@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 a runtime failure (unknown model, unreadable file), 2 b
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,8 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (0 done, 1 failed, 2 bad arguments).
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv``.
+    """
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:  # e.g. `actguard demo | head`: stop quietly, like other command-line tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "prices":
         if args.cached > args.input:
             print(

@@ -2,125 +2,179 @@
 
 Shows each guard doing its job: a write of an unproven id blocked and then allowed after the read, a side effect
 deduplicated, a rate limit, an open circuit and its recovery, and a budget stop. Ends with spend per user and the
-guard decisions. Time is fast-forwarded with a fake clock instead of sleeping, so the demo runs in a second.
+guard decisions, both built from the events the guards emitted. Time is fast-forwarded with a fake clock instead of
+sleeping, so the demo runs in about a second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import actguard
-from actguard.cli._table import render_table
-from actguard.testing import FakeClock
+from actguard.cli import _demo_agent as agent
+from actguard.cli._events import render, tally
+from actguard.cli._scripted_model import Step, serve
+from actguard.testing import FakeClock, capture_events
+
+__all__ = ["run_demo"]
 
 
-def _scripts() -> dict[str, list[Any]]:
-    from actguard.cli._scripted_model import Step
-
-    return {
-        "[refund]": [
-            Step(calls=(("refund_order", {"order_id": "o9", "idempotency_key": "refund-o9"}),)),
-            Step(calls=(("list_orders", {"user_id": "alice"}),)),
-            Step(calls=(("refund_order", {"order_id": "o1", "idempotency_key": "refund-o1"}),)),
-            Step(calls=(("refund_order", {"order_id": "o1", "idempotency_key": "refund-o1"}),)),
-            Step(text="Your order o1 has been refunded once."),
-        ],
-        "[email]": [Step(calls=(("send_email", {"user_id": "bob", "subject": f"update {i}"}),)) for i in (1, 2, 3)]
-        + [Step(text="I sent you two updates; the third must wait.")],
-        "[stock]": [Step(calls=(("check_stock", {"sku": "sku-42"}),)) for _ in range(3)]
-        + [Step(text="The warehouse is down; I will check again later.")],
-        "[stock again]": [
-            Step(calls=(("check_stock", {"sku": "sku-42"}),)),
-            Step(text="sku-42 has 7 units in stock."),
-        ],
-        "[research]": [Step(calls=(("search_kb", {"query": f"topic {i}"}),)) for i in range(10)],
-    }
+@dataclass(frozen=True)
+class _Conversation:
+    user: str
+    usd_limit: float
+    request: str
+    narration: str
+    script: list[Step]
+    wait_s: float = 0.0  # time that passes before this conversation (fast-forwarded)
 
 
-CONVERSATIONS = [
-    ("alice", 0.05, "[refund] Please refund my order o9. Actually I mean my latest order."),
-    ("bob", 0.05, "[email] Send me three status updates by email."),
-    ("carol", 0.05, "[stock] Is sku-42 in stock?"),
-    ("carol", 0.05, "[stock again] Is sku-42 in stock now?"),
-    ("dave", 0.001, "[research] Research everything about refunds, exhaustively."),
+_REFUND = [
+    Step(calls=(("refund_order", {"order_id": "o9", "idempotency_key": "refund-o9"}),)),
+    Step(calls=(("list_orders", {"user_id": "alice"}),)),
+    Step(calls=(("refund_order", {"order_id": "o1", "idempotency_key": "refund-o1"}),)),
+    Step(calls=(("refund_order", {"order_id": "o1", "idempotency_key": "refund-o1"}),)),
+    Step(text="Your latest order o1 is refunded (once)."),
 ]
 
-NARRATION = {
-    "[refund]": "custody: a refund of an id the agent never read is blocked; after list_orders it goes through, "
-    "and the retried refund is deduplicated",
-    "[email]": "rate_limit: at most 2 emails per user per minute",
-    "[stock]": "circuit_breaker: two failures open the 'warehouse' circuit, the third call fails fast",
-    "[stock again]": "30 seconds later the warehouse is back: one probe call closes the circuit",
-    "[research]": "BudgetGuard: dave's request may spend $0.001; the loop is stopped when it is crossed",
+CONVERSATIONS = [
+    _Conversation(
+        "alice",
+        0.05,
+        "Please refund order o9. Actually, I mean my latest order.",
+        "custody: refunding an id the agent never read is blocked; after list_orders it goes through.\n"
+        "    idempotent: the retried refund is answered from the first one, not repeated.",
+        _REFUND,
+    ),
+    _Conversation(
+        "bob",
+        0.05,
+        "Send me three status updates by email.",
+        "rate_limit: at most 2 emails per user per minute.",
+        [Step(calls=(("send_email", {"user_id": "bob", "subject": f"update {i}"}),)) for i in (1, 2, 3)]
+        + [Step(text="I sent you two updates; the third has to wait a minute.")],
+    ),
+    _Conversation(
+        "carol",
+        0.05,
+        "Is sku-42 in stock?",
+        "circuit_breaker: two failures open the 'warehouse' circuit; the next call fails fast.",
+        [Step(calls=(("check_stock", {"sku": "sku-42"}),)) for _ in range(3)]
+        + [Step(text="The warehouse system is down; please ask again in a minute.")],
+    ),
+    _Conversation(
+        "carol",
+        0.05,
+        "Is sku-42 in stock now?",
+        "30 s later the warehouse is back: one probe call succeeds and closes the circuit.",
+        [Step(calls=(("check_stock", {"sku": "sku-42"}),)), Step(text="Yes: sku-42 has 7 units in stock.")],
+        wait_s=30,
+    ),
+    _Conversation(
+        "dave",
+        0.001,
+        "Research everything about refunds, exhaustively.",
+        "BudgetGuard: this request may spend $0.001; the agent's loop is stopped once it crosses that.",
+        [Step(calls=(("search_kb", {"query": f"refunds, part {i}"}),)) for i in range(1, 11)],
+    ),
+]
+
+_MOMENTS = {
+    ("enforce", "blocked"): "custody: blocked, the agent never read this order id",
+    ("idempotent", "intervened"): "idempotent: a duplicate, answered from the first call; no second refund",
+    ("rate_limit", "blocked"): "rate_limit: blocked, 2 emails to this user already this minute",
+    ("circuit_breaker", "opened"): "circuit_breaker: 2 failures, the 'warehouse' circuit is now open",
+    ("circuit_breaker", "blocked"): "circuit_breaker: failed fast, the warehouse was not called",
+    ("circuit_breaker", "closed"): "circuit_breaker: the probe succeeded, the circuit is closed again",
+    ("budget_exceeded", "blocked"): "BudgetGuard: over the limit, the run is stopped",
 }
 
 
+def _moments(events: list[dict[str, Any]], seen: int) -> tuple[list[str], int]:
+    notes = [f"      ^ {_MOMENTS[key]}" for e in events[seen:] if (key := (e["name"], e["outcome"])) in _MOMENTS]
+    return notes, len(events)
+
+
+def _client(live: bool, base_url: str | None) -> Any:
+    import openai
+
+    if live:
+        return openai.OpenAI()
+    # trust_env=False: the loopback server must not be reached through a proxy from the environment
+    return openai.OpenAI(
+        api_key="sk-offline-demo",
+        base_url=base_url,
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(trust_env=False),
+    )
+
+
 def run_demo(*, live: bool, model: str) -> int:
+    """Play the demo's conversations and print what each guard did; returns the exit code."""
     try:
         import openai
     except ImportError:
-        print('actguard demo needs the OpenAI SDK: pip install "actguard[demo]"', file=sys.stderr)
+        print('actguard demo needs the OpenAI SDK: python -m pip install "actguard[demo]"', file=sys.stderr)
         return 1
-    from actguard.cli import _demo_agent as agent
-
-    if live:
-        if not os.environ.get("OPENAI_API_KEY"):
-            print("actguard demo --live needs OPENAI_API_KEY set (it talks to the real API)", file=sys.stderr)
-            return 1
-        client: Any = openai.OpenAI()
-    else:
-        import httpx
-
-        from actguard.cli._scripted_model import ScriptedModel
-
-        scripted = ScriptedModel(_scripts())
-        client = openai.OpenAI(
-            api_key="sk-demo-offline",
-            base_url="https://scripted.invalid/v1",
-            http_client=httpx.Client(transport=scripted.transport()),
-            max_retries=0,
+    if live and not os.environ.get("OPENAI_API_KEY"):
+        print(
+            "actguard demo --live talks to the real OpenAI API and needs an API key: set OPENAI_API_KEY "
+            "(or run 'actguard demo' without --live: offline, no key needed)",
+            file=sys.stderr,
         )
+        return 1
 
+    print(f"actguard demo: a support agent on the OpenAI SDK, {'LIVE, model ' + model if live else 'offline'}")
     clock = FakeClock()
+    agent.reset()
     actguard.set_default_store(actguard.MemoryStore(clock=clock))
-    decisions: Counter[tuple[str, str, str, str]] = Counter()
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("category") in ("tool_guard", "custody", "budget"):
-            key = (str(event.get("user_id") or "-"), str(event.get("tool") or "-"), event["name"], event["outcome"])
-            decisions[key] += 1
-
-    actguard.reporting.add_sink(on_event)
-    spend: list[tuple[str, str, int, float, str]] = []
     try:
-        for user, usd_limit, request in CONVERSATIONS:
-            tag = request.split("]")[0] + "]"
-            if tag == "[stock again]":
-                clock.advance(30)
-                agent.WAREHOUSE["up"] = True
-            print(f"\n== {user}: {request.split('] ', 1)[1]}")
-            print(f"   ({NARRATION[tag]})")
-            guard = actguard.BudgetGuard(user_id=user, usd_limit=usd_limit)
-            outcome = "answered"
-            try:
-                with actguard.RunContext(user_id=user), actguard.session(f"demo-{user}", {"user_id": user}), guard:
-                    answer = agent.run_agent(client, model, request, print)
-                print(f"  agent: {answer}")
-            except actguard.BudgetExceededError as exc:
-                outcome = "budget stop"
-                print(f"  stopped: {exc}")
-            spend.append((user, f"${usd_limit:g}", guard.tokens_used, guard.usd_used, outcome))
+        with contextlib.ExitStack() as stack:
+            base_url = None if live else stack.enter_context(serve({c.request: c.script for c in CONVERSATIONS}))
+            client = _client(live, base_url)
+            events = stack.enter_context(capture_events())
+            for conversation in CONVERSATIONS:
+                _play(conversation, client, model, clock, events)
+    except openai.OpenAIError as exc:
+        print(f"actguard demo: the OpenAI API call failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     finally:
-        actguard.reporting.remove_sink(on_event)
         actguard.set_default_store(None)
-
+    decisions = [e for e in events if e["category"] in ("tool_guard", "custody", "budget", "run")]
     print()
-    print(render_table(["user", "limit", "tokens", "usd", "outcome"], spend, title="Spend per request"))
-    print()
-    rows = [[u, t, g, o, n] for (u, t, g, o), n in sorted(decisions.items())]
-    print(render_table(["user", "tool", "guard", "outcome", "count"], rows, title="Guard decisions"))
-    print(f"\nrefunds issued: {agent.REFUNDS} (the duplicate refund ran once)")
+    print(render(tally(decisions)))
+    print(f"\nrefunds issued: {len(agent.REFUNDS)} ({', '.join(agent.REFUNDS) or 'none'})")
     return 0
+
+
+def _play(conversation: _Conversation, client: Any, model: str, clock: FakeClock, events: list[dict[str, Any]]) -> None:
+    if conversation.wait_s:
+        clock.advance(conversation.wait_s)
+        agent.WAREHOUSE["up"] = True
+    print(f"\n== {conversation.user}: {conversation.request}")
+    print(f"   ({conversation.narration})")
+    seen = len(events)
+
+    def say(line: str) -> None:
+        nonlocal seen
+        notes, seen = _moments(events, seen)
+        print("\n".join([line, *notes]))
+
+    guard = actguard.BudgetGuard(user_id=conversation.user, usd_limit=conversation.usd_limit)
+    try:
+        scope = {"user_id": conversation.user}
+        with (
+            actguard.RunContext(user_id=conversation.user),
+            guard,
+            actguard.session(f"demo-{conversation.user}", scope),
+        ):
+            answer = agent.run_agent(client, model, conversation.user, conversation.request, say)
+        print(f"  agent: {answer}")
+    except actguard.BudgetExceededError as exc:
+        print(f"  stopped: {exc}")
+        notes, seen = _moments(events, seen)
+        print("\n".join(notes))

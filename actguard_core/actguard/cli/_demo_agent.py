@@ -14,6 +14,12 @@ REFUNDS: list[str] = []  # side effects of refund_order
 ORDERS = {"alice": [{"id": "o1", "total_cents": 4200}, {"id": "o2", "total_cents": 1500}]}
 
 
+def reset() -> None:
+    """Put the demo's world back as it starts: the warehouse down, no refund issued."""
+    WAREHOUSE["up"] = False
+    REFUNDS.clear()
+
+
 @actguard.prove(kind="order_id", extract="id")
 def list_orders(user_id: str) -> list[dict[str, Any]]:
     """List the user's orders."""
@@ -94,10 +100,11 @@ def call_tool(name: str, arguments: str) -> tuple[str, str]:
         return "error", f"{type(exc).__name__}: {exc}"
 
 
-def run_agent(client: Any, model: str, request: str, say: Callable[[str], None]) -> str:
+def run_agent(client: Any, model: str, user: str, request: str, say: Callable[[str], None]) -> str:
     """A minimal tool-calling loop: ask the model, run the tools it asks for, repeat until it answers."""
+    system = f"You are a support agent for the customer {user!r}. Use the tools; be brief."
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You are a support agent. Use the tools; be brief."},
+        {"role": "system", "content": system},
         {"role": "user", "content": request},
     ]
     for _ in range(12):
@@ -108,11 +115,21 @@ def run_agent(client: Any, model: str, request: str, say: Callable[[str], None])
         messages.append(message.model_dump(exclude_none=True))
         for call in message.tool_calls:
             status, text = call_tool(call.function.name, call.function.arguments)
-            say(f"  {call.function.name}({_short(call.function.arguments)}) -> {status}: {_short(text, 90)}")
+            say(f"  {call.function.name}({_args(call.function.arguments)}) -> {status}: {_short(text)}")
             messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
     return "(stopped after 12 turns)"
 
 
-def _short(text: str, width: int = 60) -> str:
+def _args(arguments: str) -> str:
+    try:
+        args = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return _short(arguments, 40)
+    if not isinstance(args, dict):
+        return _short(arguments, 40)
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in args.items())
+
+
+def _short(text: str, width: int = 64) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,19 +1,95 @@
-"""``actguard events FILE``: what a JSONL event file says, per user, tool and outcome."""
+"""``actguard events FILE``: what a JSONL event file says, per user, tool and outcome.
+
+:func:`tally` and :func:`render` are shared with ``actguard demo``, which summarises the events it captured.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from actguard.cli._table import render_table
 
+__all__ = ["Tally", "render", "run_events", "tally"]
 
-def summarise(lines: TextIO) -> tuple[Counter[tuple[str, str, str, str]], dict[str, float], int]:
-    """Count events by (user, tool, name, outcome), sum budget spend per user; also count unreadable lines."""
-    counts: Counter[tuple[str, str, str, str]] = Counter()
-    spend: dict[str, float] = {}
+
+@dataclass
+class _Spend:
+    runs: int = 0
+    llm_calls: int = 0
+    tokens: int = 0
+    usd: float = 0.0
+    budget_stops: int = 0
+
+
+@dataclass
+class Tally:
+    """Events counted per (user, tool, decision) and outcome, and LLM spend per user."""
+
+    decisions: dict[tuple[str, str, str], Counter[str]] = field(default_factory=dict)
+    spend: dict[str, _Spend] = field(default_factory=dict)
+    events: int = 0
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Count one event envelope."""
+        self.events += 1
+        user = str(event.get("user_id") or "-")
+        category, name, outcome = (str(event.get(k) or "?") for k in ("category", "name", "outcome"))
+        payload = event.get("payload")
+        payload = payload if isinstance(payload, dict) else {}
+        if category == "run":
+            if name == "run_start":
+                self.spend.setdefault(user, _Spend()).runs += 1
+            return
+        if category == "budget" and name == "llm_call" and outcome == "recorded":
+            spend = self.spend.setdefault(user, _Spend())
+            spend.llm_calls += 1
+            spend.tokens += sum(_int(payload.get(k)) for k in ("input_tokens", "output_tokens"))
+            usd = payload.get("usd")
+            spend.usd += float(usd) if isinstance(usd, (int, float)) else 0.0
+            return
+        if category == "budget" and outcome == "blocked":
+            self.spend.setdefault(user, _Spend()).budget_stops += 1
+        key = (user, str(event.get("tool") or "-"), name)
+        self.decisions.setdefault(key, Counter())[outcome] += 1
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def tally(events: Iterable[Mapping[str, Any]]) -> Tally:
+    """Count ``events`` (envelope dicts, as the reporting sinks receive them)."""
+    result = Tally()
+    for event in events:
+        result.add(event)
+    return result
+
+
+def render(result: Tally) -> str:
+    """The spend-per-user and guard-decisions tables."""
+    spend_rows = [
+        [user, s.runs, s.llm_calls, s.tokens, s.usd, s.budget_stops] for user, s in sorted(result.spend.items())
+    ]
+    decision_rows = [
+        [user, tool, name, ", ".join(f"{outcome} {n}" for outcome, n in outcomes.items())]
+        for (user, tool, name), outcomes in sorted(result.decisions.items())
+    ]
+    return "\n\n".join(
+        [
+            render_table(
+                ["user", "runs", "LLM calls", "tokens", "USD", "budget stops"], spend_rows, title="Spend per user"
+            ),
+            render_table(["user", "tool", "guard", "decisions"], decision_rows, title="Guard decisions"),
+        ]
+    )
+
+
+def _read(lines: TextIO, result: Tally) -> int:
     bad = 0
     for raw in lines:
         if not raw.strip():
@@ -23,35 +99,28 @@ def summarise(lines: TextIO) -> tuple[Counter[tuple[str, str, str, str]], dict[s
         except json.JSONDecodeError:
             bad += 1
             continue
-        if not isinstance(event, dict):
+        if isinstance(event, dict):
+            result.add(event)
+        else:
             bad += 1
-            continue
-        user = str(event.get("user_id") or "-")
-        tool = str(event.get("tool") or "-")
-        counts[(user, tool, str(event.get("name", "?")), str(event.get("outcome", "?")))] += 1
-        payload = event.get("payload")
-        if event.get("category") == "budget" and isinstance(payload, dict):
-            usd = payload.get("usd")
-            if isinstance(usd, (int, float)) and event.get("name") == "llm_call":
-                spend[user] = spend.get(user, 0.0) + float(usd)
-    return counts, spend, bad
+    return bad
 
 
 def run_events(path: str) -> int:
+    """Print the summary of the JSONL event file at ``path`` (``-``: standard input); returns the exit code."""
+    result = Tally()
     try:
         if path == "-":
-            counts, spend, bad = summarise(sys.stdin)
+            bad = _read(sys.stdin, result)
         else:
             with open(path, encoding="utf-8") as fh:
-                counts, spend, bad = summarise(fh)
-    except OSError as exc:
-        print(f"actguard events: cannot read {path!r}: {exc.strerror or exc}", file=sys.stderr)
+                bad = _read(fh, result)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"actguard events: cannot read {path!r}: {reason}", file=sys.stderr)
         return 1
-    rows = [[u, t, n, o, c] for (u, t, n, o), c in sorted(counts.items())]
-    print(render_table(["user", "tool", "event", "outcome", "count"], rows, title=f"{sum(counts.values())} events"))
-    if spend:
-        print()
-        print(render_table(["user", "usd"], sorted(spend.items()), title="LLM spend"))
+    print(f"{result.events} events in {'standard input' if path == '-' else path}\n")
+    print(render(result))
     if bad:
         print(f"\n{bad} line(s) were not JSON event objects and were skipped", file=sys.stderr)
     return 0
