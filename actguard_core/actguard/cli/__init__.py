@@ -1,6 +1,6 @@
 """The ``actguard`` command line.
 
-- ``actguard demo [--live]``: an offline support agent showing every guard at work.
+- ``actguard demo [--live] [--model M] [--events-file FILE]``: an offline support agent showing every guard at work.
 - ``actguard prices MODEL [--input N] [--output N] [--cached N]``: the price actguard uses and the cost of that usage.
 - ``actguard events FILE``: a summary of a JSONL event file per user, tool and outcome.
 
@@ -36,13 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--live", action="store_true", help="talk to the real OpenAI API (needs OPENAI_API_KEY) instead of the script"
     )
     demo.add_argument("--model", default="gpt-4o-mini", help="model name (default: %(default)s)")
+    demo.add_argument(
+        "--events-file", metavar="FILE", default=None, help="also append the guards' events to this JSONL file"
+    )
 
     prices = commands.add_parser("prices", help="show the price actguard uses for a model and a usage's cost")
     prices.add_argument("model", help="model name, e.g. gpt-4o or claude-sonnet-4-5")
     prices.add_argument("--provider", default=None, help="provider id (openai, anthropic, google...) if ambiguous")
-    prices.add_argument("--input", type=_non_negative_int, default=0, help="input tokens, cached included")
-    prices.add_argument("--output", type=_non_negative_int, default=0, help="output tokens")
-    prices.add_argument("--cached", type=_non_negative_int, default=0, help="cached input tokens (part of --input)")
+    prices.add_argument("--input", type=_non_negative_int, default=0, metavar="N", help="input tokens, cached included")
+    prices.add_argument("--output", type=_non_negative_int, default=0, metavar="N", help="output tokens")
+    prices.add_argument(
+        "--cached", type=_non_negative_int, default=0, metavar="N", help="cached input tokens (part of --input)"
+    )
+    prices.set_defaults(parser=prices)
 
     events = commands.add_parser("events", help="summarise a JSONL event file per user, tool and outcome")
     events.add_argument("file", help="a JSONL file written by actguard's file sink ('-' for standard input)")
@@ -67,11 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "prices":
         if args.cached > args.input:
-            print(
-                f"actguard prices: error: --cached ({args.cached}) cannot exceed --input ({args.input})",
-                file=sys.stderr,
-            )
-            return 2
+            args.parser.error(f"--cached ({args.cached}) cannot exceed --input ({args.input}): --input counts them too")
         from actguard.cli._prices import run_prices
 
         return run_prices(args.model, args.provider, args.input, args.output, args.cached)
@@ -81,4 +83,4 @@ def _run(args: argparse.Namespace) -> int:
         return run_events(args.file)
     from actguard.cli._demo import run_demo
 
-    return run_demo(live=args.live, model=args.model)
+    return run_demo(live=args.live, model=args.model, events_file=args.events_file)

@@ -113,8 +113,14 @@ def _client(live: bool, base_url: str | None) -> Any:
     )
 
 
-def run_demo(*, live: bool, model: str) -> int:
-    """Play the demo's conversations and print what each guard did; returns the exit code."""
+def run_demo(*, live: bool, model: str, events_file: str | None = None) -> int:
+    """Play the demo's conversations and print what each guard did; returns the exit code.
+
+    Args:
+        live: talk to the real OpenAI API (needs ``OPENAI_API_KEY``) instead of the embedded scripted model.
+        model: the model name sent to the API.
+        events_file: also append every event to this JSONL file (what ``actguard events FILE`` reads).
+    """
     try:
         import openai
     except ImportError:
@@ -128,6 +134,11 @@ def run_demo(*, live: bool, model: str) -> int:
         )
         return 1
 
+    try:
+        sink = None if events_file is None else actguard.JsonlSink(events_file)
+    except actguard.ConfigError as exc:
+        print(f"actguard demo: {exc}", file=sys.stderr)
+        return 1
     print(f"actguard demo: a support agent on the OpenAI SDK, {'LIVE, model ' + model if live else 'offline'}")
     clock = FakeClock()
     agent.reset()
@@ -137,6 +148,10 @@ def run_demo(*, live: bool, model: str) -> int:
             base_url = None if live else stack.enter_context(serve({c.request: c.script for c in CONVERSATIONS}))
             client = _client(live, base_url)
             events = stack.enter_context(capture_events())
+            if sink is not None:
+                actguard.reporting.add_sink(sink)
+                stack.callback(sink.close)
+                stack.callback(actguard.reporting.remove_sink, sink)
             for conversation in CONVERSATIONS:
                 _play(conversation, client, model, clock, events)
     except openai.OpenAIError as exc:

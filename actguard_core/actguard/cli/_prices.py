@@ -1,4 +1,4 @@
-"""``actguard prices``."""
+"""``actguard prices MODEL``: the price actguard uses for a model (:mod:`actguard.budget.prices`) and a usage's cost."""
 
 from __future__ import annotations
 
@@ -7,28 +7,43 @@ import sys
 from actguard.budget import LLMUsage, prices
 from actguard.exceptions import UnknownModelPriceError
 
+__all__ = ["run_prices"]
+
+
+def _rate(value: float | None, default: str = "same as input") -> str:
+    return default if value is None else f"${value:g} per million tokens"
+
 
 def run_prices(model: str, provider: str | None, input_tokens: int, output_tokens: int, cached: int) -> int:
+    """Print the model's price and, when tokens are given, their cost; returns the exit code (1: unknown model)."""
     try:
         price = prices.price_for(model, provider)
-        cost = prices.cost_of(
-            LLMUsage(
-                model=model,
-                provider=provider,
-                input_tokens=input_tokens,
-                cached_input_tokens=cached,
-                output_tokens=output_tokens,
-            )
-        )
     except UnknownModelPriceError as exc:
         print(f"actguard prices: {exc}", file=sys.stderr)
+        print(
+            "Check the model name (e.g. gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash) or pass --provider.",
+            file=sys.stderr,
+        )
         return 1
-    cached_rate = "same as input" if price.cached_input_per_mtok is None else f"${price.cached_input_per_mtok:g}"
     print(f"model:          {model}" + (f" (provider {provider})" if provider else ""))
-    print(f"input:          ${price.input_per_mtok:g} per million tokens")
-    print(f"cached input:   {cached_rate} per million tokens")
-    print(f"output:         ${price.output_per_mtok:g} per million tokens")
+    print(f"input:          {_rate(price.input_per_mtok)}")
+    print(f"cached input:   {_rate(price.cached_input_per_mtok)}")
+    if price.cache_write_per_mtok is not None:
+        print(f"cache write:    {_rate(price.cache_write_per_mtok)}")
+    print(f"output:         {_rate(price.output_per_mtok)}")
+    for tier in price.tiers:
+        print(
+            f"above {tier.above_input_tokens} input tokens (whole call): input {_rate(tier.input_per_mtok)}, "
+            f"output {_rate(tier.output_per_mtok)}"
+        )
     if input_tokens or output_tokens:
-        print(f"usage:          {input_tokens} input ({cached} cached), {output_tokens} output")
-        print(f"cost:           ${cost:.6f}")
+        usage = LLMUsage(
+            model=model,
+            provider=provider,
+            input_tokens=input_tokens,
+            cached_input_tokens=cached,
+            output_tokens=output_tokens,
+        )
+        print(f"usage:          {input_tokens} input tokens ({cached} cached), {output_tokens} output tokens")
+        print(f"cost:           ${price.cost(usage):.6f}")
     return 0
