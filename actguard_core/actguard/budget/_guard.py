@@ -6,12 +6,13 @@ import contextvars
 import math
 import threading
 import warnings
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
+from actguard import reporting
 from actguard.budget import prices
 from actguard.budget._usage import LLMUsage
 from actguard.budget._window import parse_window
@@ -65,6 +66,16 @@ class ModelUsage:
         self.reasoning_tokens += usage.reasoning_tokens
         self.usd += usd
 
+    def merge(self, other: ModelUsage) -> None:
+        """Add another summary."""
+        self.calls += other.calls
+        self.input_tokens += other.input_tokens
+        self.cached_input_tokens += other.cached_input_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.output_tokens += other.output_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.usd += other.usd
+
     def copy(self) -> ModelUsage:
         """A copy."""
         return ModelUsage(
@@ -82,7 +93,6 @@ class ModelUsage:
 class _Ledger:
     usd: float = 0.0
     tokens: int = 0
-    total: ModelUsage = field(default_factory=ModelUsage)
     by_model: dict[str, ModelUsage] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)  # add_cost spend by name
 
@@ -203,7 +213,8 @@ class BudgetGuard:
         self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
         self._lock = threading.Lock()
         self._ledger = _Ledger()
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: set[str] = set()  # call ids charged here, the newest _SEEN_CALLS_MAX of them
+        self._seen_order: deque[str] = deque()
         self._unpriced: UnknownModelPriceError | None = None
         self._parent: BudgetGuard | None = None
         self._token: contextvars.Token[BudgetGuard | None] | None = None
@@ -251,8 +262,11 @@ class BudgetGuard:
     @property
     def usage(self) -> ModelUsage:
         """Totals over every metered call (a copy)."""
+        total = ModelUsage()
         with self._lock:
-            return self._ledger.total.copy()
+            for u in self._ledger.by_model.values():
+                total.merge(u)
+        return total
 
     @property
     def usage_by_model(self) -> dict[str, ModelUsage]:
@@ -420,7 +434,7 @@ class BudgetGuard:
                 recorded = charged is not None
                 result = charged
             guard = guard._parent
-        if recorded:
+        if recorded and reporting._sinks:  # build the event only when someone listens
             emit(
                 "budget",
                 "llm_call",
@@ -451,19 +465,25 @@ class BudgetGuard:
             if call_id is not None:
                 if call_id in self._seen:
                     return None
-                self._seen[call_id] = None
-                if len(self._seen) > _SEEN_CALLS_MAX:
-                    self._seen.popitem(last=False)
+                self._seen.add(call_id)
+                self._seen_order.append(call_id)
+                if len(self._seen_order) > _SEEN_CALLS_MAX:
+                    self._seen.discard(self._seen_order.popleft())
             if usd is None:
                 usd = self._unknown_cost(usage)
             ledger = self._ledger
             ledger.usd += usd
-            ledger.tokens += usage.total_tokens
-            ledger.total.add(usage, usd)
+            ledger.tokens += usage.input_tokens + usage.output_tokens
             model = ledger.by_model.get(usage.model)
             if model is None:
                 model = ledger.by_model[usage.model] = ModelUsage()
-            model.add(usage, usd)
+            model.calls += 1  # ModelUsage.add, inlined: this is the hot path of every metered call
+            model.input_tokens += usage.input_tokens
+            model.cached_input_tokens += usage.cached_input_tokens
+            model.cache_write_tokens += usage.cache_write_tokens
+            model.output_tokens += usage.output_tokens
+            model.reasoning_tokens += usage.reasoning_tokens
+            model.usd += usd
         if self.shared:
             self._shared_seen = self._get_store().spend_add(self._shared_key, usd, usage.total_tokens, self.window)
         return usd

@@ -97,10 +97,26 @@ def before_call(guard: BudgetGuard, info: CallInfo) -> None:
     )
 
 
+_picked: dict[tuple[str, str | None, str], str] = {}
+
+
 def pick_model(response_model: str | None, request_model: str | None, provider: str) -> str:
     """The response's model name, unless only the request's has a price (then the request's)."""
     if not response_model:
         return request_model or "unknown"
+    key = (response_model, request_model, provider)
+    picked = _picked.get(key)
+    if picked is None:
+        picked = _pick(response_model, request_model, provider)
+        # remember only the common case (the response's name has a price): a later register() changes the others
+        if picked == response_model and prices.lookup(picked, provider) is not None:
+            if len(_picked) >= 1024:
+                _picked.clear()
+            _picked[key] = picked
+    return picked
+
+
+def _pick(response_model: str, request_model: str | None, provider: str) -> str:
     if (
         request_model
         and request_model != response_model

@@ -41,11 +41,11 @@ def _chat_usage(model: str, usage: Any) -> LLMUsage:
     return LLMUsage(
         model,
         _PROVIDER,
-        _int(getattr(usage, "prompt_tokens", 0)),
-        _int(getattr(details, "cached_tokens", 0)),
+        getattr(usage, "prompt_tokens", 0) or 0,
+        getattr(details, "cached_tokens", 0) or 0,
         0,
-        _int(getattr(usage, "completion_tokens", 0)),
-        _int(getattr(out_details, "reasoning_tokens", 0)),
+        getattr(usage, "completion_tokens", 0) or 0,
+        getattr(out_details, "reasoning_tokens", 0) or 0,
     )
 
 
