@@ -95,3 +95,23 @@ def tests(session: nox.Session) -> None:
     """The core suite (tests/core), against real SDKs and a redis-server the tests start themselves."""
     session.install("-e", ".[redis]", *CORE_TEST_DEPS)
     session.run("pytest", "tests/core", *session.posargs)
+
+
+# SDK sessions for the budget meters: each SDK at its lowest supported release and at its latest, the others latest.
+# openai 1.66.0: the first release with the Responses API; anthropic 0.49.0 and google-genai 1.0.0: the lowest releases
+# whose usage fields (cache read / write, thoughts) and request internals the meters read.
+SDKS: dict[str, dict[str, str]] = {
+    "openai": {"lowest": "openai==1.66.0", "latest": "openai>=3"},
+    "anthropic": {"lowest": "anthropic==0.49.0", "latest": "anthropic"},
+    "google": {"lowest": "google-genai==1.0.0", "latest": "google-genai"},
+}
+
+
+@nox.session
+@nox.parametrize("version", ["lowest", "latest"])
+@nox.parametrize("sdk", sorted(SDKS))
+def sdk(session: nox.Session, sdk: str, version: str) -> None:
+    """The budget suite (tests/core/budget) with one SDK at its lowest supported or latest release."""
+    others = [pins["latest"] for name, pins in SDKS.items() if name != sdk]
+    session.install("-e", ".", *TEST_DEPS, *others, SDKS[sdk][version])
+    session.run("pytest", "tests/core/budget", *session.posargs)

@@ -161,7 +161,10 @@ async def test_async_stream_stops_when_crossing(llm: LLMServer) -> None:
 def test_chat_stream_helper(llm: LLMServer) -> None:
     llm.queue(chat_stream(["Once ", "upon"], prompt_tokens=10, completion_tokens=2))
     client = openai.OpenAI()
-    with BudgetGuard(usd_limit=1.0) as guard, client.chat.completions.stream(model="gpt-4o", messages=HI) as stream:
+    completions = (
+        client.chat.completions if hasattr(client.chat.completions, "stream") else client.beta.chat.completions
+    )
+    with BudgetGuard(usd_limit=1.0) as guard, completions.stream(model="gpt-4o", messages=HI) as stream:
         final = stream.get_final_completion()
     assert final.choices[0].message.content == "Once upon"
     assert guard.tokens_used == 12

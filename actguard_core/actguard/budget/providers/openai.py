@@ -42,10 +42,14 @@ def _chat_usage(model: str, usage: Any) -> LLMUsage:
         model,
         _PROVIDER,
         getattr(usage, "prompt_tokens", 0) or 0,
-        getattr(details, "cached_tokens", 0) or 0,
+        (getattr(details, "cached_tokens", 0) or 0)
+        if not isinstance(details, Mapping)
+        else _detail(details, "cached_tokens"),
         0,
         getattr(usage, "completion_tokens", 0) or 0,
-        getattr(out_details, "reasoning_tokens", 0) or 0,
+        (getattr(out_details, "reasoning_tokens", 0) or 0)
+        if not isinstance(out_details, Mapping)
+        else _detail(out_details, "reasoning_tokens"),
     )
 
 
@@ -97,17 +101,22 @@ def _responses_info(body: Mapping[str, Any]) -> CallInfo:
     return CallInfo(_PROVIDER, body.get("model"), prompt, _opt_int(body.get("max_output_tokens")))
 
 
+def _detail(details: Any, name: str) -> int:
+    """A count from a usage-details object, or from the raw dict older SDKs keep for fields they do not model."""
+    if isinstance(details, Mapping):
+        return _int(details.get(name, 0))
+    return _int(getattr(details, name, 0))
+
+
 def _responses_usage(model: str, usage: Any) -> LLMUsage:
-    details = getattr(usage, "input_tokens_details", None)
-    out_details = getattr(usage, "output_tokens_details", None)
     return LLMUsage(
         model,
         _PROVIDER,
         _int(getattr(usage, "input_tokens", 0)),
-        _int(getattr(details, "cached_tokens", 0)),
+        _detail(getattr(usage, "input_tokens_details", None), "cached_tokens"),
         0,
         _int(getattr(usage, "output_tokens", 0)),
-        _int(getattr(out_details, "reasoning_tokens", 0)),
+        _detail(getattr(usage, "output_tokens_details", None), "reasoning_tokens"),
     )
 
 
