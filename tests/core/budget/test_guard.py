@@ -265,3 +265,36 @@ def test_cached_prices_match_genai_prices() -> None:
             provider_id=provider,
         ).total_price
         assert ours == pytest.approx(float(theirs), rel=1e-12), model
+
+
+_WORKER = """
+import sys
+import actguard
+from actguard import BudgetGuard, LLMUsage
+
+store = actguard.SQLiteStore(sys.argv[1])
+usage = LLMUsage("gpt-4o", "openai", input_tokens=1000, output_tokens=100)
+with BudgetGuard(user_id="alice", token_limit=10**9, shared=True, window="1d", store=store) as guard:
+    for _ in range(50):
+        guard.check()
+        guard.record(usage)
+store.close()
+"""
+
+
+def test_shared_budget_across_processes(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "spend.db")
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, path]) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    store = actguard.SQLiteStore(path)
+    try:
+        guard = BudgetGuard(user_id="alice", token_limit=165_000, shared=True, window="1d", store=store)
+        assert guard.shared_usage().tokens == 3 * 50 * 1100
+        with guard, pytest.raises(BudgetExceededError) as info:
+            guard.check()  # this process spent nothing, but the user's shared budget is gone
+        assert info.value.used == 165_000
+    finally:
+        store.close()
