@@ -1,4 +1,27 @@
-"""Spend: BudgetGuard, usage and prices."""
+"""Spend: BudgetGuard, usage and prices.
+
+Inside ``with BudgetGuard(...)`` (or ``async with``) every OpenAI, Anthropic and Google GenAI SDK call is metered
+automatically (``providers``), and each call is recorded once however many layers see it: the SDK meter and the
+framework adapters both call :meth:`BudgetGuard.record` with the provider's response id as ``call_id``.
+
+Enforcement:
+
+- Before a call is sent: a guard (or an enclosing one) at or over a limit raises :class:`~actguard.BudgetExceededError`;
+  a model without a known price under a ``usd_limit`` raises :class:`~actguard.UnknownModelPriceError` (unless the
+  guard has ``on_unknown_model="warn"`` and a ``fallback_price``); a ``strict=True`` guard also refuses a call whose
+  worst case (prompt estimate plus the call's max output tokens, at the model's price) would not fit.
+- After a call: if it took a guard to a limit, BudgetExceededError is raised with the response in ``error.response``.
+- Streams stop as soon as their running estimate (prompt plus one token per 4 streamed characters) reaches a limit;
+  a stream that ends is charged the usage the provider reports, one closed or abandoned early the estimate.
+
+Prices come from genai-prices' bundled data, cached per model (:mod:`actguard.budget.prices`).
+
+Shared budgets: ``BudgetGuard(user_id="alice", usd_limit=5, shared=True, window="1d", store=None)`` also adds its
+spend to the store under ``actguard:budget:<name>:<user_id>`` (expiring ``window`` after the key's first spend), and
+its limits compare the store's totals, so every process using the same SQLite or Redis store shares one budget.
+A check asks the store once (``spend_get``); a recorded call adds once (``spend_add``). ``usd_used`` and
+``tokens_used`` stay this guard's own share; :meth:`BudgetGuard.shared_usage` reads the shared totals.
+"""
 
 from __future__ import annotations
 
