@@ -102,8 +102,9 @@ def _moments(events: list[dict[str, Any]], seen: int) -> tuple[list[str], int]:
 def _client(live: bool, base_url: str | None) -> Any:
     import openai
 
+    # Our own DefaultHttpxClient: openai < 1.55 builds one passing `proxies`, which httpx >= 0.28 no longer accepts.
     if live:
-        return openai.OpenAI()
+        return openai.OpenAI(http_client=openai.DefaultHttpxClient())
     # trust_env=False: the loopback server must not be reached through a proxy from the environment
     return openai.OpenAI(
         api_key="sk-offline-demo",
