@@ -116,3 +116,15 @@ def sdk(session: nox.Session, sdk: str, version: str) -> None:
     others = [pins["latest"] for name, pins in SDKS.items() if name != sdk]
     session.install("-e", ".", *TEST_DEPS, *others, SDKS[sdk][version])
     session.run("pytest", "tests/core/budget", *session.posargs)
+
+
+# The command line and its demo with the `demo` extra's lowest OpenAI SDK (openai>=1.40) and the latest.
+DEMO_OPENAI = {"lowest": "openai==1.40.0", "latest": "openai"}
+
+
+@nox.session
+@nox.parametrize("version", ["lowest", "latest"])
+def demo(session: nox.Session, version: str) -> None:
+    """The command line (tests/core/cli: `actguard demo`, `prices`, `events`) at each end of the demo's openai range."""
+    session.install("-e", ".[demo]", *TEST_DEPS, DEMO_OPENAI[version])
+    session.run("pytest", "tests/core/cli", *session.posargs)
