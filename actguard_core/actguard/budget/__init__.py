@@ -29,7 +29,9 @@ from actguard.budget import prices
 from actguard.budget._guard import BudgetGuard, ModelUsage, add_cost, current_budget
 from actguard.budget._usage import LLMUsage
 from actguard.budget.providers import install_imported as _install_imported
+from actguard.budget.providers import watch_imports as _watch_imports
 
 __all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "add_cost", "current_budget", "prices"]
 
 _install_imported()
+_watch_imports()

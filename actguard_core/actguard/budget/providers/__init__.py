@@ -1,7 +1,8 @@
 """SDK meters: OpenAI, Anthropic and Google GenAI calls made inside a BudgetGuard are recorded automatically.
 
-The hooks are installed for each SDK already imported when actguard is imported, and again (for SDKs imported since)
-whenever a BudgetGuard is created or entered. They patch SDK classes, so clients built before a guard are metered
+The hooks are installed for each SDK already imported when actguard is imported, right after the import of an SDK
+imported later (a ``sys.meta_path`` hook that watches only those packages), and checked again whenever a BudgetGuard
+is created or entered. They patch SDK classes, so clients built before a guard are metered
 too. Outside any BudgetGuard a hooked method costs one contextvar lookup and then runs the SDK's own code.
 :func:`uninstall` puts every SDK method back (for tests).
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from actguard.budget.providers import anthropic, google, openai
 
-__all__ = ["install", "install_imported", "installed", "uninstall"]
+__all__ = ["install", "install_imported", "installed", "uninstall", "watch_imports"]
 
 # provider -> (module that must be imported, install, uninstall)
 _SDKS: dict[str, tuple[str, Callable[[], bool], Callable[[], None]]] = {
@@ -22,6 +23,13 @@ _SDKS: dict[str, tuple[str, Callable[[], bool], Callable[[], None]]] = {
     "google": ("google.genai", google.install, google.uninstall),
 }
 _installed: set[str] = set()
+
+
+def watch_imports() -> None:
+    """Install each SDK's meter as soon as it is imported (for SDKs not imported yet)."""
+    from actguard.budget.providers._import_hook import watch
+
+    watch({module for module, _, _ in _SDKS.values()}, install_imported)
 
 
 def install_imported() -> None:
