@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from actguard.cli._table import render_table
 
-__all__ = ["Tally", "render", "run_events", "tally"]
+__all__ = ["Tally", "render", "run_events", "summarise", "tally"]
 
 
 @dataclass
@@ -104,6 +104,18 @@ def _read(lines: TextIO, result: Tally) -> int:
         else:
             bad += 1
     return bad
+
+
+def summarise(lines: TextIO) -> tuple[Counter[tuple[str, str, str, str]], dict[str, float], int]:
+    """Read a JSONL event stream: counts per (user, tool, name, outcome) of the guard decisions, LLM spend in USD per
+    user, and the number of lines that were not event objects."""
+    result = Tally()
+    bad = _read(lines, result)
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    for (user, tool, name), outcomes in result.decisions.items():
+        for outcome, n in outcomes.items():
+            counts[(user, tool, name, outcome)] += n
+    return counts, {user: s.usd for user, s in result.spend.items() if s.llm_calls}, bad
 
 
 def run_events(path: str) -> int:
