@@ -119,6 +119,16 @@ def test_demo_live_without_a_key_says_what_to_do() -> None:
     assert "without --live" in out.stderr
 
 
+def test_demo_without_the_openai_sdk_says_which_extra_to_install() -> None:
+    blocked = (
+        "import sys; sys.modules['openai'] = None; from actguard.cli import main; raise SystemExit(main(['demo']))"
+    )
+    out = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, env=_env(), timeout=60)
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert 'actguard demo needs the OpenAI SDK: python -m pip install "actguard[demo]"' in out.stderr
+
+
 def test_demo_live_talks_to_the_configured_api() -> None:
     """--live uses the environment's key and base URL: here the scripted model, so the live path runs for real."""
     pytest.importorskip("openai")
