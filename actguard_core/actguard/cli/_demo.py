@@ -148,6 +148,7 @@ def run_demo(*, live: bool, model: str, events_file: str | None = None) -> int:
         with contextlib.ExitStack() as stack:
             base_url = None if live else stack.enter_context(serve({c.request: c.script for c in CONVERSATIONS}))
             client = _client(live, base_url)
+            stack.callback(client.close)  # before the scripted model stops: no connection left open
             events = stack.enter_context(capture_events())
             if sink is not None:
                 actguard.reporting.add_sink(sink)
