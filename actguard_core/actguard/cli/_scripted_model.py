@@ -76,6 +76,7 @@ def serve(scripts: Mapping[str, Sequence[Step]]) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: do not wait for a delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -97,7 +98,7 @@ def serve(scripts: Mapping[str, Sequence[Step]]) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="actguard-demo-model", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="actguard-demo-model", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
