@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from actguard.budget import prices
 from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
+from actguard.exceptions import BudgetExceededError
 
 __all__ = [
     "CallInfo",
@@ -181,7 +182,7 @@ class StreamMeter:
         output = (self.chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN
         return LLMUsage(self.model, self.info.provider, prompt, 0, 0, output, 0)
 
-    def crossed(self) -> Any:
+    def crossed(self) -> BudgetExceededError | None:
         """The BudgetExceededError this stream's running estimate would cause, or None."""
         if not self.limited:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import anthropic
@@ -155,3 +156,21 @@ def test_gemini_tiered_long_context_price(llm: LLMServer, gemini_client: Any) ->
         gemini_client.models.generate_content(model="gemini-2.5-pro", contents="Hi")
     # above 200k input tokens every token of the call is charged the long-context rates ($2.50 in, $15 out)
     assert guard.usd_used == pytest.approx(300_000 * 2.5e-6 + 1000 * 15e-6)
+
+
+async def test_anthropic_with_raw_response(llm: LLMServer) -> None:
+    llm.queue(anthropic_message(id="m1", input_tokens=100, output_tokens=50))
+    llm.queue(anthropic_message(id="m2", input_tokens=100, output_tokens=50))
+    with BudgetGuard(usd_limit=1.0) as guard:
+        raw = anthropic.Anthropic().messages.with_raw_response.create(
+            model="claude-haiku-4-5", max_tokens=100, messages=MSG
+        )
+        assert raw.parse().id == "m1"
+    client = anthropic.AsyncAnthropic()
+    async with guard:
+        raw = await client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=100, messages=MSG)
+        parsed = raw.parse()
+        message = await parsed if inspect.isawaitable(parsed) else parsed
+        assert message.id == "m2"
+    assert guard.usage.calls == 2
+    await client.close()

@@ -11,6 +11,7 @@ SDK's stream helpers built on it are metered too) and its ``close()`` charges wh
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from actguard.budget._meter import (
 from actguard.budget._usage import LLMUsage
 
 __all__ = ["Endpoint", "async_request_wrapper", "sync_request_wrapper"]
+
+_RAW_HEADER = "X-Stainless-Raw-Response"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,21 @@ def _start(
             if new_body is not body:
                 options.json_data = new_body
     return endpoint, info, meter
+
+
+def _is_api_response(result: Any, sdk: Sdk) -> bool:
+    """An SDK response wrapper (not a parsed model, not a stream): ``with_raw_response`` results of newer SDKs."""
+    if isinstance(result, (sdk.stream, sdk.async_stream)):
+        return False
+    if sdk.legacy_response and isinstance(result, sdk.legacy_response):
+        return False
+    return callable(getattr(result, "parse", None)) and hasattr(result, "http_response")
+
+
+def _raw_mode(options: Any) -> str | None:
+    """``"raw"`` for ``with_raw_response`` calls, ``"stream"`` for ``with_streaming_response``, else None."""
+    headers = getattr(options, "headers", None)
+    return headers.get(_RAW_HEADER) if isinstance(headers, Mapping) else None
 
 
 def _finish(
@@ -127,7 +145,11 @@ def sync_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
             if started is None:
                 return original(self, cast_to, options, *args, **kwargs)
             endpoint, info, meter = started
-            return _finish(guard, sdk, endpoint, info, meter, original(self, cast_to, options, *args, **kwargs))
+            result = original(self, cast_to, options, *args, **kwargs)
+            if _raw_mode(options) == "raw" and _is_api_response(result, sdk):  # parsed once, cached by the SDK
+                _finish(guard, sdk, endpoint, info, meter, result.parse())
+                return result
+            return _finish(guard, sdk, endpoint, info, meter, result)
 
         return request
 
@@ -147,6 +169,10 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
                 return await original(self, cast_to, options, *args, **kwargs)
             endpoint, info, meter = started
             result = await original(self, cast_to, options, *args, **kwargs)
+            if _raw_mode(options) == "raw" and _is_api_response(result, sdk):
+                parsed = result.parse()
+                _finish(guard, sdk, endpoint, info, meter, await parsed if inspect.isawaitable(parsed) else parsed)
+                return result
             return _finish(guard, sdk, endpoint, info, meter, result)
 
         return request
