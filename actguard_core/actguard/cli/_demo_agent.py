@@ -115,9 +115,13 @@ def run_agent(client: Any, model: str, user: str, request: str, say: Callable[[s
         messages.append(message.model_dump(exclude_none=True))
         for call in message.tool_calls:
             status, text = call_tool(call.function.name, call.function.arguments)
-            say(f"  {call.function.name}({_args(call.function.arguments)}) -> {status}: {_short(text)}")
+            head = f"  {call.function.name}({_args(call.function.arguments)}) -> {status}: "
+            say(head + _short(text, max(30, _WIDTH - len(head))))
             messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
     return "(stopped after 12 turns)"
+
+
+_WIDTH = 110  # the demo's lines fit a terminal this wide
 
 
 def _args(arguments: str) -> str:

@@ -85,6 +85,7 @@ def test_demo_runs_offline_and_shows_each_guard_then_the_tables() -> None:
     assert "stopped: budget exceeded for user 'dave'" in out.stdout
     assert lines(out.stdout)[-1] == "refunds issued: 1 (o1)"  # the retried refund did not run again
     assert len(out.stdout.splitlines()) < 80  # short enough to read in one screen or two
+    assert max(len(line) for line in out.stdout.splitlines()) <= 110  # and narrow enough for a terminal
 
 
 def test_python_dash_m_and_the_console_script_print_the_same_demo() -> None:
