@@ -69,7 +69,7 @@ def _handler(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 server.requests.append(Seen("POST", self.path, body))
             reply = server.next_reply()
             if reply.events is None:
-                data = json.dumps(reply.body).encode()
+                data = json.dumps(reply.body(body) if callable(reply.body) else reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -465,3 +465,15 @@ def gemini_stream(
         usage = _gemini_usage(prompt, candidates if last else n + 1, thoughts if last else 0, 0)
         events.append((None, _gemini_chunk(piece, model, id, usage, last)))
     return Reply(events=events)
+
+
+def echo_chat() -> Reply:
+    """A chat completion whose prompt_tokens is the length of the request's last message (1 completion token)."""
+    counter = iter(range(1, 10**9))
+
+    def body(request: Any) -> Any:
+        content = request["messages"][-1]["content"]
+        reply = chat_completion(id=f"chatcmpl-echo-{next(counter)}", prompt_tokens=len(content), completion_tokens=1)
+        return reply.body
+
+    return Reply(body)

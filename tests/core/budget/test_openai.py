@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 from typing import Any
 
 import openai
 import pytest
-from budget_fakes import LLMServer, chat_completion, chat_stream, embedding, response, response_stream
+from budget_fakes import LLMServer, chat_completion, chat_stream, echo_chat, embedding, response, response_stream
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, UnknownModelPriceError
@@ -312,3 +314,47 @@ def test_uninstall_and_reinstall(llm: LLMServer) -> None:
     assert hasattr(openai._base_client.SyncAPIClient.request, "__actguard_original__")
     providers.install()  # idempotent: not wrapped twice
     assert not hasattr(openai._base_client.SyncAPIClient.request.__actguard_original__, "__actguard_original__")
+
+
+async def test_concurrent_tasks_with_their_own_guards_over_the_sdk(llm: LLMServer) -> None:
+    llm.queue(echo_chat())
+    client = openai.AsyncOpenAI()
+
+    async def run(n: int) -> int:
+        async with BudgetGuard(name=f"task{n}") as guard:
+            for _ in range(3):
+                await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x" * n}])
+        return guard.tokens_used
+
+    sizes = list(range(10, 110, 10))
+    totals = await asyncio.gather(*(run(n) for n in sizes))
+    assert totals == [3 * (n + 1) for n in sizes]
+    await client.close()
+
+
+def test_threads_inside_one_guard_and_in_their_own_guards_over_the_sdk(llm: LLMServer) -> None:
+    llm.queue(echo_chat())
+    client = openai.OpenAI()
+    own: dict[int, int] = {}
+
+    def shared_work(n: int) -> None:
+        for _ in range(5):
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x" * n}])
+
+    def own_work(n: int) -> None:
+        with BudgetGuard() as guard:
+            shared_work(n)
+        own[n] = guard.tokens_used
+
+    with BudgetGuard() as outer:
+        with actguard.ContextThreadPoolExecutor(8) as pool:
+            list(pool.map(shared_work, range(1, 9)))
+        assert outer.tokens_used == sum(5 * (n + 1) for n in range(1, 9))
+        assert outer.usage.calls == 40
+    threads = [threading.Thread(target=own_work, args=(n,)) for n in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert own == {n: 5 * (n + 1) for n in range(1, 9)}
+    assert outer.usage.calls == 40  # threads started without the context charge only their own guards
