@@ -10,6 +10,7 @@ too. Outside any BudgetGuard a hooked method costs one contextvar lookup and the
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 
 from actguard.budget.providers import anthropic, google, openai
@@ -23,6 +24,7 @@ _SDKS: dict[str, tuple[str, Callable[[], bool], Callable[[], None]]] = {
     "google": ("google.genai", google.install, google.uninstall),
 }
 _installed: set[str] = set()
+_lock = threading.RLock()  # one installer at a time: a method is never wrapped twice
 
 
 def watch_imports() -> None:
@@ -38,15 +40,18 @@ def install_imported() -> None:
         return
     modules = sys.modules
     for name, (module, install_one, _) in _SDKS.items():
-        if name not in _installed and module in modules and install_one():
-            _installed.add(name)
+        if name not in _installed and module in modules:
+            with _lock:
+                if name not in _installed and install_one():
+                    _installed.add(name)
 
 
 def install() -> list[str]:
     """Import every supported SDK that is installed and meter it. Returns the providers now metered."""
-    for name, (_, install_one, _) in _SDKS.items():
-        if name not in _installed and install_one():
-            _installed.add(name)
+    with _lock:
+        for name, (_, install_one, _) in _SDKS.items():
+            if name not in _installed and install_one():
+                _installed.add(name)
     return sorted(_installed)
 
 
@@ -57,6 +62,7 @@ def installed() -> list[str]:
 
 def uninstall() -> None:
     """Remove every SDK meter (the SDKs behave exactly as without actguard until the next install)."""
-    for name, (_, _, uninstall_one) in _SDKS.items():
-        uninstall_one()
-        _installed.discard(name)
+    with _lock:
+        for name, (_, _, uninstall_one) in _SDKS.items():
+            uninstall_one()
+            _installed.discard(name)
