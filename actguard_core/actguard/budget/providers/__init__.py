@@ -9,6 +9,8 @@ too. Outside any BudgetGuard a hooked method costs one contextvar lookup and the
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
 import threading
 from collections.abc import Callable
@@ -48,6 +50,9 @@ def install_imported() -> None:
 
 def install() -> list[str]:
     """Import every supported SDK that is installed and meter it. Returns the providers now metered."""
+    for module, _, _ in _SDKS.values():  # import outside the lock (an import may run the import hook, which locks)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     with _lock:
         for name, (_, install_one, _) in _SDKS.items():
             if name not in _installed and install_one():
