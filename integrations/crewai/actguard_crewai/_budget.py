@@ -205,6 +205,8 @@ class CrewBudget:
             try:
                 budget.check()  # this kickoff's limits and every enclosing BudgetGuard's
             except BudgetExceededError as exc:
+                if state.stopped is not None:  # CrewAI < 1.15.19 retries a blocked call: report the stop once
+                    raise CrewBudgetExceeded(exc) from exc
                 state.stopped = exc
                 emit(
                     "budget",
