@@ -16,7 +16,13 @@ from actguard import reporting
 from actguard.budget import prices
 from actguard.budget._usage import LLMUsage
 from actguard.budget._window import parse_window
-from actguard.exceptions import ActGuardWarning, BudgetExceededError, ConfigError, UnknownModelPriceError
+from actguard.exceptions import (
+    ActGuardWarning,
+    BudgetExceededError,
+    ConfigError,
+    StoreUnavailable,
+    UnknownModelPriceError,
+)
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
 from actguard.stores._base import SpendTotals
@@ -211,6 +217,7 @@ class BudgetGuard:
         self._store = store
         self._shared_key = f"actguard:budget:{name or ''}:{user_id or ''}"
         self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
+        self._shared_pending = [0.0, 0]  # spend the store could not take yet (usd, tokens); added at the next chance
         self._lock = threading.Lock()
         self._ledger = _Ledger()
         self._seen: set[str] = set()  # call ids charged here, the newest _SEEN_CALLS_MAX of them
@@ -289,9 +296,25 @@ class BudgetGuard:
         """With ``shared=True``: the spend every process has added under this guard's key (asks the store)."""
         if not self.shared:
             raise ConfigError("shared_usage() needs BudgetGuard(shared=True)")
+        if self._shared_pending[0] or self._shared_pending[1]:
+            self._add_shared(0.0, 0)
         totals = self._get_store().spend_get(self._shared_key)
         self._shared_seen = totals
         return totals
+
+    def _add_shared(self, usd: float, tokens: int) -> None:
+        """Add spend to the store. Spend it cannot take (unreachable) is kept and added at the next chance, so a
+        call that already happened is never lost; meanwhile the next check fails closed on the same store."""
+        with self._lock:
+            usd += self._shared_pending[0]
+            tokens += int(self._shared_pending[1])
+            self._shared_pending = [0.0, 0]
+        try:
+            self._shared_seen = self._get_store().spend_add(self._shared_key, usd, tokens, self.window)
+        except StoreUnavailable:
+            with self._lock:
+                self._shared_pending[0] += usd
+                self._shared_pending[1] += tokens
 
     def _get_store(self) -> Store:
         return self._store if self._store is not None else get_default_store()
@@ -485,7 +508,7 @@ class BudgetGuard:
             model.reasoning_tokens += usage.reasoning_tokens
             model.usd += usd
         if self.shared:
-            self._shared_seen = self._get_store().spend_add(self._shared_key, usd, usage.total_tokens, self.window)
+            self._add_shared(usd, usage.total_tokens)
         return usd
 
     def _unknown_cost(self, usage: LLMUsage) -> float:
@@ -514,7 +537,7 @@ class BudgetGuard:
                 guard._ledger.usd += usd
                 guard._ledger.costs[name] = guard._ledger.costs.get(name, 0.0) + usd
             if guard.shared:
-                guard._shared_seen = guard._get_store().spend_add(guard._shared_key, float(usd), 0, guard.window)
+                guard._add_shared(float(usd), 0)
             guard = guard._parent
 
     def _emit_exceeded(self, error: BudgetExceededError, *, strict: bool = False) -> None:

@@ -237,3 +237,22 @@ def test_import_actguard_never_imports_redis_py() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == 'RedisStore needs redis-py: pip install "actguard[redis]"'
+
+
+def test_shared_budget_keeps_spend_the_store_could_not_take(own_redis_server: Any) -> None:
+    """A call recorded while Redis is down is not lost: checks fail closed meanwhile, and the spend reaches the store
+    once it is back."""
+    server = own_redis_server
+    store = actguard.RedisStore(server.url, prefix="pending")
+    usage = actguard.LLMUsage(model="gpt-4o", provider="openai", input_tokens=900, output_tokens=100)
+    with actguard.BudgetGuard(user_id="alice", token_limit=5_000, shared=True, window="1d", store=store) as guard:
+        guard.record(usage, call_id="c1")
+        assert store.spend_get("actguard:budget::alice").tokens == 1_000
+        server.stop()
+        assert guard.record(usage, call_id="c2") > 0  # the call happened: record() does not raise
+        with pytest.raises(actguard.StoreUnavailable):
+            guard.check()  # fail closed while the shared spend cannot be read
+        server.start()  # a fresh server without persistence: only what actguard still held can arrive
+        guard.check()
+        assert store.spend_get("actguard:budget::alice").tokens == 1_000  # c2's spend, added on recovery
+        assert guard.tokens_used == 2_000
