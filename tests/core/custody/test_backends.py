@@ -3,59 +3,14 @@ interface only, so the guarantees hold wherever the facts live."""
 
 from __future__ import annotations
 
-import os
-import sys
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
+from backends import Backend  # the `backend` fixture comes from tests/core/conftest.py
 
 import actguard
 from actguard import GuardError, RequireFact, enforce, prove
 from actguard.custody import forget
 from actguard.testing import FakeClock
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
-from redis_server import REQUIRE_ENV, RedisServer, missing_reason
-
-
-@dataclass
-class Backend:
-    name: str
-    store: actguard.Store
-    advance: Callable[[float], None]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    reason = missing_reason()
-    if reason is not None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-        pytest.skip(reason)
-    with RedisServer() as server:
-        yield server.url
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    clock = FakeClock()
-    store: actguard.Store
-    if request.param == "memory":
-        store = actguard.MemoryStore(clock=clock)
-    elif request.param == "sqlite":
-        store = actguard.SQLiteStore(tmp_path / "facts.db", clock=clock)
-    else:
-        store = actguard.RedisStore(request.getfixturevalue("redis_url"), prefix=f"c{uuid.uuid4().hex[:10]}")
-        start = clock.wall()
-        store._time_offset = lambda: clock.wall() - start  # server time follows the fake clock (test hook)
-    actguard.set_default_store(store)
-    yield Backend(request.param, store, clock.advance)
-    actguard.set_default_store(None)
-    await store.aclose()
 
 
 def tools(kind: str = "order_id", ttl: float = 60) -> tuple[Any, Any, Any, Any]:

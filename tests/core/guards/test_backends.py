@@ -10,6 +10,7 @@ import asyncio
 import threading
 
 import pytest
+from backends import Backend
 
 import actguard
 from actguard import (
@@ -17,8 +18,6 @@ from actguard import (
     RateLimitExceeded,
     RunContext,
 )
-
-from .conftest import Backend
 
 
 async def test_rate_limit_async_tasks_exact(backend: Backend) -> None:

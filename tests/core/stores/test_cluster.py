@@ -17,7 +17,7 @@ from actguard.testing import FakeClock
 
 @pytest.fixture(scope="module")
 def cluster_nodes() -> Iterator[list[Any]]:
-    from conftest import require_redis
+    from backends import require_redis
     from redis_server import REQUIRE_ENV, RedisServer
 
     require_redis()

@@ -1,36 +1,25 @@
-"""Fixtures of the store contract suite: one ``backend`` per store (memory, SQLite, Redis) and a private redis-server.
+"""Fixtures shared by the core suite: every store backend (memory, SQLite, a real Redis) and private redis-servers.
 
 Each backend comes with ``advance(seconds)``: memory and SQLite run on a FakeClock, Redis on server time moved
-forward by a test-only offset, so expiry is tested without sleeping.
+forward by a test-only offset, so expiry is tested without sleeping. The redis-server helper lives in
+``tests/core/stores/redis_server.py`` (the store benchmark uses it too).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent / "stores"))
+
+from backends import Backend, make_redis_store, require_redis
+from redis_server import RedisServer
+
 import actguard
 from actguard.testing import FakeClock
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from redis_server import REQUIRE_ENV, RedisServer, missing_reason
-
-
-def require_redis() -> None:
-    """Skip (or, with ACTGUARD_REQUIRE_REDIS=1, fail) when redis-server or redis-py is not installed."""
-    reason = missing_reason()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -53,22 +42,6 @@ def own_redis_server() -> Iterator[RedisServer]:
 def needs_redis() -> None:
     """For tests that use redis-py without a server."""
     require_redis()
-
-
-@dataclass
-class Backend:
-    name: str
-    store: actguard.Store
-    advance: Callable[[float], None]
-
-
-def make_redis_store(url: str, clock: FakeClock | None = None, **kwargs: object) -> actguard.RedisStore:
-    """A RedisStore with a fresh prefix; with ``clock``, server time follows the FakeClock's advances."""
-    store = actguard.RedisStore(url, prefix=f"t{uuid.uuid4().hex[:12]}", **kwargs)  # type: ignore[arg-type]
-    if clock is not None:
-        start = clock.wall()
-        store._time_offset = lambda: clock.wall() - start
-    return store
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
