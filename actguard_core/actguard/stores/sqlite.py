@@ -145,6 +145,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            self.close()
             self._unavailable("open", exc)
 
     def __repr__(self) -> str:
@@ -161,7 +162,11 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False, factory=_Connection
             )
-            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per commit, still crash-consistent
+            try:
+                conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per commit, still crash-consistent
+            except BaseException:
+                conn.close()  # e.g. a file that is no database: never leave a connection to the GC
+                raise
             owned = self._local.owned = _Owned(conn)
             with self._conns_lock:
                 self._conns.add(conn)
