@@ -11,6 +11,7 @@ SDK's stream helpers built on it are metered too) and its ``close()`` charges wh
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import weakref
 from collections.abc import Callable, Mapping
@@ -27,8 +28,9 @@ from actguard.budget._meter import (
     record_result,
 )
 from actguard.budget._usage import LLMUsage
+from actguard.budget.providers._patch import Patches
 
-__all__ = ["Endpoint", "async_request_wrapper", "sync_request_wrapper"]
+__all__ = ["Endpoint", "async_request_wrapper", "install_sdk", "sync_request_wrapper"]
 
 _RAW_HEADER = "X-Stainless-Raw-Response"
 
@@ -178,3 +180,22 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
         return request
 
     return wrap
+
+
+def install_sdk(package: str, endpoints: Mapping[str, Endpoint], patches: Patches) -> bool:
+    """Meter every client of a Stainless-generated SDK (``openai``, ``anthropic``) by wrapping its base clients'
+    ``request``: every route to the API (create, parse, stream helpers, raw responses) ends there, and resources
+    built before a guard are covered too. Idempotent; False when the SDK is not installed."""
+    try:
+        sdk_module = importlib.import_module(package)
+        base_client = importlib.import_module(f"{package}._base_client")
+    except ImportError:
+        return False
+    try:
+        legacy: tuple[type, ...] = (importlib.import_module(f"{package}._legacy_response").LegacyAPIResponse,)
+    except (ImportError, AttributeError):  # pragma: no cover - every supported release has it
+        legacy = ()
+    sdk = Sdk(endpoints, sdk_module.Stream, sdk_module.AsyncStream, legacy)
+    patches.patch(base_client.SyncAPIClient, "request", sync_request_wrapper(sdk))
+    patches.patch(base_client.AsyncAPIClient, "request", async_request_wrapper(sdk))
+    return True

@@ -14,7 +14,7 @@ from typing import Any
 from actguard.budget._meter import CallInfo, StreamMeter, pick_model
 from actguard.budget._usage import LLMUsage
 from actguard.budget.providers._patch import Patches
-from actguard.budget.providers._stainless import Endpoint, Sdk, async_request_wrapper, sync_request_wrapper
+from actguard.budget.providers._stainless import Endpoint, install_sdk
 
 __all__ = ["install", "uninstall"]
 
@@ -94,22 +94,7 @@ _ENDPOINTS = {"/v1/messages": _ENDPOINT, "/v1/messages?beta=true": _ENDPOINT}
 
 def install() -> bool:
     """Meter every Anthropic client (existing and future) inside a BudgetGuard. Idempotent; False without the SDK."""
-    try:
-        import anthropic
-        from anthropic import _base_client
-    except ImportError:
-        return False
-    legacy: tuple[type, ...] = ()
-    try:
-        from anthropic._legacy_response import LegacyAPIResponse  # type: ignore[import-not-found,unused-ignore]
-
-        legacy = (LegacyAPIResponse,)
-    except ImportError:  # pragma: no cover
-        pass
-    sdk = Sdk(_ENDPOINTS, anthropic.Stream, anthropic.AsyncStream, legacy)
-    _patches.patch(_base_client.SyncAPIClient, "request", sync_request_wrapper(sdk))
-    _patches.patch(_base_client.AsyncAPIClient, "request", async_request_wrapper(sdk))
-    return True
+    return install_sdk("anthropic", _ENDPOINTS, _patches)
 
 
 def uninstall() -> None:

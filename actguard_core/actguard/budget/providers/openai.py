@@ -13,7 +13,7 @@ from typing import Any
 from actguard.budget._meter import CallInfo, StreamMeter, pick_model
 from actguard.budget._usage import LLMUsage
 from actguard.budget.providers._patch import Patches
-from actguard.budget.providers._stainless import Endpoint, Sdk, async_request_wrapper, sync_request_wrapper
+from actguard.budget.providers._stainless import Endpoint, install_sdk
 
 __all__ = ["install", "uninstall"]
 
@@ -179,22 +179,7 @@ _ENDPOINTS = {
 
 def install() -> bool:
     """Meter every OpenAI client (existing and future) inside a BudgetGuard. Idempotent; False without the SDK."""
-    try:
-        import openai
-        from openai import _base_client
-    except ImportError:
-        return False
-    legacy: tuple[type, ...] = ()
-    try:
-        from openai._legacy_response import LegacyAPIResponse
-
-        legacy = (LegacyAPIResponse,)
-    except ImportError:  # pragma: no cover - every supported release has it
-        pass
-    sdk = Sdk(_ENDPOINTS, openai.Stream, openai.AsyncStream, legacy)
-    _patches.patch(_base_client.SyncAPIClient, "request", sync_request_wrapper(sdk))
-    _patches.patch(_base_client.AsyncAPIClient, "request", async_request_wrapper(sdk))
-    return True
+    return install_sdk("openai", _ENDPOINTS, _patches)
 
 
 def uninstall() -> None:
