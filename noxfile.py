@@ -65,7 +65,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Strict mypy on the actguard core."""
-    session.install("mypy>=1.11", "-e", ".[redis]", "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "httpx")
+    session.install("mypy>=1.11", "-e", ".[redis,otel]", "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "httpx")
     session.run("mypy")
 
 
@@ -128,3 +128,21 @@ def demo(session: nox.Session, version: str) -> None:
     """The command line (tests/core/cli: `actguard demo`, `prices`, `events`) at each end of the demo's openai range."""
     session.install("-e", ".[demo]", *TEST_DEPS, DEMO_OPENAI[version])
     session.run("pytest", "tests/core/cli", *session.posargs)
+
+
+# OpenTelemetry (actguard.otel, tests/otel) at the lowest supported opentelemetry-api and the latest, the SDK (the
+# in-memory exporter and reader the tests read) at the same release. 1.30.0: the first API whose
+# Meter.create_histogram takes explicit_bucket_boundaries_advisory, which gen_ai.client.token.usage needs to carry
+# the GenAI conventions' bucket boundaries.
+OTEL = {
+    "lowest": ["opentelemetry-api==1.30.0", "opentelemetry-sdk==1.30.0"],
+    "latest": ["opentelemetry-api", "opentelemetry-sdk"],
+}
+
+
+@nox.session
+@nox.parametrize("version", ["lowest", "latest"])
+def otel(session: nox.Session, version: str) -> None:
+    """actguard.otel's spans and metrics (tests/otel) with the lowest supported or the latest OpenTelemetry."""
+    session.install("-e", ".[otel]", *TEST_DEPS, "openai>=1.66", *OTEL[version])
+    session.run("pytest", "tests/otel", *session.posargs)

@@ -50,6 +50,14 @@ Sinks
 A sink is any callable taking the envelope dict: :func:`add_sink` / :func:`remove_sink`. A plain callable runs on the
 caller's thread (keep it quick; it must treat the dict as read-only); its exceptions are swallowed. For tests,
 :func:`actguard.testing.capture_events` collects events in a list.
+
+Subscribers
+-----------
+A subscriber (:func:`subscribe` / :func:`unsubscribe`) gets :func:`emit`'s own arguments on the caller's thread,
+before (and without) an envelope being built: ``fn(category, name, outcome, tool, run_id, user_id, payload)``, with
+``run_id`` / ``user_id`` as the caller gave them (None: look at the current :class:`actguard.RunContext`) and
+``payload`` possibly None. It is for in-process observers that must stay cheap on every decision
+(:mod:`actguard.otel`). It must be quick, must not keep or change ``payload``; its exceptions are swallowed.
 """
 
 from __future__ import annotations
@@ -77,18 +85,29 @@ __all__ = [
     "SenderOptions",
     "Sink",
     "SinkStats",
+    "Subscriber",
     "add_sink",
     "emit",
     "flush",
     "remove_sink",
     "shutdown",
+    "subscribe",
+    "unsubscribe",
 ]
 
 ENVELOPE_VERSION = 1
 
 Sink = Callable[[dict[str, Any]], None]
+Subscriber = Callable[
+    [str, str, str, "str | None", "str | None", "str | None", "Mapping[str, Any] | None"],
+    None,
+]
 
-_sinks: tuple[Sink, ...] = ()
+# _sinks holds every listener (envelope sinks and subscribers): other modules test it to skip building a payload
+# nobody reads. emit() hands envelopes to _envelope_sinks and raw arguments to _subscribers.
+_sinks: tuple[Any, ...] = ()
+_envelope_sinks: tuple[Sink, ...] = ()
+_subscribers: tuple[Subscriber, ...] = ()
 _sinks_lock = threading.Lock()
 _agent_id: str | None = None
 _ids = itertools.count(1)
@@ -117,7 +136,14 @@ def emit(
         user_id: defaults to the current :class:`actguard.RunContext`'s.
         payload: JSON-friendly details (copied shallowly); never put secrets here.
     """
-    sinks = _sinks
+    if not _sinks:
+        return
+    for subscriber in _subscribers:
+        try:  # noqa: SIM105 - contextlib.suppress costs a call per subscriber on the hot path
+            subscriber(category, name, outcome, tool, run_id, user_id, payload)
+        except Exception:  # an observer must never break the agent
+            pass
+    sinks = _envelope_sinks
     if not sinks:
         return
     try:
@@ -152,18 +178,44 @@ def emit(
 
 def add_sink(sink: Sink) -> None:
     """Send every event to ``sink`` too (a callable, an :class:`HttpSink` or a :class:`JsonlSink`)."""
-    global _sinks
+    global _envelope_sinks
     with _sinks_lock:
-        _sinks = (*_sinks, sink)
+        _envelope_sinks = (*_envelope_sinks, sink)
+        _update_listeners()
 
 
 def remove_sink(sink: Sink) -> None:
     """Stop sending events to ``sink`` (a queued sink keeps what it already has; :meth:`QueuedSink.close` it)."""
-    global _sinks
+    global _envelope_sinks
     with _sinks_lock:
-        if sink in _sinks:
-            index = _sinks.index(sink)
-            _sinks = _sinks[:index] + _sinks[index + 1 :]
+        if sink in _envelope_sinks:
+            index = _envelope_sinks.index(sink)
+            _envelope_sinks = _envelope_sinks[:index] + _envelope_sinks[index + 1 :]
+            _update_listeners()
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Call ``subscriber`` with every :func:`emit`'s arguments, before any envelope is built (see the module docs)."""
+    global _subscribers
+    with _sinks_lock:
+        _subscribers = (*_subscribers, subscriber)
+        _update_listeners()
+
+
+def unsubscribe(subscriber: Subscriber) -> None:
+    """Stop calling ``subscriber``; does nothing if it is not subscribed."""
+    global _subscribers
+    with _sinks_lock:
+        if subscriber in _subscribers:
+            index = _subscribers.index(subscriber)
+            _subscribers = _subscribers[:index] + _subscribers[index + 1 :]
+            _update_listeners()
+
+
+def _update_listeners() -> None:
+    """Recompute _sinks (under _sinks_lock)."""
+    global _sinks
+    _sinks = (*_envelope_sinks, *_subscribers)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -1,0 +1,58 @@
+"""OpenTelemetry tests: an SDK tracer and meter provider per test, read through the in-memory exporter and reader."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # otel_harness
+sys.path.insert(0, str(Path(__file__).parent.parent / "core" / "budget"))  # budget_fakes: the loopback LLM server
+
+import budget_fakes
+from otel_harness import Otel, make_otel
+
+import actguard
+import actguard.otel
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    """actguard instrumented with fresh providers; uninstrumented afterwards."""
+    o = make_otel()
+    actguard.otel.instrument(tracer_provider=o.tracer_provider, meter_provider=o.meter_provider)
+    yield o
+    actguard.otel.uninstrument()
+    o.meter_provider.shutdown()
+    o.tracer_provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def memory_store() -> Iterator[None]:
+    """A fresh in-memory store per test, so guard state never leaks between tests."""
+    before = actguard.get_default_store()
+    actguard.set_default_store(actguard.MemoryStore())
+    yield
+    actguard.set_default_store(before)
+
+
+@pytest.fixture(scope="session")
+def _server() -> Iterator[budget_fakes.LLMServer]:
+    state, httpd = budget_fakes.start_server()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def llm(_server: budget_fakes.LLMServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[budget_fakes.LLMServer]:
+    """The loopback LLM server, emptied, with the OpenAI SDK's environment pointed at it."""
+    with _server.lock:
+        _server.replies.clear()
+        _server.requests.clear()
+        _server.last = None
+    monkeypatch.setenv("OPENAI_BASE_URL", _server.url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    yield _server
