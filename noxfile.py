@@ -65,7 +65,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Strict mypy on the actguard core."""
-    session.install("mypy>=1.11", "-e", ".[redis,otel]", "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "httpx")
+    session.install(
+        "mypy>=1.11", "-e", ".[redis,otel]", "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "httpx"
+    )
     session.run("mypy")
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import textwrap
+import threading
 from typing import Any
 
 import openai
 import pytest
 from budget_fakes import LLMServer, chat_completion
-from otel_harness import Otel, make_otel
 from opentelemetry.trace import SpanKind
+from otel_harness import Otel, make_otel
 
 import actguard
 import actguard.otel
@@ -255,7 +255,9 @@ def test_several_calls_under_one_span_add_up(otel: Otel) -> None:
     tracer = otel.tracer_provider.get_tracer("app")
     with BudgetGuard() as guard, tracer.start_as_current_span("invoke_agent"):
         for n in range(3):
-            guard.record(LLMUsage(model="gpt-4o", provider="openai", input_tokens=100, output_tokens=10), call_id=f"{n}")
+            guard.record(
+                LLMUsage(model="gpt-4o", provider="openai", input_tokens=100, output_tokens=10), call_id=f"{n}"
+            )
     [span] = otel.finished()
     attributes = dict(span.attributes or {})
     assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (300, 30)

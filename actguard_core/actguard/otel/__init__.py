@@ -106,9 +106,13 @@ def instrument(tracer_provider: TracerProvider | None = None, meter_provider: Me
             'actguard.otel needs the OpenTelemetry API: pip install "actguard[otel]" (or opentelemetry-api>=1.30)'
         ) from exc
     if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer", None)):
-        raise ConfigError(f"instrument(tracer_provider=...) must be an OpenTelemetry TracerProvider or None, got {tracer_provider!r}")
+        raise ConfigError(
+            f"instrument(tracer_provider=...) must be an OpenTelemetry TracerProvider or None, got {tracer_provider!r}"
+        )
     if meter_provider is not None and not callable(getattr(meter_provider, "get_meter", None)):
-        raise ConfigError(f"instrument(meter_provider=...) must be an OpenTelemetry MeterProvider or None, got {meter_provider!r}")
+        raise ConfigError(
+            f"instrument(meter_provider=...) must be an OpenTelemetry MeterProvider or None, got {meter_provider!r}"
+        )
     with _lock:
         recorder = make_recorder(tracer_provider, meter_provider)
         if _active is not None:

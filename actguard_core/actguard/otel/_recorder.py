@@ -155,7 +155,9 @@ class Recorder:
             attributes[names.RUN_ID] = run_id
         if user_id is not None:
             attributes[names.USER_ID] = user_id
-        span = self.tracer.start_span(f"{names.GUARDRAIL_SPAN_PREFIX} {kind}", kind=SpanKind.INTERNAL, attributes=attributes)
+        span = self.tracer.start_span(
+            f"{names.GUARDRAIL_SPAN_PREFIX} {kind}", kind=SpanKind.INTERNAL, attributes=attributes
+        )
         span.end()
 
     def llm_call(self, user_id: str | None, payload: Mapping[str, Any]) -> None:
