@@ -30,7 +30,15 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         {
             # langchain-core 0.3.10 predates pydantic 2.11, whose deprecation warnings it trips.
             "lowest": ["langchain-core==0.3.10", "pydantic<2.11"],
-            "latest": ["langchain-core", "langchain>=1.0", "langchain-openai"],
+            # opentelemetry-instrumentation-langchain: LangChain's OpenTelemetry spans, for the test that
+            # actguard.otel's spans nest under them (tests/integrations/langchain/test_otel.py).
+            "latest": [
+                "langchain-core",
+                "langchain>=1.0",
+                "langchain-openai",
+                "opentelemetry-sdk",
+                "opentelemetry-instrumentation-langchain",
+            ],
         },
     ),
     # llama-index-core 0.12.23: the first release where a single FunctionAgent runs as a workflow (agent.run).

@@ -265,6 +265,20 @@ def test_several_calls_under_one_span_add_up(otel: Otel) -> None:
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(guard.usd_used)
 
 
+def test_a_call_two_budgets_recorded_is_reported_once(otel: Otel) -> None:
+    usage = LLMUsage(model="gpt-4o", provider="openai", input_tokens=100, output_tokens=10)
+    tracer = otel.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("chat"):
+        run_budget, caller_budget = BudgetGuard(), BudgetGuard()  # e.g. an adapter's budget for the run, and yours
+        run_budget.record(usage, call_id="resp-1")
+        caller_budget.record(usage, call_id="resp-1")
+        assert run_budget.usd_used == caller_budget.usd_used > 0  # each budget is charged
+    [span] = otel.finished()
+    assert span.attributes is not None and span.attributes["actguard.llm_calls"] == 1
+    [spend] = otel.points("actguard.spend")
+    assert spend.value == pytest.approx(run_budget.usd_used)
+
+
 def test_metrics_token_usage_spend_and_decisions(otel: Otel) -> None:
     @actguard.rate_limit(max_calls=1, period=60)
     def send(to: str) -> str:

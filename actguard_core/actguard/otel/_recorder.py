@@ -28,6 +28,7 @@ _ACTIONS = {"blocked": "block", "intervened": "modify"}
 _MAX_DECISION_KEYS = 1024  # (kind, outcome) pairs counted; emit() is public, so names are not a closed set
 _OTHER = ("other", "other")
 _MAX_SPANS = 1024  # spans whose LLM usage is being summed (oldest forgotten first)
+_MAX_CALL_IDS = 4096  # response ids of recent LLM calls, so a call two guards recorded is reported once
 
 
 class _Instruments:
@@ -96,6 +97,7 @@ class Recorder:
         self.instruments = instruments
         self._lock = threading.Lock()
         self._spans: OrderedDict[tuple[int, int], list[float]] = OrderedDict()
+        self._call_ids: OrderedDict[str, None] = OrderedDict()
 
     def __call__(
         self,
@@ -162,6 +164,16 @@ class Recorder:
 
     def llm_call(self, user_id: str | None, payload: Mapping[str, Any]) -> None:
         """Metrics for one metered call, and its usage and cost added to the current span."""
+        call_id = payload.get("call_id")
+        if call_id is not None:
+            # Two guards that are not nested can both record one call (an adapter's budget for the run and the
+            # caller's BudgetGuard); each budget is right to charge it, but it is one call and one cost.
+            with self._lock:
+                if call_id in self._call_ids:
+                    return
+                self._call_ids[call_id] = None
+                if len(self._call_ids) > _MAX_CALL_IDS:
+                    self._call_ids.popitem(last=False)
         model = str(payload.get("model"))
         provider = payload.get("provider")
         input_tokens = int(payload.get("input_tokens") or 0)
