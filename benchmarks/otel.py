@@ -17,6 +17,7 @@ Target: an allowed decision costs <= 2 us more with instrumentation on; off, emi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -106,10 +107,8 @@ def main() -> None:
     refused()
 
     def refusal() -> None:
-        try:
+        with contextlib.suppress(RateLimitExceeded):
             refused()
-        except RateLimitExceeded:
-            pass
 
     guard = BudgetGuard()
     usage = LLMUsage(model="gpt-4o", provider="openai", input_tokens=1000, output_tokens=200)
