@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -363,3 +365,16 @@ def test_a_failing_span_never_reaches_the_agent(otel: Otel, monkeypatch: pytest.
     assert send() == "sent"
     with pytest.raises(RateLimitExceeded):  # the guard's own refusal, not the tracer's error
         send()
+
+
+# -- the README's example -----------------------------------------------------------------------------------------
+def test_the_readme_example_runs_as_written() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## OpenTelemetry\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    result = run_python(block)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "run_guardrail rate_limit | 1 calls per 60s reached; retry after 60s",
+        "1000 0.0045",
+    ]
