@@ -57,7 +57,8 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     "openai_agents": (
         "openai-agents",
         "tests/integrations/openai_agents",
-        {"lowest": ["openai-agents==0.2.11"], "latest": ["openai-agents>=0.24", "openai>=3"]},
+        # opentelemetry-sdk (latest): the test that actguard.otel's spans stay in the trace around a run.
+        {"lowest": ["openai-agents==0.2.11"], "latest": ["openai-agents>=0.24", "openai>=3", "opentelemetry-sdk"]},
     ),
 }
 
