@@ -21,6 +21,7 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    Reservation,
     SpendTotals,
     Store,
     WindowDecision,
@@ -51,7 +52,11 @@ _SCRIPTS = {
     "facts_missing": _lua.FACTS_MISSING,
     "spend_add": _lua.SPEND_ADD,
     "spend_get": _lua.SPEND_GET,
+    "spend_reserve": _lua.SPEND_RESERVE,
+    "spend_settle": _lua.SPEND_SETTLE,
 }
+_SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
+_SETTLED_MAX = 10_000  # settled op ids remembered per spend key
 
 
 def _num(value: float) -> str:
@@ -104,8 +109,11 @@ class RedisStore(Store):
         url_or_client: a URL (``"redis://localhost:6379/0"``, ``"rediss://..."``), or a redis-py client:
             ``redis.Redis`` / ``redis.cluster.RedisCluster`` (sync), or ``redis.asyncio.Redis`` /
             ``redis.asyncio.cluster.RedisCluster`` (async). From a URL the store makes a sync client and one async
-            client per event loop, with ``timeout`` and one immediate retry (so a restarted server is picked up by
-            the next call). A client you pass is used as configured.
+            client per event loop, with ``timeout`` and no client-side retry: a command that timed out may still
+            run when Redis resumes, so sending it again could count one call twice. (A connection the server
+            closed is noticed before a command is sent, so a restarted server is picked up by the next call.)
+            A client you pass is used as configured: turn its retries off (``retry=Retry(NoBackoff(), 0)``,
+            redis-py >= 6 retries 3 times by default) for the same guarantee.
         prefix: namespace of every key (one per application sharing a Redis); no ``{`` or ``}``.
         async_client: the async client for the ``a...`` operations when ``url_or_client`` is a sync client.
             Without one, the async operations run the sync client in a worker thread.
@@ -180,10 +188,13 @@ class RedisStore(Store):
     def _client_options(self, retry_class: Any) -> dict[str, Any]:
         from redis.backoff import NoBackoff
 
+        # No retry once a command may have been sent: a stalled server runs it when it resumes, and a retry would
+        # run it a second time (one rate-limit hit, breaker failure or attempt counted twice, a claim wedged).
         return {
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
-            "retry": retry_class(NoBackoff(), 1),
+            "retry": retry_class(NoBackoff(), 0),
+            "retry_on_timeout": False,
         }
 
     def _key(self, kind: str, key: str) -> str:
@@ -219,24 +230,27 @@ class RedisStore(Store):
             await anext(bound.lifetime)  # registers it with this loop's shutdown
         return bound
 
-    def _run(self, script: str, key: str, *args: Any) -> Any:
-        """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart); driver errors propagate."""
+    def _run(self, script: str, key: str | list[str], *args: Any) -> Any:
+        """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart: a NOSCRIPT reply means it did
+        not run, so running it then is not a repeat); driver errors propagate."""
         bound = self._sync_bound()
         registered = bound.scripts[script]
+        keys = [key] if isinstance(key, str) else key
         try:
-            return bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+            return bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
-            return registered(keys=[key], args=[self._offset(), *args])
+            return registered(keys=keys, args=[self._offset(), *args])
 
-    async def _arun(self, script: str, key: str, *args: Any) -> Any:
+    async def _arun(self, script: str, key: str | list[str], *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, script, key, *args)
         registered = bound.scripts[script]
+        keys = [key] if isinstance(key, str) else key
         try:
-            return await bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+            return await bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
-            return await registered(keys=[key], args=[self._offset(), *args])
+            return await registered(keys=keys, args=[self._offset(), *args])
 
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
@@ -395,16 +409,16 @@ class RedisStore(Store):
             self._unavailable("incr", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
-    def idem_claim(self, key: str, ttl: float) -> Claim:
+    def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         try:
-            reply = self._run("idem_claim", self._key("id", key), _num(ttl))
+            reply = self._run("idem_claim", self._key("id", key), _num(ttl), owner)
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
 
-    async def aidem_claim(self, key: str, ttl: float) -> Claim:
+    async def aidem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         try:
-            reply = await self._arun("idem_claim", self._key("id", key), _num(ttl))
+            reply = await self._arun("idem_claim", self._key("id", key), _num(ttl), owner)
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
@@ -535,3 +549,81 @@ class RedisStore(Store):
             return self._spend(await self._arun("spend_get", self._key("sp", key)))
         except self._errors as exc:
             self._unavailable("spend_get", exc)
+
+    def _spend_keys(self, key: str, settled: bool) -> list[str]:
+        spend = self._key("sp", key)
+        return [spend, spend + ":r", spend + ":s"] if settled else [spend, spend + ":r"]
+
+    @staticmethod
+    def _reserve_args(
+        op_id: str, usd: float, tokens: int, usd_limit: float | None, token_limit: int | None, lease: float
+    ) -> tuple[Any, ...]:
+        return (
+            op_id,
+            _num(usd),
+            int(tokens),
+            "" if usd_limit is None else _num(usd_limit),
+            "" if token_limit is None else int(token_limit),
+            _num(lease),
+        )
+
+    @staticmethod
+    def _reservation(reply: Any) -> Reservation:
+        return Reservation(bool(int(reply[0])), float(reply[1]), int(reply[2]))
+
+    def spend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        args = self._reserve_args(op_id, usd, tokens, usd_limit, token_limit, lease)
+        try:
+            return self._reservation(self._run("spend_reserve", self._spend_keys(key, False), *args))
+        except self._errors as exc:
+            self._unavailable("spend_reserve", exc)
+
+    async def aspend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        args = self._reserve_args(op_id, usd, tokens, usd_limit, token_limit, lease)
+        try:
+            reply = await self._arun("spend_reserve", self._spend_keys(key, False), *args)
+        except self._errors as exc:
+            self._unavailable("spend_reserve", exc)
+        return self._reservation(reply)
+
+    @staticmethod
+    def _settle_args(op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
+        ttl_arg = "" if ttl is None else _num(ttl)
+        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), _SETTLED_MAX)
+
+    def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        try:
+            reply = self._run("spend_settle", self._spend_keys(key, True), *self._settle_args(op_id, usd, tokens, ttl))
+        except self._errors as exc:
+            self._unavailable("spend_settle", exc)
+        return self._spend(reply)
+
+    async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        args = self._settle_args(op_id, usd, tokens, ttl)
+        try:
+            reply = await self._arun("spend_settle", self._spend_keys(key, True), *args)
+        except self._errors as exc:
+            self._unavailable("spend_settle", exc)
+        return self._spend(reply)

@@ -117,8 +117,11 @@ def budget(cmd: dict[str, Any]) -> dict[str, Any]:
                     guard.check()
                 except actguard.BudgetExceededError:
                     break
-                guard.add_cost(f"search-{call}", cmd["cost"])
                 spent += 1
+                try:
+                    guard.add_cost(f"search-{call}", cmd["cost"])
+                except actguard.BudgetExceededError:
+                    break  # recorded, and the limit is reached
         return spent
 
     return {"calls": sum(in_threads(attempt))}

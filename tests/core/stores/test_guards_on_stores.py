@@ -122,10 +122,12 @@ async def test_shared_budget(backend: Any) -> None:
         first.add_cost("search", 0.6)
     async with actguard.BudgetGuard(user_id="alice", usd_limit=1.0, window="1d", shared=True) as second:
         second.check()  # 0.6 of 1.0 spent, by an earlier guard (another request, another worker)
-        second.add_cost("search", 0.4)
         with pytest.raises(actguard.BudgetExceededError) as info:
+            second.add_cost("search", 0.4)  # recorded, then refused: the shared limit is reached
+        with pytest.raises(actguard.BudgetExceededError):
             second.check()
     assert info.value.used == pytest.approx(1.0)
+    assert second.costs == {"search": pytest.approx(0.4)}
     backend.advance(86_400)  # the day's window is over
     with actguard.BudgetGuard(user_id="alice", usd_limit=1.0, window="1d", shared=True) as third:
         third.check()
