@@ -20,6 +20,7 @@ from actguard.exceptions import (
     ActGuardWarning,
     BudgetExceededError,
     ConfigError,
+    StoreUnavailable,
     UnknownModelPriceError,
 )
 from actguard.reporting import emit
@@ -356,15 +357,23 @@ class BudgetGuard:
         output = self.reserve if max_output is None else max_output
         tokens = prompt_tokens + output
         usd = price.estimate(prompt_tokens, output) if price is not None and self.usd_limit is not None else 0.0
-        op_id, answer = _shared.reserve(
-            self._get_store(),
-            self._shared_key,
-            usd,
-            tokens,
-            usd_limit=self.usd_limit,
-            token_limit=self.token_limit,
-            ttl=self.window,
-        )
+        op_id = _shared.new_op_id()
+        try:
+            answer = _shared.reserve(
+                self._get_store(),
+                self._shared_key,
+                op_id,
+                usd,
+                tokens,
+                usd_limit=self.usd_limit,
+                token_limit=self.token_limit,
+                ttl=self.window,
+            )
+        except StoreUnavailable:
+            # It may still land (a stalled Redis runs it later): keep its id, so the next call here releases it
+            # instead of leaving it to hold budget for its whole lease.
+            _reserved.set((*_reserved.get(), (self, op_id)))
+            raise
         if not answer.granted:
             if self.token_limit is not None and answer.tokens + tokens > self.token_limit:
                 error = BudgetExceededError(

@@ -154,22 +154,22 @@ def settle(store: Store, key: str, op_id: str, usd: float, tokens: int, ttl: flo
 def reserve(
     store: Store,
     key: str,
+    op_id: str,
     usd: float,
     tokens: int,
     *,
     usd_limit: float | None,
     token_limit: int | None,
     ttl: float | None,
-) -> tuple[str, Reservation]:
-    """Reserve a call's worst case under ``key``; returns the reservation's op id and the store's answer.
+) -> Reservation:
+    """Reserve a call's worst case under ``key`` as ``op_id``; returns the store's answer.
 
     Spend parked in this process counts against the limits too. Raises StoreUnavailable (fail closed).
     """
     if OUTBOX:
         OUTBOX.flush(store)
     parked_usd, parked_tokens = OUTBOX.parked(store, key)
-    op_id = new_op_id()
-    answer = store.spend_reserve(
+    return store.spend_reserve(
         key,
         op_id,
         usd + parked_usd,
@@ -179,4 +179,3 @@ def reserve(
         ttl=ttl,
         lease=RESERVATION_LEASE,
     )
-    return op_id, answer
