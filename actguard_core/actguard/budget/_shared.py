@@ -109,11 +109,16 @@ class Outbox:
                 self._entries.pop(entry.op_id, None)
         return not failed
 
+    def clear(self) -> list[ParkedSpend]:
+        """Forget every parked entry and return them (for tests)."""
+        with self._lock:
+            left, self._entries = list(self._entries.values()), OrderedDict()
+        return left
+
     def drain_at_exit(self) -> None:
         """Last delivery attempt; what remains is reported as lost."""
         self.flush()
-        with self._lock:
-            left, self._entries = list(self._entries.values()), OrderedDict()
+        left = self.clear()
         if left:
             _report_lost(left, "the store was still unavailable at interpreter exit")
 
