@@ -293,6 +293,33 @@ async def test_spend_is_exact_under_threads(backend: Any) -> None:
     assert total.usd == pytest.approx(2.0)
 
 
+async def test_reservations_count_against_the_limit_until_settled(backend: Any, call: Any) -> None:
+    limits = {"usd_limit": 1.0, "token_limit": 1_000, "ttl": 86400, "lease": 60}
+    first = await call("spend_reserve", "bob", "op1", 0.4, 400, **limits)
+    assert (first.granted, first.usd, first.tokens) == (True, pytest.approx(0.4), 400)
+    second = await call("spend_reserve", "bob", "op2", 0.4, 400, **limits)
+    assert (second.granted, second.tokens) == (True, 800)
+    refused = await call("spend_reserve", "bob", "op3", 0.4, 100, **limits)  # $1.20 would cross $1
+    assert (refused.granted, refused.usd, refused.tokens) == (False, pytest.approx(0.8), 800)
+    again = await call("spend_reserve", "bob", "op2", 0.4, 400, **limits)  # the same op id replaces, never adds
+    assert (again.granted, again.tokens) == (True, 800)
+    assert await call("spend_get", "bob") == SpendTotals(0.0, 0)  # reservations are not spend
+    settled = await call("spend_settle", "bob", "op1", 0.1, 120, 86400)  # the call cost less than its worst case
+    assert (settled.usd, settled.tokens) == (pytest.approx(0.1), 120)
+    fits = await call("spend_reserve", "bob", "op3", 0.4, 100, **limits)  # 0.1 spent + 0.4 held + 0.4
+    assert (fits.granted, fits.usd, fits.tokens) == (True, pytest.approx(0.9), 620)
+
+
+async def test_a_dead_workers_reservation_expires_with_its_lease(backend: Any, call: Any) -> None:
+    limits = {"usd_limit": None, "token_limit": 1_000, "ttl": None, "lease": 60}
+    assert (await call("spend_reserve", "carol", "crashed", 0.0, 1_000, **limits)).granted
+    assert not (await call("spend_reserve", "carol", "next", 0.0, 1, **limits)).granted
+    backend.advance(60)  # the worker holding it died; its lease ends
+    assert (await call("spend_reserve", "carol", "next", 0.0, 1_000, **limits)).granted
+    late = await call("spend_settle", "carol", "crashed", 0.0, 10, None)  # a late settle still adds its spend
+    assert late.tokens == 10
+
+
 async def test_window_with_a_lower_limit_waits_for_the_right_hit(backend: Any, call: Any) -> None:
     for _ in range(3):  # hits at 0, 10, 20
         assert (await call("hit_window", "k", 3, 60)).allowed
