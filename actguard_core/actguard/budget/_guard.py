@@ -222,7 +222,9 @@ class BudgetGuard:
         if reserve is not None and (
             isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 10_000_000
         ):
-            raise ConfigError(f"BudgetGuard(reserve=...) must be an int of output tokens in 0..10000000, got {reserve!r}")
+            raise ConfigError(
+                f"BudgetGuard(reserve=...) must be an int of output tokens in 0..10000000, got {reserve!r}"
+            )
         if not shared and reserve is not None:
             raise ConfigError("BudgetGuard(reserve=...) applies only with shared=True")
         if shared and user_id is None and name is None:

@@ -52,6 +52,7 @@ def _claimed(key: str, owner: str, error: BaseException | None) -> None:
     elif _LOST:
         _LOST.forget(key)
 
+
 NOT_RUN_ERRORS: tuple[type[BaseException], ...] = (
     RateLimitExceeded,
     CircuitOpenError,

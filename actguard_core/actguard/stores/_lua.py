@@ -276,7 +276,8 @@ if h[3] and (h[3] == 'inf' or tonumber(h[3]) > now) then su, st = tonumber(h[1])
 local ru, rt, last = held(ARGV[2])
 local usd, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
 local total_usd, total_tokens = su + ru, st + rt
-if (ARGV[5] ~= '' and total_usd + usd > tonumber(ARGV[5])) or (ARGV[6] ~= '' and total_tokens + tokens > tonumber(ARGV[6])) then
+local over_usd = ARGV[5] ~= '' and total_usd + usd > tonumber(ARGV[5])
+if over_usd or (ARGV[6] ~= '' and total_tokens + tokens > tonumber(ARGV[6])) then
   return {0, num(total_usd), total_tokens}
 end
 local until_ = now + tonumber(ARGV[7])

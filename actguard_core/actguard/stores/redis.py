@@ -15,6 +15,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError
 from actguard.stores import _lua
 from actguard.stores._base import (
@@ -27,7 +28,7 @@ from actguard.stores._base import (
     WindowDecision,
     parse_fail_open,
 )
-from actguard.stores._codec import Serializer, make_codec
+from actguard.stores._codec import Serializer, make_codec, wire, wire_all
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -149,8 +150,7 @@ class RedisStore(Store):
         redis = _import_redis()
         if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
             raise ConfigError(f"RedisStore(prefix=...) must be a non-empty str without '{{' or '}}', got {prefix!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigError(f"RedisStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        check_seconds(timeout, "RedisStore(timeout=...)")
         self.prefix = prefix
         self.timeout = float(timeout)
         self.fail_open = parse_fail_open(fail_open, "RedisStore(fail_open=...)")
@@ -197,8 +197,8 @@ class RedisStore(Store):
             "retry_on_timeout": False,
         }
 
-    def _key(self, kind: str, key: str) -> str:
-        return f"{self.prefix}:{{{kind}:{key}}}"
+    def _key(self, kind: str, key: str) -> Any:
+        return wire(f"{self.prefix}:{{{kind}:{key}}}")  # any str, lone surrogates included
 
     def _offset(self) -> str:
         return "0" if self._time_offset is None else repr(float(self._time_offset()))
@@ -230,23 +230,25 @@ class RedisStore(Store):
             await anext(bound.lifetime)  # registers it with this loop's shutdown
         return bound
 
-    def _run(self, script: str, key: str | list[str], *args: Any) -> Any:
+    def _run(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
         """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart: a NOSCRIPT reply means it did
         not run, so running it then is not a repeat); driver errors propagate."""
         bound = self._sync_bound()
         registered = bound.scripts[script]
-        keys = [key] if isinstance(key, str) else key
+        keys = [key] if not isinstance(key, list) else key
+        args = wire_all(args)
         try:
             return bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
             return registered(keys=keys, args=[self._offset(), *args])
 
-    async def _arun(self, script: str, key: str | list[str], *args: Any) -> Any:
+    async def _arun(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, script, key, *args)
         registered = bound.scripts[script]
-        keys = [key] if isinstance(key, str) else key
+        keys = [key] if not isinstance(key, list) else key
+        args = wire_all(args)
         try:
             return await bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
@@ -550,9 +552,10 @@ class RedisStore(Store):
         except self._errors as exc:
             self._unavailable("spend_get", exc)
 
-    def _spend_keys(self, key: str, settled: bool) -> list[str]:
-        spend = self._key("sp", key)
-        return [spend, spend + ":r", spend + ":s"] if settled else [spend, spend + ":r"]
+    def _spend_keys(self, key: str, settled: bool) -> list[Any]:
+        spend = f"{self.prefix}:{{sp:{key}}}"
+        keys = [spend, spend + ":r", spend + ":s"] if settled else [spend, spend + ":r"]
+        return [wire(k) for k in keys]
 
     @staticmethod
     def _reserve_args(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from actguard._clock import SYSTEM_CLOCK, Clock
+from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.stores._base import (
     BreakerDecision,
@@ -31,7 +32,7 @@ from actguard.stores._base import (
     WindowDecision,
     parse_fail_open,
 )
-from actguard.stores._codec import Serializer, make_codec
+from actguard.stores._codec import Serializer, make_codec, wire, wire_all
 
 __all__ = ["SQLiteStore"]
 
@@ -67,7 +68,14 @@ _TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend", "rese
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (so :meth:`SQLiteStore.close` can find every live one)."""
+    """A connection that can be weakly referenced (so :meth:`SQLiteStore.close` can find every live one), and that
+    binds any ``str`` (lone surrogates included: see :func:`actguard.stores._codec.wire`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, wire_all(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (wire_all(p) for p in parameters))
 
 
 class _Owned:
@@ -131,8 +139,7 @@ class SQLiteStore(Store):
                 "SQLiteStore(path=...) must name a file that several processes can open; "
                 "for in-process state use MemoryStore()"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigError(f"SQLiteStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        check_seconds(timeout, "SQLiteStore(timeout=...)")
         if isinstance(sweep_every, bool) or not isinstance(sweep_every, int) or sweep_every < 1:
             raise ConfigError(f"SQLiteStore(sweep_every=...) must be an int >= 1, got {sweep_every!r}")
         self.timeout = float(timeout)
@@ -425,7 +432,7 @@ class SQLiteStore(Store):
 
     def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
         wanted = list(values)
-        proven: set[str] = set()
+        proven: set[str | bytes] = set()  # as stored: str, or bytes for a value with a lone surrogate
         try:
             conn = self._conn()
             now = self._wall()
@@ -439,7 +446,7 @@ class SQLiteStore(Store):
                 proven.update(row[0] for row in rows)
         except sqlite3.Error as exc:
             self._unavailable("facts_missing", exc)
-        return [value for value in wanted if value not in proven]
+        return [value for value in wanted if wire(value) not in proven]
 
     def facts_clear(self, namespace: str) -> None:
         try:

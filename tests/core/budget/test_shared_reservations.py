@@ -17,7 +17,9 @@ def test_worst_case_is_reserved_then_settled_to_the_metered_cost() -> None:
     store = actguard.MemoryStore()
     with BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store) as guard:
         guard.check_call("gpt-4o", provider="openai", prompt_tokens=100, max_output_tokens=500)  # holds 600
-        other = store.spend_reserve("actguard:budget::u", "x", 0.0, 401, usd_limit=None, token_limit=1_000, ttl=None, lease=60)
+        other = store.spend_reserve(
+            "actguard:budget::u", "x", 0.0, 401, usd_limit=None, token_limit=1_000, ttl=None, lease=60
+        )
         assert not other.granted  # 600 held + 401 would cross 1,000
         guard.record(usage(50), call_id="c1")  # settles: 150 spent, nothing held
         assert guard.shared_usage().tokens == 150
@@ -38,9 +40,9 @@ def test_a_call_that_was_never_recorded_hands_its_reservation_back() -> None:
 
 
 def test_without_a_max_the_guard_reserves_its_reserve_default_or_the_given_one() -> None:
-    with BudgetGuard(user_id="u", token_limit=4_000, shared=True, store=actguard.MemoryStore()) as guard:
-        with pytest.raises(BudgetExceededError) as info:
-            guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # 100 + 4,096 > 4,000
+    guard = BudgetGuard(user_id="u", token_limit=4_000, shared=True, store=actguard.MemoryStore())
+    with guard, pytest.raises(BudgetExceededError) as info:
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # 100 + 4,096 > 4,000
     assert info.value.used == 4_196
     with BudgetGuard(user_id="u", token_limit=4_000, shared=True, reserve=1_000, store=actguard.MemoryStore()) as g:
         g.check_call("gpt-4o", provider="openai", prompt_tokens=100)

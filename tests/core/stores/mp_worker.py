@@ -182,7 +182,16 @@ def custody(cmd: dict[str, Any]) -> dict[str, Any]:
             return {"refused": exc.code}
 
 
-COMMANDS = {"llm": llm, "spent": spent, "rate": rate, "idem": idem, "breaker": breaker, "budget": budget, "probe": probe, "custody": custody}
+COMMANDS = {
+    "llm": llm,
+    "spent": spent,
+    "rate": rate,
+    "idem": idem,
+    "breaker": breaker,
+    "budget": budget,
+    "probe": probe,
+    "custody": custody,
+}
 
 
 def main() -> None:

@@ -327,3 +327,23 @@ async def test_window_with_a_lower_limit_waits_for_the_right_hit(backend: Any, c
     refused = await call("hit_window", "k", 2, 60)  # the limit was lowered to 2 (at 30)
     assert (refused.allowed, refused.count) == (False, 3)
     assert refused.retry_after == pytest.approx(40, abs=0.01)  # at 70 the hit at 10 leaves: one remains, below 2
+
+
+# -- any str -----------------------------------------------------------------------------------------------------
+async def test_any_str_key_or_value_is_accepted_and_kept_apart(backend: Any, call: Any) -> None:
+    """Lone surrogates (valid in JSON tool arguments) work as keys and values on every store, distinct from each
+    other and from the text that spells them."""
+    lone, other, spelled = "inv-\ud800", "inv-\udc00", "inv-\\ud800"
+    assert (await call("idem_claim", lone, 60)).status == "claimed"
+    assert (await call("idem_claim", other, 60)).status == "claimed"
+    assert (await call("idem_claim", spelled, 60)).status == "claimed"
+    await call("idem_complete", lone, {"id": "\ud800"}, 60)
+    assert (await call("idem_claim", lone, 60)).result == {"id": "\ud800"}
+    assert (await call("hit_window", lone, 1, 60)).allowed
+    assert not (await call("hit_window", lone, 1, 60)).allowed
+    assert (await call("hit_window", other, 1, 60)).allowed
+    await call("facts_add", "ns-\udfff", "order_id", [lone, "plain"], 60)
+    assert await call("facts_missing", "ns-\udfff", "order_id", [other, lone, "plain", spelled]) == [other, spelled]
+    assert (await call("spend_add", lone, 0.5, 5, None)).tokens == 5
+    assert (await call("spend_get", other)).tokens == 0
+    assert (await call("spend_settle", lone, "op", 0.5, 5, None)).tokens == 10

@@ -37,9 +37,9 @@ def test_write_locked_sqlite_fails_closed_on_parked_spend(tmp_path: Path) -> Non
         holder.execute("ROLLBACK")
         holder.close()
     assert made == 2  # the second cost crossed $1 and was refused after recording; no third call
-    with actguard.BudgetGuard(user_id="alice", usd_limit=1.0, shared=True, store=store) as later:
-        with pytest.raises(actguard.BudgetExceededError) as info:
-            later.check()  # the lock is gone: the parked $1.50 is written first, exactly once
+    later = actguard.BudgetGuard(user_id="alice", usd_limit=1.0, shared=True, store=store)
+    with later, pytest.raises(actguard.BudgetExceededError) as info:
+        later.check()  # the lock is gone: the parked $1.50 is written first, exactly once
     assert info.value.used == 1.5
     assert store.spend_get(KEY).usd == 1.5
     assert len(_shared.OUTBOX) == 0
