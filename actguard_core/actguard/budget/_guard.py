@@ -25,7 +25,7 @@ from actguard.exceptions import (
 )
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
-from actguard.stores._base import SpendTotals
+from actguard.stores._base import SpendTotals, refused
 
 __all__ = ["BudgetGuard", "ModelUsage", "add_cost", "current_budget"]
 
@@ -34,6 +34,10 @@ _current: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar("a
 # pairs in an immutable tuple, so tasks that copied the context never share one.
 _reserved: contextvars.ContextVar[tuple[tuple[BudgetGuard, str], ...]] = contextvars.ContextVar(
     "actguard_budget_reservations", default=()
+)
+# The shared guard whose settle just returned the store's totals in this thread or task: its next check uses them.
+_just_settled: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar(
+    "actguard_budget_settled", default=None
 )
 _SEEN_CALLS_MAX = 4096  # call ids remembered per guard to record each LLM call once
 
@@ -338,7 +342,9 @@ class BudgetGuard:
         totals = _shared.settle(self._get_store(), self._shared_key, op_id, usd, tokens, self.window)
         if totals is not None:
             self._shared_seen = totals
+            _just_settled.set(self)  # the check right after this call needs no second round trip
         else:
+            _just_settled.set(None)  # parked: the next check must read the store (and fail closed if it cannot)
             seen = self._shared_seen
             self._shared_seen = SpendTotals(seen.usd + usd, seen.tokens + tokens)
 
@@ -377,7 +383,7 @@ class BudgetGuard:
             _reserved.set((*_reserved.get(), (self, op_id)))
             raise
         if not answer.granted:
-            if self.token_limit is not None and answer.tokens + tokens > self.token_limit:
+            if self.token_limit is not None and refused(answer.tokens, tokens, self.token_limit):
                 error = BudgetExceededError(
                     self.user_id, "token", self.token_limit, answer.tokens + tokens, guard_name=self.name
                 )
@@ -393,6 +399,9 @@ class BudgetGuard:
 
     def _totals(self, fresh: bool) -> tuple[float, int]:
         if self.shared:
+            if fresh and _just_settled.get() is self:  # the settle of this context's call returned fresh totals
+                _just_settled.set(None)
+                fresh = False
             totals = self.shared_usage() if fresh else self._shared_seen
             return totals.usd, totals.tokens
         return self._ledger.usd, self._ledger.tokens
@@ -424,16 +433,27 @@ class BudgetGuard:
             BudgetExceededError: a limit is reached.
             UnknownModelPriceError: a call of a model without a known price was recorded under a usd_limit.
         """
+        self._check_chain(response, reserving=False)
+
+    def _check_chain(self, response: Any, *, reserving: bool) -> None:
+        """:meth:`check`; with ``reserving``, shared guards with limits are left to their reservation, which refuses
+        at or over a limit in the same round trip."""
         guard: BudgetGuard | None = self
         while guard is not None:
             if guard._unpriced is not None:
                 raise guard._unpriced
-            error = guard.exceeded()
-            if error is not None:
-                error.response = response
-                guard._emit_exceeded(error)
-                raise error
+            if not (reserving and guard.shared and guard.has_own_limits):
+                error = guard.exceeded()
+                if error is not None:
+                    error.response = response
+                    guard._emit_exceeded(error)
+                    raise error
             guard = guard._parent
+
+    @property
+    def has_own_limits(self) -> bool:
+        """Whether this guard itself has a usd_limit or a token_limit."""
+        return self.usd_limit is not None or self.token_limit is not None
 
     def check_call(
         self,
@@ -452,7 +472,7 @@ class BudgetGuard:
             BudgetExceededError: a limit is reached, or a strict guard's worst case does not fit.
             UnknownModelPriceError: ``model`` has no known price under a usd_limit with ``on_unknown_model="raise"``.
         """
-        self.check()
+        self._check_chain(None, reserving=model is not None)
         if model is None:
             return
         price: prices.ModelPrice | None = None

@@ -39,6 +39,7 @@ __all__ = [
     "Store",
     "WindowDecision",
     "parse_fail_open",
+    "refused",
 ]
 
 _log = logging.getLogger("actguard.stores")
@@ -119,6 +120,12 @@ class SpendTotals:
 
     usd: float
     tokens: int
+
+
+def refused(total: float, amount: float, limit: float | None) -> bool:
+    """Whether a reservation of ``amount`` on ``total`` (spend + live reservations) is refused under ``limit``: it
+    would cross it, or the total is already at it."""
+    return limit is not None and (total + amount > limit or total >= limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -276,8 +276,12 @@ if h[3] and (h[3] == 'inf' or tonumber(h[3]) > now) then su, st = tonumber(h[1])
 local ru, rt, last = held(ARGV[2])
 local usd, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
 local total_usd, total_tokens = su + ru, st + rt
-local over_usd = ARGV[5] ~= '' and total_usd + usd > tonumber(ARGV[5])
-if over_usd or (ARGV[6] ~= '' and total_tokens + tokens > tonumber(ARGV[6])) then
+local function refused(total, amount, limit)
+  if limit == '' then return false end
+  limit = tonumber(limit)
+  return total + amount > limit or total >= limit
+end
+if refused(total_usd, usd, ARGV[5]) or refused(total_tokens, tokens, ARGV[6]) then
   return {0, num(total_usd), total_tokens}
 end
 local until_ = now + tonumber(ARGV[7])
@@ -288,24 +292,19 @@ return {1, num(total_usd + usd), total_tokens + tokens}
 )
 
 # KEYS: spend, reservations, settled (a sorted set op_id -> settled_at). ARGV: offset, op_id, usd, tokens, ttl,
-# horizon, max_settled -> {usd, tokens}. An op_id settled in the last `horizon` seconds (and among the newest
-# `max_settled`) is not added again: a settle repeated after a timeout counts once.
+# horizon, max_settled -> {usd, tokens}. An op_id among the newest `max_settled` settled under this key (the set
+# expires `horizon` seconds after the last settle) is not added again: a settle repeated after a timeout counts once.
 SPEND_SETTLE = (
     _NOW
     + _SPEND_ADD_FN
     + """
 redis.call('HDEL', KEYS[2], ARGV[2])
-local horizon = tonumber(ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', num(now - horizon))
-if redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+if redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2]) == 0 then  -- settled already: report, add nothing
   local h = redis.call('HMGET', KEYS[1], 'u', 't')
   return {h[1] or '0', tonumber(h[2]) or 0}
 end
-redis.call('ZADD', KEYS[3], now, ARGV[2])
-local n = redis.call('ZCARD', KEYS[3])
-local max = tonumber(ARGV[7])
-if n > max then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - max - 1) end
-redis.call('PEXPIRE', KEYS[3], ms(horizon))
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 2)  -- keep the newest max_settled ids
+redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
 return spend_add(3)
 """
 )

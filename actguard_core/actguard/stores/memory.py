@@ -19,6 +19,7 @@ from actguard.stores._base import (
     Store,
     WindowDecision,
 )
+from actguard.stores._base import refused as _refused
 
 __all__ = ["MemoryStore"]
 
@@ -300,9 +301,7 @@ class MemoryStore(Store):
             held.pop(op_id, None)
             total_usd = spent_usd + sum(r[0] for r in held.values())
             total_tokens = spent_tokens + sum(r[1] for r in held.values())
-            if (usd_limit is not None and total_usd + usd > usd_limit) or (
-                token_limit is not None and total_tokens + tokens > token_limit
-            ):
+            if _refused(total_usd, usd, usd_limit) or _refused(total_tokens, tokens, token_limit):
                 return Reservation(False, total_usd, total_tokens)
             self._reserved.setdefault(key, held)[op_id] = (usd, tokens, now + lease)
             self._bound(self._reserved)

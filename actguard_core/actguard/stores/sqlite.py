@@ -32,6 +32,7 @@ from actguard.stores._base import (
     WindowDecision,
     parse_fail_open,
 )
+from actguard.stores._base import refused as _refused
 from actguard.stores._codec import Serializer, make_codec, wire, wire_all
 
 __all__ = ["SQLiteStore"]
@@ -500,9 +501,7 @@ class SQLiteStore(Store):
             ).fetchone()
             total_usd = (spent[0] if spent else 0.0) + held[0]
             total_tokens = (int(spent[1]) if spent else 0) + int(held[1])
-            if (usd_limit is not None and total_usd + usd > usd_limit) or (
-                token_limit is not None and total_tokens + tokens > token_limit
-            ):
+            if _refused(total_usd, usd, usd_limit) or _refused(total_tokens, tokens, token_limit):
                 return Reservation(False, total_usd, total_tokens)
             conn.execute(
                 "INSERT INTO reservations (key, op, usd, tokens, expires_at) VALUES (?, ?, ?, ?, ?)",
