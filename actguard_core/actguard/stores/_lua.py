@@ -210,23 +210,25 @@ return missing
 )
 
 # Adds ARGV[a] USD and ARGV[a+1] tokens to KEYS[1] with ttl ARGV[a+2], starting a new window when the old one ended.
+# One read and one write (Lua adds; '%.17g' keeps every bit of the float).
 _SPEND_ADD_FN = """
 local function spend_add(a)
-  local e = redis.call('HGET', KEYS[1], 'e')
-  if e and e ~= 'inf' and tonumber(e) <= now then
-    redis.call('DEL', KEYS[1])
-    e = false
+  local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
+  local u, t, e = tonumber(h[1]) or 0, tonumber(h[2]) or 0, h[3]
+  if e and e ~= 'inf' and tonumber(e) <= now then u, t, e = 0, 0, false end
+  u = u + tonumber(ARGV[a])
+  t = t + tonumber(ARGV[a + 1])
+  local us = string.format('%.17g', u)
+  if e then
+    redis.call('HSET', KEYS[1], 'u', us, 't', t)
+  elseif ARGV[a + 2] == '' then
+    redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', 'inf')
+  else
+    local ttl = tonumber(ARGV[a + 2])
+    redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', num(now + ttl))
+    redis.call('PEXPIRE', KEYS[1], ms(ttl))
   end
-  if not e then
-    if ARGV[a + 2] == '' then
-      redis.call('HSET', KEYS[1], 'e', 'inf')
-    else
-      local ttl = tonumber(ARGV[a + 2])
-      redis.call('HSET', KEYS[1], 'e', num(now + ttl))
-      redis.call('PEXPIRE', KEYS[1], ms(ttl))
-    end
-  end
-  return {redis.call('HINCRBYFLOAT', KEYS[1], 'u', ARGV[a]), redis.call('HINCRBY', KEYS[1], 't', ARGV[a + 1])}
+  return {us, t}
 end
 """
 
@@ -292,19 +294,23 @@ return {1, num(total_usd + usd), total_tokens + tokens}
 )
 
 # KEYS: spend, reservations, settled (a sorted set op_id -> settled_at). ARGV: offset, op_id, usd, tokens, ttl,
-# horizon, max_settled -> {usd, tokens}. An op_id among the newest `max_settled` settled under this key (the set
-# expires `horizon` seconds after the last settle) is not added again: a settle repeated after a timeout counts once.
+# horizon, max_settled ('' to skip trimming), reserved 0|1 -> {usd, tokens}. An op_id still in the settled set is not
+# added again: a settle repeated after a timeout counts once. The set is trimmed to the newest `max_settled` and its
+# expiry moved `horizon` ahead on the settles the client flags (a process's first on a key, then every 64th), so it
+# stays bounded without paying two more commands on every settle.
 SPEND_SETTLE = (
     _NOW
     + _SPEND_ADD_FN
     + """
-redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[8] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
 if redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2]) == 0 then  -- settled already: report, add nothing
   local h = redis.call('HMGET', KEYS[1], 'u', 't')
   return {h[1] or '0', tonumber(h[2]) or 0}
 end
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 2)  -- keep the newest max_settled ids
-redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
+if ARGV[7] ~= '' then  -- now and then (the client decides): keep the newest max_settled ids, refresh the expiry
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 2)
+  redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
+end
 return spend_add(3)
 """
 )

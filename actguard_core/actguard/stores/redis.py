@@ -58,6 +58,8 @@ _SCRIPTS = {
 }
 _SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
+_SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
+_SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
 
 
 def _num(value: float) -> str:
@@ -157,6 +159,7 @@ class RedisStore(Store):
         self._codec = make_codec(serializer, "RedisStore")
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._noscript: type[BaseException] = redis.exceptions.NoScriptError
+        self._settles: dict[str, int] = {}  # settles per spend key in this process (see _trim_due)
         self._time_offset: Callable[[], float] | None = None  # actguard's tests move server time forward with this
         self._url: str | None = None
         self._sync: _Bound | None = None
@@ -611,20 +614,30 @@ class RedisStore(Store):
             self._unavailable("spend_reserve", exc)
         return self._reservation(reply)
 
-    @staticmethod
-    def _settle_args(op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
+    def _settle_args(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
         ttl_arg = "" if ttl is None else _num(ttl)
-        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), _SETTLED_MAX)
+        trim = _SETTLED_MAX if self._trim_due(key) else ""
+        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), trim, 1)
+
+    def _trim_due(self, key: str) -> bool:
+        """Whether this settle trims the settled-id set: this process's first settle on ``key``, then every 64th."""
+        seen = self._settles
+        n = seen.get(key, -1) + 1
+        if n == 0 and len(seen) >= _SETTLED_KEYS_TRACKED:
+            seen.clear()  # bounded: forgetting only makes the next settles trim once more
+        seen[key] = n
+        return n % _SETTLE_TRIM_EVERY == 0
 
     def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         try:
-            reply = self._run("spend_settle", self._spend_keys(key, True), *self._settle_args(op_id, usd, tokens, ttl))
+            args = self._settle_args(key, op_id, usd, tokens, ttl)
+            reply = self._run("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:
             self._unavailable("spend_settle", exc)
         return self._spend(reply)
 
     async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
-        args = self._settle_args(op_id, usd, tokens, ttl)
+        args = self._settle_args(key, op_id, usd, tokens, ttl)
         try:
             reply = await self._arun("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:

@@ -152,6 +152,7 @@ def test_add_cost_in_a_stall_is_charged_once(stalled: tuple[Stall, actguard.Redi
 
 def test_reservation_lost_in_a_stall_is_released_by_the_next_call(stalled: tuple[Stall, actguard.RedisStore]) -> None:
     server, store = stalled
+    assert actguard.prices.lookup("gpt-4o", "openai") is not None  # loaded before the stall (the first load is slow)
     with actguard.BudgetGuard(user_id="bob", token_limit=10_000, shared=True, store=store) as guard:
         server.pause()
         with pytest.raises(actguard.StoreUnavailable):
