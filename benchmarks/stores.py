@@ -114,7 +114,8 @@ def main() -> None:
     for name, values in llm.items():
         value = min(values)
         print(f"  {name:36s} {value * 1e6:8.1f} us ({statistics.median(values) * 1e6:7.1f})   {value / base:6.1f}x")
-    print(f"shared (Redis) / PING = {min(llm['shared BudgetGuard on Redis']) / ping:.2f}   (two round trips: reserve, settle)")
+    shared_redis = min(llm["shared BudgetGuard on Redis"])
+    print(f"shared (Redis) / PING = {shared_redis / ping:.2f}   (two round trips: reserve, settle)")
 
 
 def guarded_llm_calls(redis_store: actguard.Store, sqlite_store: actguard.Store) -> dict[str, list[float]]:
