@@ -16,6 +16,8 @@ Only guards with ``shared=True`` come here; a per-process guard never touches a 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import logging
 import threading
 import warnings
 from collections import OrderedDict
@@ -44,6 +46,7 @@ DEFAULT_RESERVE_OUTPUT_TOKENS = 4096
 RESERVATION_LEASE = 900.0
 """Seconds a reservation holds budget unless settled first (longer than any LLM call should take)."""
 
+_log = logging.getLogger("actguard.budget")
 _OUTBOX_MAX = 10_000  # parked settles kept per process; beyond it the oldest is reported and dropped
 
 
@@ -127,12 +130,13 @@ def _report_lost(entries: list[ParkedSpend], why: str) -> None:
     usd = sum(e.usd for e in entries)
     tokens = sum(e.tokens for e in entries)
     keys = sorted({e.key for e in entries})
-    warnings.warn(
+    message = (
         f"actguard could not deliver ${usd:.6f} and {tokens} tokens of shared-budget spend to the store ({why}); "
-        f"keys: {', '.join(keys)}",
-        ActGuardWarning,
-        stacklevel=2,
+        f"keys: {', '.join(keys)}"
     )
+    _log.error("%s", message)
+    with contextlib.suppress(Exception):  # warnings turned into errors must not make record() raise
+        warnings.warn(message, ActGuardWarning, stacklevel=2)
     emit(
         "budget",
         "spend_undelivered",

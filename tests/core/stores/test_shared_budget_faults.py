@@ -84,3 +84,17 @@ print("exiting")
     assert done.stdout.splitlines() == ["exiting", "event spend_undelivered lost 0.75 0"]
     assert "ActGuardWarning: actguard could not deliver $0.750000 and 0 tokens" in done.stderr
     assert "actguard:budget::alice" in done.stderr
+
+
+def test_the_outbox_is_bounded_and_reports_what_it_drops(tmp_path: Path) -> None:
+    store = actguard.SQLiteStore(tmp_path / "x.db")
+    outbox = _shared.Outbox(max_entries=2)
+    for n in range(2):
+        outbox.park(_shared.ParkedSpend(store, KEY, f"op{n}", 0.25, 10, None))
+    with pytest.warns(actguard.ActGuardWarning, match=r"\$0\.250000 and 10 tokens .*outbox .* is full"):
+        outbox.park(_shared.ParkedSpend(store, KEY, "op2", 0.25, 10, None))  # the oldest is dropped, and said so
+    assert len(outbox) == 2
+    assert outbox.parked(store, KEY) == (0.5, 20)
+    assert outbox.flush(store)
+    assert store.spend_get(KEY) == actguard.stores.SpendTotals(0.5, 20)
+    store.close()
