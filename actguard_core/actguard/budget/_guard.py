@@ -274,6 +274,8 @@ class BudgetGuard:
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
+        if self.shared and _reserved.get():
+            self._release_reservation()  # a call reserved here and never recorded (it failed) holds nothing after
 
     async def __aenter__(self) -> BudgetGuard:
         return self.__enter__()
@@ -357,11 +359,15 @@ class BudgetGuard:
                 return op_id
         return None
 
+    def _release_reservation(self) -> None:
+        """Hand back this context's pending reservation (its call was never recorded), settling it to nothing."""
+        stale = self._take_reservation()
+        if stale is not None:
+            _shared.settle(self._get_store(), self._shared_key, stale, 0.0, 0, self.window)
+
     def _reserve_call(self, price: prices.ModelPrice | None, prompt_tokens: int, max_output: int | None) -> None:
         """Reserve an LLM call's worst case before it is sent; refuse it when that would cross a limit."""
-        stale = self._take_reservation()
-        if stale is not None:  # the previous call here was never recorded (it failed): hand its reservation back
-            _shared.settle(self._get_store(), self._shared_key, stale, 0.0, 0, self.window)
+        self._release_reservation()  # the previous call here was never recorded (it failed)
         output = self.reserve if max_output is None else max_output
         tokens = prompt_tokens + output
         usd = price.estimate(prompt_tokens, output) if price is not None and self.usd_limit is not None else 0.0
@@ -475,6 +481,19 @@ class BudgetGuard:
         self._check_chain(None, reserving=model is not None)
         if model is None:
             return
+        try:
+            self._check_call_chain(model, provider, prompt_tokens, max_output_tokens)
+        except BaseException:
+            guard: BudgetGuard | None = self  # refused further out: hand back what inner guards reserved for it
+            while guard is not None:
+                if guard.shared:
+                    guard._release_reservation()
+                guard = guard._parent
+            raise
+
+    def _check_call_chain(
+        self, model: str, provider: str | None, prompt_tokens: int, max_output_tokens: int | None
+    ) -> None:
         price: prices.ModelPrice | None = None
         looked_up = False
         guard: BudgetGuard | None = self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 import actguard
@@ -56,9 +58,15 @@ def test_without_a_max_the_guard_reserves_its_reserve_default_or_the_given_one()
 def test_a_crashed_workers_reservation_expires() -> None:
     clock = FakeClock()
     store = actguard.MemoryStore(clock=clock)
-    crashed = BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store)
-    with crashed:
-        crashed.check_call("gpt-4o", provider="openai", prompt_tokens=100, max_output_tokens=900)  # then it dies
+
+    def worker_that_dies() -> None:  # reserves, then its thread ends without recording or leaving the guard
+        BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store).__enter__().check_call(
+            "gpt-4o", provider="openai", prompt_tokens=100, max_output_tokens=900
+        )
+
+    worker = threading.Thread(target=worker_that_dies)
+    worker.start()
+    worker.join()
     with BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store) as guard:
         with pytest.raises(BudgetExceededError):
             guard.check_call("gpt-4o", provider="openai", prompt_tokens=100, max_output_tokens=100)
@@ -78,3 +86,19 @@ def test_add_cost_that_crosses_records_then_raises(shared: bool) -> None:
         if shared:
             assert guard.shared_usage().usd == pytest.approx(1.2)
     assert (info.value.limit_type, info.value.limit, info.value.used) == ("usd", 1.0, pytest.approx(1.2))
+
+
+def test_reservations_are_handed_back_when_an_outer_guard_refuses_or_the_guard_exits() -> None:
+    store = actguard.MemoryStore()
+    key = "actguard:budget::inner"
+    outer = BudgetGuard(token_limit=10, strict=True)
+    with outer, BudgetGuard(user_id="inner", token_limit=1_000, shared=True, store=store) as inner:
+        with pytest.raises(BudgetExceededError) as info:  # the inner guard reserved 905, then the outer refused
+            inner.check_call("gpt-4o", provider="openai", prompt_tokens=5, max_output_tokens=900)
+        assert info.value.limit == 10
+    assert store.spend_reserve(key, "probe", 0.0, 1_000, usd_limit=None, token_limit=1_000, ttl=None, lease=60).granted
+    store.spend_settle(key, "probe", 0.0, 0, None)
+    with BudgetGuard(user_id="inner", token_limit=1_000, shared=True, store=store) as guard:
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=5, max_output_tokens=900)  # the call then fails
+    # the guard is gone: its unrecorded call's 905 tokens are free again
+    assert store.spend_reserve(key, "probe2", 0.0, 1_000, usd_limit=None, token_limit=1_000, ttl=None, lease=60).granted
