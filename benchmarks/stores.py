@@ -91,6 +91,7 @@ def main() -> None:
         for _ in range(ROUNDS):  # short interleaved rounds: load from other processes hits every case alike
             for name, fn in cases.items():
                 samples[name].append(per_call(fn))
+        server_us = server_time(client, cases)
         llm = guarded_llm_calls(store, sqlite)
         sqlite.close()
         store.close()
@@ -109,6 +110,9 @@ def main() -> None:
     print(f"actguard / limits = {ours / peer:.2f}   (target < 1.0)")
     print(f"spend_reserve / PING = {best['actguard RedisStore.spend_reserve'] / ping:.2f}   (target <= 1.5)")
     print(f"spend_settle / PING  = {best['actguard RedisStore.spend_settle'] / ping:.2f}   (target <= 1.5)")
+    print("time inside redis-server per call (INFO commandstats; steadier than round trips on a loaded machine):")
+    for name, value in server_us.items():
+        print(f"  {name:36s} {value:8.1f} us")
     print("guarded LLM call, budget path only (check_call + record + check); best round (median):")
     base = min(llm["per-process BudgetGuard"])
     for name, values in llm.items():
@@ -116,6 +120,20 @@ def main() -> None:
         print(f"  {name:36s} {value * 1e6:8.1f} us ({statistics.median(values) * 1e6:7.1f})   {value / base:6.1f}x")
     shared_redis = min(llm["shared BudgetGuard on Redis"])
     print(f"shared (Redis) / PING = {shared_redis / ping:.2f}   (two round trips: reserve, settle)")
+
+
+def server_time(client: redis.Redis, cases: dict[str, Callable[[int], object]]) -> dict[str, float]:
+    """Microseconds redis-server itself spends per call of each Redis case (the script or PING), from its stats."""
+    out: dict[str, float] = {}
+    for name, fn in cases.items():
+        if name != "PING" and "RedisStore" not in name:
+            continue
+        client.config_resetstat()
+        per_call(fn)
+        stats = client.info("commandstats")
+        command = "cmdstat_ping" if name == "PING" else "cmdstat_evalsha"
+        out[name] = float(stats[command]["usec_per_call"])
+    return out
 
 
 def guarded_llm_calls(redis_store: actguard.Store, sqlite_store: actguard.Store) -> dict[str, list[float]]:
