@@ -7,11 +7,19 @@ Starts its own redis-server on a free port, then measures, in the same run and i
 - ``actguard``: ``RedisStore.hit_window`` (one EVALSHA: sliding-window log, server time, exact);
 - ``limits``: ``MovingWindowRateLimiter(RedisStorage).hit`` (the peer: moving window, also Lua).
 
-Targets: actguard at most 1.5x PING, and faster than limits. Also prints SQLiteStore and MemoryStore for scale.
+- ``spend_reserve`` / ``spend_settle``: a shared budget's reservation before an LLM call and its settle after
+  (one EVALSHA each), on per-user budget keys.
+
+Targets: hit_window, spend_reserve and spend_settle each at most 1.5x PING, and hit_window faster than limits. Also
+prints SQLiteStore and MemoryStore for scale.
+
+Then a guarded LLM call's budget path (what the SDK meter runs per call: ``check_call`` before, ``record`` and
+``check`` after) in a shared BudgetGuard on Redis and on SQLite, against the per-process BudgetGuard.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import sys
 import tempfile
@@ -51,8 +59,27 @@ def main() -> None:
         tmp = tempfile.mkdtemp(prefix="actguard-bench-")
         sqlite = actguard.SQLiteStore(Path(tmp) / "bench.db")
         memory = actguard.MemoryStore()
+        reserved, settled = itertools.count(), itertools.count()  # in lockstep: the i-th settle ends the i-th reserve
+
+        def reserve(i: int) -> object:
+            return store.spend_reserve(
+                f"user:{i % USERS}",
+                f"op{next(reserved)}",
+                0.01,
+                1_000,
+                usd_limit=1e9,
+                token_limit=None,
+                ttl=None,
+                lease=900,
+            )
+
+        def settle(i: int) -> object:
+            return store.spend_settle(f"user:{i % USERS}", f"op{next(settled)}", 0.004, 400, None)
+
         cases: dict[str, Callable[[int], object]] = {
             "PING": lambda i: client.ping(),
+            "actguard RedisStore.spend_reserve": reserve,
+            "actguard RedisStore.spend_settle": settle,
             "actguard RedisStore.hit_window": lambda i: store.hit_window(f"tool:{i % USERS}", LIMIT, 60),
             "limits RedisStorage moving window": lambda i: limiter.hit(item, "tool", str(i % USERS)),
             "actguard SQLiteStore.hit_window": lambda i: sqlite.hit_window(f"tool:{i % USERS}", LIMIT, 60),
@@ -64,6 +91,8 @@ def main() -> None:
         for _ in range(ROUNDS):  # short interleaved rounds: load from other processes hits every case alike
             for name, fn in cases.items():
                 samples[name].append(per_call(fn))
+        server_us = server_time(client, cases)
+        llm = guarded_llm_calls(store, sqlite)
         sqlite.close()
         store.close()
         client.close()
@@ -79,6 +108,59 @@ def main() -> None:
     ours, peer = best["actguard RedisStore.hit_window"], best["limits RedisStorage moving window"]
     print(f"actguard / PING   = {ours / ping:.2f}   (target <= 1.5)")
     print(f"actguard / limits = {ours / peer:.2f}   (target < 1.0)")
+    print(f"spend_reserve / PING = {best['actguard RedisStore.spend_reserve'] / ping:.2f}   (target <= 1.5)")
+    print(f"spend_settle / PING  = {best['actguard RedisStore.spend_settle'] / ping:.2f}   (target <= 1.5)")
+    print("time inside redis-server per call (INFO commandstats; steadier than round trips on a loaded machine):")
+    for name, value in server_us.items():
+        print(f"  {name:36s} {value:8.1f} us")
+    print("guarded LLM call, budget path only (check_call + record + check); best round (median):")
+    base = min(llm["per-process BudgetGuard"])
+    for name, values in llm.items():
+        value = min(values)
+        print(f"  {name:36s} {value * 1e6:8.1f} us ({statistics.median(values) * 1e6:7.1f})   {value / base:6.1f}x")
+    shared_redis = min(llm["shared BudgetGuard on Redis"])
+    print(f"shared (Redis) / PING = {shared_redis / ping:.2f}   (two round trips: reserve, settle)")
+
+
+def server_time(client: redis.Redis, cases: dict[str, Callable[[int], object]]) -> dict[str, float]:
+    """Microseconds redis-server itself spends per call of each Redis case (the script or PING), from its stats."""
+    out: dict[str, float] = {}
+    for name, fn in cases.items():
+        if name != "PING" and "RedisStore" not in name:
+            continue
+        client.config_resetstat()
+        per_call(fn)
+        stats = client.info("commandstats")
+        command = "cmdstat_ping" if name == "PING" else "cmdstat_evalsha"
+        out[name] = float(stats[command]["usec_per_call"])
+    return out
+
+
+def guarded_llm_calls(redis_store: actguard.Store, sqlite_store: actguard.Store) -> dict[str, list[float]]:
+    """The budget work one metered LLM call does, per-process and shared; interleaved rounds."""
+    usage = actguard.LLMUsage(model="gpt-4o", provider="openai", input_tokens=1_000, output_tokens=200)
+    ids = itertools.count()
+    guards = {
+        "per-process BudgetGuard": lambda: actguard.BudgetGuard(user_id="u", usd_limit=1e9),
+        "shared BudgetGuard on Redis": lambda: actguard.BudgetGuard(
+            user_id="u", usd_limit=1e9, shared=True, store=redis_store
+        ),
+        "shared BudgetGuard on SQLite": lambda: actguard.BudgetGuard(
+            user_id="u", usd_limit=1e9, shared=True, store=sqlite_store
+        ),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in guards}
+    for round_ in range(ROUNDS + 1):
+        for name, make in guards.items():
+            with make() as guard:
+                start = time.perf_counter()
+                for _ in range(CALLS // 4):
+                    guard.check_call("gpt-4o", provider="openai", prompt_tokens=1_000, max_output_tokens=500)
+                    guard.record(usage, call_id=f"c{next(ids)}")
+                    guard.check()
+                if round_:  # the first round warms up
+                    samples[name].append((time.perf_counter() - start) / (CALLS // 4))
+    return samples
 
 
 if __name__ == "__main__":

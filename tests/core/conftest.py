@@ -60,3 +60,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     yield Backend(request.param, store, clock.advance)
     actguard.set_default_store(None)
     await store.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _no_parked_spend_between_tests() -> Iterator[None]:
+    """Shared-budget spend a test parked (store down) must not reach the next test's checks."""
+    yield
+    from actguard.budget import _shared
+
+    _shared.OUTBOX.clear()

@@ -19,8 +19,10 @@ Prices come from genai-prices' bundled data, cached per model (:mod:`actguard.bu
 Shared budgets: ``BudgetGuard(user_id="alice", usd_limit=5, shared=True, window="1d", store=None)`` also adds its
 spend to the store under ``actguard:budget:<name>:<user_id>`` (expiring ``window`` after the key's first spend), and
 its limits compare the store's totals, so every process using the same SQLite or Redis store shares one budget.
-A check asks the store once (``spend_get``); a recorded call adds once (``spend_add``). ``usd_used`` and
-``tokens_used`` stay this guard's own share; :meth:`BudgetGuard.shared_usage` reads the shared totals.
+Before an LLM call a shared guard reserves its worst case in one atomic store operation (``spend_reserve``,
+refused when it would cross a limit); after it, one ``spend_settle`` replaces the reservation with the metered cost
+(see :mod:`actguard.budget._shared`: leases, the outbox of spend a store could not take, what is exact). ``usd_used``
+and ``tokens_used`` stay this guard's own share; :meth:`BudgetGuard.shared_usage` reads the shared totals.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from actguard import reporting
-from actguard.budget import prices
+from actguard.budget import _shared, prices
 from actguard.budget._usage import LLMUsage
 from actguard.budget._window import parse_window
 from actguard.exceptions import (
@@ -25,11 +25,20 @@ from actguard.exceptions import (
 )
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
-from actguard.stores._base import SpendTotals
+from actguard.stores._base import SpendTotals, refused
 
 __all__ = ["BudgetGuard", "ModelUsage", "add_cost", "current_budget"]
 
 _current: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar("actguard_budget", default=None)
+# Reservations taken before an LLM call in this thread or task, settled when the call is recorded: (guard, op_id)
+# pairs in an immutable tuple, so tasks that copied the context never share one.
+_reserved: contextvars.ContextVar[tuple[tuple[BudgetGuard, str], ...]] = contextvars.ContextVar(
+    "actguard_budget_reservations", default=()
+)
+# The shared guard whose settle just returned the store's totals in this thread or task: its next check uses them.
+_just_settled: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar(
+    "actguard_budget_settled", default=None
+)
 _SEEN_CALLS_MAX = 4096  # call ids remembered per guard to record each LLM call once
 
 
@@ -41,8 +50,12 @@ def current_budget() -> BudgetGuard | None:
 def add_cost(name: str, usd: float) -> None:
     """Charge non-LLM spend (a search API call, say) to the active :class:`BudgetGuard` and every enclosing one.
 
+    The cost is always recorded (the spend happened); if it takes a guard to a limit, BudgetExceededError is raised
+    right after, exactly as for an LLM call that crosses one.
+
     Raises:
         ConfigError: no BudgetGuard is active, or the arguments are invalid.
+        BudgetExceededError: this or an enclosing guard is at or over a limit after recording the cost.
     """
     guard = _current.get()
     if guard is None:
@@ -166,6 +179,12 @@ class BudgetGuard:
         window: with ``shared``: the spend under the key expires this long after its first addition (a fixed
             window: seconds, or ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"7d"``). None: never expires.
         store: the store for ``shared`` (None: the default store, looked up at each use).
+        reserve: with ``shared``: output tokens to reserve for a call that names no max output tokens (default
+            4096). Before each LLM call a shared guard reserves the call's worst case (prompt estimate + max output
+            tokens, at the model's price) in one atomic store operation and refuses the call when spend + live
+            reservations + this one would cross a limit; after the call the reservation settles to the metered
+            cost. So concurrent workers never overshoot a shared limit with calls that set a max output (or fit in
+            ``reserve``). A reservation not settled within 15 minutes (its worker died) expires.
     """
 
     def __init__(
@@ -181,6 +200,7 @@ class BudgetGuard:
         shared: bool = False,
         window: float | str | None = None,
         store: Store | None = None,
+        reserve: int | None = None,
     ) -> None:
         if user_id is not None and not isinstance(user_id, str):
             raise ConfigError(f"BudgetGuard(user_id=...) must be a str or None, got {user_id!r}")
@@ -203,6 +223,14 @@ class BudgetGuard:
             raise ConfigError(f"BudgetGuard(store=...) must be an actguard Store or None, got {store!r}")
         if not shared and (window is not None or store is not None):
             raise ConfigError("BudgetGuard(window=..., store=...) apply only with shared=True")
+        if reserve is not None and (
+            isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 10_000_000
+        ):
+            raise ConfigError(
+                f"BudgetGuard(reserve=...) must be an int of output tokens in 0..10000000, got {reserve!r}"
+            )
+        if not shared and reserve is not None:
+            raise ConfigError("BudgetGuard(reserve=...) applies only with shared=True")
         if shared and user_id is None and name is None:
             raise ConfigError("BudgetGuard(shared=True) needs a user_id or a name to key the shared spend")
         self.user_id = user_id
@@ -217,7 +245,7 @@ class BudgetGuard:
         self._store = store
         self._shared_key = f"actguard:budget:{name or ''}:{user_id or ''}"
         self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
-        self._shared_pending = [0.0, 0]  # spend the store could not take yet (usd, tokens); added at the next chance
+        self.reserve = _shared.DEFAULT_RESERVE_OUTPUT_TOKENS if reserve is None else reserve
         self._lock = threading.Lock()
         self._ledger = _Ledger()
         self._seen: set[str] = set()  # call ids charged here, the newest _SEEN_CALLS_MAX of them
@@ -246,6 +274,8 @@ class BudgetGuard:
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
+        if self.shared and _reserved.get():
+            self._release_reservation()  # a call reserved here and never recorded (it failed) holds nothing after
 
     async def __aenter__(self) -> BudgetGuard:
         return self.__enter__()
@@ -296,31 +326,88 @@ class BudgetGuard:
         """With ``shared=True``: the spend every process has added under this guard's key (asks the store)."""
         if not self.shared:
             raise ConfigError("shared_usage() needs BudgetGuard(shared=True)")
-        if self._shared_pending[0] or self._shared_pending[1]:
-            self._add_shared(0.0, 0)
-        totals = self._get_store().spend_get(self._shared_key)
+        store = self._get_store()
+        if _shared.OUTBOX:
+            _shared.OUTBOX.flush(store)  # on recovery, parked spend arrives before the read
+        totals = store.spend_get(self._shared_key)
+        parked_usd, parked_tokens = _shared.OUTBOX.parked(store, self._shared_key)
+        if parked_usd or parked_tokens:  # spend this process still holds counts too: checks fail closed on it
+            totals = SpendTotals(totals.usd + parked_usd, totals.tokens + parked_tokens)
         self._shared_seen = totals
         return totals
 
+    # -- the shared path (see actguard.budget._shared) ------------------------------------------------------------
     def _add_shared(self, usd: float, tokens: int) -> None:
-        """Add spend to the store. Spend it cannot take (unreachable) is kept and added at the next chance, so a
-        call that already happened is never lost; meanwhile the next check fails closed on the same store."""
-        with self._lock:
-            usd += self._shared_pending[0]
-            tokens += int(self._shared_pending[1])
-            self._shared_pending = [0.0, 0]
+        """Settle spend in the store: this context's reservation (if any) becomes the actual cost. Spend the store
+        cannot take is parked process-wide and delivered later, never lost and never counted twice."""
+        op_id = self._take_reservation() or _shared.new_op_id()
+        totals = _shared.settle(self._get_store(), self._shared_key, op_id, usd, tokens, self.window)
+        if totals is not None:
+            self._shared_seen = totals
+            _just_settled.set(self)  # the check right after this call needs no second round trip
+        else:
+            _just_settled.set(None)  # parked: the next check must read the store (and fail closed if it cannot)
+            seen = self._shared_seen
+            self._shared_seen = SpendTotals(seen.usd + usd, seen.tokens + tokens)
+
+    def _take_reservation(self) -> str | None:
+        """Remove and return this guard's pending reservation in this thread or task."""
+        held = _reserved.get()
+        for i, (guard, op_id) in enumerate(held):
+            if guard is self:
+                _reserved.set(held[:i] + held[i + 1 :])
+                return op_id
+        return None
+
+    def _release_reservation(self) -> None:
+        """Hand back this context's pending reservation (its call was never recorded), settling it to nothing."""
+        stale = self._take_reservation()
+        if stale is not None:
+            _shared.settle(self._get_store(), self._shared_key, stale, 0.0, 0, self.window)
+
+    def _reserve_call(self, price: prices.ModelPrice | None, prompt_tokens: int, max_output: int | None) -> None:
+        """Reserve an LLM call's worst case before it is sent; refuse it when that would cross a limit."""
+        self._release_reservation()  # the previous call here was never recorded (it failed)
+        output = self.reserve if max_output is None else max_output
+        tokens = prompt_tokens + output
+        usd = price.estimate(prompt_tokens, output) if price is not None and self.usd_limit is not None else 0.0
+        op_id = _shared.new_op_id()
         try:
-            self._shared_seen = self._get_store().spend_add(self._shared_key, usd, tokens, self.window)
+            answer = _shared.reserve(
+                self._get_store(),
+                self._shared_key,
+                op_id,
+                usd,
+                tokens,
+                usd_limit=self.usd_limit,
+                token_limit=self.token_limit,
+                ttl=self.window,
+            )
         except StoreUnavailable:
-            with self._lock:
-                self._shared_pending[0] += usd
-                self._shared_pending[1] += tokens
+            # It may still land (a stalled Redis runs it later): keep its id, so the next call here releases it
+            # instead of leaving it to hold budget for its whole lease.
+            _reserved.set((*_reserved.get(), (self, op_id)))
+            raise
+        if not answer.granted:
+            if self.token_limit is not None and refused(answer.tokens, tokens, self.token_limit):
+                error = BudgetExceededError(
+                    self.user_id, "token", self.token_limit, answer.tokens + tokens, guard_name=self.name
+                )
+            else:
+                assert self.usd_limit is not None
+                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, answer.usd + usd, guard_name=self.name)
+            self._emit_exceeded(error, strict=True)
+            raise error
+        _reserved.set((*_reserved.get(), (self, op_id)))
 
     def _get_store(self) -> Store:
         return self._store if self._store is not None else get_default_store()
 
     def _totals(self, fresh: bool) -> tuple[float, int]:
         if self.shared:
+            if fresh and _just_settled.get() is self:  # the settle of this context's call returned fresh totals
+                _just_settled.set(None)
+                fresh = False
             totals = self.shared_usage() if fresh else self._shared_seen
             return totals.usd, totals.tokens
         return self._ledger.usd, self._ledger.tokens
@@ -352,16 +439,27 @@ class BudgetGuard:
             BudgetExceededError: a limit is reached.
             UnknownModelPriceError: a call of a model without a known price was recorded under a usd_limit.
         """
+        self._check_chain(response, reserving=False)
+
+    def _check_chain(self, response: Any, *, reserving: bool) -> None:
+        """:meth:`check`; with ``reserving``, shared guards with limits are left to their reservation, which refuses
+        at or over a limit in the same round trip."""
         guard: BudgetGuard | None = self
         while guard is not None:
             if guard._unpriced is not None:
                 raise guard._unpriced
-            error = guard.exceeded()
-            if error is not None:
-                error.response = response
-                guard._emit_exceeded(error)
-                raise error
+            if not (reserving and guard.shared and guard.has_own_limits):
+                error = guard.exceeded()
+                if error is not None:
+                    error.response = response
+                    guard._emit_exceeded(error)
+                    raise error
             guard = guard._parent
+
+    @property
+    def has_own_limits(self) -> bool:
+        """Whether this guard itself has a usd_limit or a token_limit."""
+        return self.usd_limit is not None or self.token_limit is not None
 
     def check_call(
         self,
@@ -380,9 +478,22 @@ class BudgetGuard:
             BudgetExceededError: a limit is reached, or a strict guard's worst case does not fit.
             UnknownModelPriceError: ``model`` has no known price under a usd_limit with ``on_unknown_model="raise"``.
         """
-        self.check()
+        self._check_chain(None, reserving=model is not None)
         if model is None:
             return
+        try:
+            self._check_call_chain(model, provider, prompt_tokens, max_output_tokens)
+        except BaseException:
+            guard: BudgetGuard | None = self  # refused further out: hand back what inner guards reserved for it
+            while guard is not None:
+                if guard.shared:
+                    guard._release_reservation()
+                guard = guard._parent
+            raise
+
+    def _check_call_chain(
+        self, model: str, provider: str | None, prompt_tokens: int, max_output_tokens: int | None
+    ) -> None:
         price: prices.ModelPrice | None = None
         looked_up = False
         guard: BudgetGuard | None = self
@@ -394,6 +505,10 @@ class BudgetGuard:
                     raise UnknownModelPriceError(model, provider)
                 if guard.strict:
                     guard._check_worst_case(price or guard.fallback_price, prompt_tokens, max_output_tokens or 0)
+            if guard.shared and (guard.usd_limit is not None or guard.token_limit is not None):
+                if not looked_up:
+                    price, looked_up = prices.lookup(model, provider), True
+                guard._reserve_call(price or guard.fallback_price, prompt_tokens, max_output_tokens)
             guard = guard._parent
 
     def _check_worst_case(self, price: prices.ModelPrice | None, prompt_tokens: int, max_output: int) -> None:
@@ -526,7 +641,17 @@ class BudgetGuard:
         return 0.0
 
     def add_cost(self, name: str, usd: float) -> None:
-        """Charge non-LLM spend (a search API call, say) to this guard and every enclosing one."""
+        """Charge non-LLM spend (a search API call, say) to this guard and every enclosing one.
+
+        The cost is always recorded (the spend happened); if it takes this or an enclosing guard to a limit,
+        :class:`~actguard.BudgetExceededError` is raised right after, exactly as for an LLM call that crosses one.
+        A shared guard settles it in the store in one atomic operation (parked, never lost, when the store is
+        unavailable).
+
+        Raises:
+            ConfigError: the arguments are invalid.
+            BudgetExceededError: a limit is reached after recording the cost.
+        """
         if not isinstance(name, str) or not name:
             raise ConfigError(f"add_cost(name=...) must be a non-empty str, got {name!r}")
         if isinstance(usd, bool) or not isinstance(usd, (int, float)) or not usd >= 0 or math.isinf(usd):
@@ -537,8 +662,22 @@ class BudgetGuard:
                 guard._ledger.usd += usd
                 guard._ledger.costs[name] = guard._ledger.costs.get(name, 0.0) + usd
             if guard.shared:
-                guard._add_shared(float(usd), 0)
+                guard._add_shared_cost(float(usd))
             guard = guard._parent
+        guard = self
+        while guard is not None:  # the totals just settled: no second round trip
+            if guard.usd_limit is not None or guard.token_limit is not None:
+                error = guard._over(*guard._totals(fresh=False))
+                if error is not None:
+                    guard._emit_exceeded(error)
+                    raise error
+            guard = guard._parent
+
+    def _add_shared_cost(self, usd: float) -> None:
+        """add_cost under a shared guard: its own settle, never this context's pending LLM-call reservation."""
+        totals = _shared.settle(self._get_store(), self._shared_key, _shared.new_op_id(), usd, 0, self.window)
+        seen = self._shared_seen
+        self._shared_seen = totals if totals is not None else SpendTotals(seen.usd + usd, seen.tokens)
 
     def _emit_exceeded(self, error: BudgetExceededError, *, strict: bool = False) -> None:
         emit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from actguard._durations import MAX_SECONDS
 from actguard.exceptions import ConfigError
 
 __all__ = ["parse_window"]
@@ -24,12 +25,17 @@ def parse_window(window: float | str | None) -> float | None:
     if isinstance(window, str):
         match = _PATTERN.match(window)
         if match is not None:
-            seconds = float(match.group(1)) * _UNITS[match.group(2)]
-            if seconds > 0:
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]  # "1" + "0"*400 + "s" parses to inf
+            if 0 < seconds <= MAX_SECONDS:
                 return seconds
-    elif not isinstance(window, bool) and isinstance(window, (int, float)) and math.isfinite(window) and window > 0:
+    elif (
+        not isinstance(window, bool)
+        and isinstance(window, (int, float))
+        and math.isfinite(window)
+        and 0 < window <= MAX_SECONDS
+    ):
         return float(window)
     raise ConfigError(
-        f"BudgetGuard(window=...) must be a number of seconds > 0, a string such as '30s', '15m', '1h', '1d' or '7d', "
-        f"or None, got {window!r}"
+        "BudgetGuard(window=...) must be a number of seconds > 0 (at most 100 years), a string such as '30s', '15m', "
+        f"'1h', '1d' or '7d', or None, got {window!r}"
     )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError
 from actguard.stores import Store, get_default_store
 
@@ -81,10 +81,8 @@ def check_int(value: Any, where: str, minimum: int = 1) -> int:
 
 
 def check_positive(value: Any, where: str) -> float:
-    """``value`` as a finite float > 0 (bools refused), else ConfigError naming ``where``."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
-    return float(value)
+    """``value`` as seconds in (0, 100 years] (finite; bools refused), else ConfigError naming ``where``."""
+    return check_seconds(value, where)
 
 
 def check_store(store: Any, where: str) -> Store | None:

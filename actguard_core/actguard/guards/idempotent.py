@@ -17,12 +17,14 @@ from actguard.exceptions import (
     MaxAttemptsExceeded,
     MissingRuntimeContextError,
     RateLimitExceeded,
+    StoreUnavailable,
 )
 from actguard.guards._keys import encode
 from actguard.guards._signature import argument_getter, positional_index
 from actguard.guards._wrap import ToolInfo, check_positive, check_store, finish, refuse_generators
 from actguard.reporting import emit
 from actguard.stores import Claim, Store, get_default_store
+from actguard.stores._opid import LostClaims, new_op_id
 
 __all__ = ["NOT_RUN_ERRORS", "idempotent"]
 
@@ -30,6 +32,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 ON_DUPLICATE = ("return", "raise")
 KEY_PARAM = "idempotency_key"
 _DUPLICATE = {"reason": "duplicate"}
+_LOST = LostClaims()  # claims a timed-out store may have taken: the same caller claims them again as their owner
+
+
+def _owner(store: Store, key: str) -> str:
+    """The owner id for a claim: a lost claim's own id, or a fresh one (memory never loses a claim: none)."""
+    if _LOST:
+        owner = _LOST.owner(key)
+        if owner is not None:
+            return owner
+    return "" if store.backend == "memory" else new_op_id()
+
+
+def _claimed(key: str, owner: str, error: BaseException | None) -> None:
+    """Track a claim whose outcome is unknown (``error``: the store failed), or forget it once answered."""
+    if error is not None:
+        if owner:
+            _LOST.remember(key, owner)
+    elif _LOST:
+        _LOST.forget(key)
+
 
 NOT_RUN_ERRORS: tuple[type[BaseException], ...] = (
     RateLimitExceeded,
@@ -208,7 +230,13 @@ class _Idempotent:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 key, idem_key = key_of(args, kwargs)
                 store = own_store if own_store is not None else get_default_store()
-                claim = await store.aidem_claim(key, ttl)
+                owner = _owner(store, key)
+                try:
+                    claim = await store.aidem_claim(key, ttl, owner)
+                except StoreUnavailable as exc:
+                    _claimed(key, owner, exc)
+                    raise
+                _claimed(key, owner, None)
                 if claim.status != "claimed":
                     if claim.status == "done" and not raise_duplicate:
                         emit("tool_guard", "idempotent", "intervened", tool=tool, payload=_DUPLICATE)
@@ -231,7 +259,13 @@ class _Idempotent:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key, idem_key = key_of(args, kwargs)
             store = own_store if own_store is not None else get_default_store()
-            claim = store.idem_claim(key, ttl)
+            owner = _owner(store, key)
+            try:
+                claim = store.idem_claim(key, ttl, owner)
+            except StoreUnavailable as exc:
+                _claimed(key, owner, exc)
+                raise
+            _claimed(key, owner, None)
             if claim.status != "claimed":
                 if claim.status == "done" and not raise_duplicate:
                     emit("tool_guard", "idempotent", "intervened", tool=tool, payload=_DUPLICATE)

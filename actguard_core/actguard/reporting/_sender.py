@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from actguard._durations import check_seconds
 from actguard.exceptions import ActGuardWarning, ConfigError
 
 __all__ = ["BatchSender", "Delivery", "SenderOptions", "SinkStats", "Transport"]
@@ -57,9 +58,7 @@ class SenderOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive int, got {value!r}")
         for name in ("flush_interval", "timeout", "backoff_initial", "backoff_max", "shutdown_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
+            check_seconds(getattr(self, name), name)  # a wait nothing can hold (inf, 1e12) is refused here
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,7 @@ class SinkStats:
     dropped_overflow: int
     dropped_rejected: int
     dropped_shutdown: int
+    dropped_unencodable: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,18 @@ class _Marker:
         self.done.set()
 
 
-def encode(event: dict[str, Any]) -> bytes:
-    """One envelope as compact JSON; values JSON cannot hold become their ``str``."""
+def encode(event: dict[str, Any]) -> bytes | None:
+    """One envelope as compact JSON; values JSON cannot hold become their ``str``. A payload that cannot be encoded
+    at all (its ``str`` raises, say) is replaced by its ``repr``; None when even that fails (the event is dropped)."""
     try:
         return json.dumps(event, separators=(",", ":"), default=str, allow_nan=False).encode()
-    except (ValueError, TypeError, RecursionError):
+    except Exception:
+        pass
+    try:
         safe = dict(event, payload={"unencodable_payload": repr(event.get("payload"))[:1000]})
         return json.dumps(safe, separators=(",", ":"), default=str).encode()
+    except Exception:
+        return None
 
 
 _senders: weakref.WeakSet[BatchSender] = weakref.WeakSet()
@@ -154,6 +159,7 @@ class BatchSender:
         self._rejected = 0
         self._rejected_warned: set[str] = set()
         self._abandoned = 0
+        self._unencodable = 0
         self._inflight = 0
 
     # -- the caller's side -------------------------------------------------------------------------------------
@@ -181,6 +187,7 @@ class BatchSender:
             dropped_overflow=self._overflow,
             dropped_rejected=self._rejected,
             dropped_shutdown=self._abandoned,
+            dropped_unencodable=self._unencodable,
         )
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -248,7 +255,11 @@ class BatchSender:
             elif self._past_deadline():
                 self._abandoned += 1
             else:
-                pending.append(encode(item))
+                data = encode(item)
+                if data is None:
+                    self._unencodable += 1
+                    continue
+                pending.append(data)
                 if len(pending) >= self._batch_size:
                     self._send(pending)
                     pending = []
@@ -297,6 +308,9 @@ class BatchSender:
                     self._abandoned += 1
                     continue
                 data = encode(item)
+                if data is None:  # dropped and counted; the rest go on
+                    self._unencodable += 1
+                    continue
                 if pending and pending_bytes + len(data) > opts.max_batch_bytes:
                     self._send(pending)
                     pending, pending_bytes = [], 0

@@ -8,7 +8,10 @@ The default is an in-process :class:`MemoryStore`. Select another for the whole 
 - :class:`RedisStore`: a fleet shares one Redis (one Lua round trip per check, server time); ``actguard[redis]``.
 
 What the shared stores share: rate-limit windows, circuit-breaker state, max_attempts counters, idempotency claims
-and results (JSON by default, see :mod:`actguard.stores._codec`), chain-of-custody facts, and budget spend.
+and results (JSON by default, see :mod:`actguard.stores._codec`), chain-of-custody facts, and budget spend with its
+reservations (:meth:`Store.spend_reserve` / :meth:`Store.spend_settle`, each lease-bound). Any ``str`` is a valid key
+or value on every store. No operation is ever sent twice by actguard: a ``RedisStore`` made from a URL does not retry
+a command that may have reached the server, and a settle repeated after a lost reply carries its operation id.
 When a shared store cannot be reached, each operation raises :class:`actguard.StoreUnavailable` (fail closed),
 except rate limits and circuit breakers on a store built with ``fail_open=True`` (or naming them), which admit the
 call and report the outage.
@@ -19,7 +22,15 @@ from __future__ import annotations
 import threading
 
 from actguard.exceptions import ConfigError
-from actguard.stores._base import BreakerDecision, BreakerSnapshot, Claim, SpendTotals, Store, WindowDecision
+from actguard.stores._base import (
+    BreakerDecision,
+    BreakerSnapshot,
+    Claim,
+    Reservation,
+    SpendTotals,
+    Store,
+    WindowDecision,
+)
 from actguard.stores.memory import MemoryStore
 from actguard.stores.redis import RedisStore
 from actguard.stores.sqlite import SQLiteStore
@@ -30,6 +41,7 @@ __all__ = [
     "Claim",
     "MemoryStore",
     "RedisStore",
+    "Reservation",
     "SQLiteStore",
     "SpendTotals",
     "Store",

@@ -34,10 +34,12 @@ __all__ = [
     "BreakerSnapshot",
     "Claim",
     "FailOpenKind",
+    "Reservation",
     "SpendTotals",
     "Store",
     "WindowDecision",
     "parse_fail_open",
+    "refused",
 ]
 
 _log = logging.getLogger("actguard.stores")
@@ -120,6 +122,22 @@ class SpendTotals:
     tokens: int
 
 
+def refused(total: float, amount: float, limit: float | None) -> bool:
+    """Whether a reservation of ``amount`` on ``total`` (spend + live reservations) is refused under ``limit``: it
+    would cross it, or the total is already at it."""
+    return limit is not None and (total + amount > limit or total >= limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Result of :meth:`Store.spend_reserve`: whether the reservation was granted, and the spend plus live
+    reservations under the key (including this one when granted)."""
+
+    granted: bool
+    usd: float
+    tokens: int
+
+
 class Store(ABC):
     """Atomic state operations shared by every guard. See the module docstring."""
 
@@ -181,8 +199,13 @@ class Store(ABC):
 
     # -- idempotency --------------------------------------------------------------------------------------------
     @abstractmethod
-    def idem_claim(self, key: str, ttl: float) -> Claim:
-        """Claim ``key`` for a first execution, or report its state. A fresh claim lives ``ttl`` seconds."""
+    def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
+        """Claim ``key`` for a first execution, or report its state. A fresh claim lives ``ttl`` seconds.
+
+        ``owner`` (an operation id) makes a claim repeatable: a claim still in progress under the same non-empty
+        owner is ``claimed`` again. A caller whose claim may or may not have reached the store (a timeout) repeats
+        it with the same owner instead of being refused by its own lost claim.
+        """
 
     @abstractmethod
     def idem_complete(self, key: str, result: Any, ttl: float) -> None:
@@ -216,7 +239,33 @@ class Store(ABC):
 
     @abstractmethod
     def spend_get(self, key: str) -> SpendTotals:
-        """The spend under ``key`` (zero when absent or expired)."""
+        """The spend under ``key`` (zero when absent or expired); live reservations are not included."""
+
+    @abstractmethod
+    def spend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        """Atomically reserve ``usd`` / ``tokens`` under ``key`` if spend + live reservations + this one stay within
+        the limits (``None``: no limit of that kind). A granted reservation lives ``lease`` seconds unless settled
+        first, so a worker that dies holding one never blocks the budget for longer than that. Reserving again
+        under the same ``op_id`` replaces the reservation (never counts it twice)."""
+
+    @abstractmethod
+    def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        """Drop the reservation ``op_id`` (if any) and add the actual spend, in one atomic step; return totals.
+
+        Applied at most once per ``op_id``: a settle repeated after a timeout whose outcome was unknown is not
+        counted twice (Redis remembers settled ids for a while; SQLite and memory never apply a failed one).
+        """
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -240,8 +289,8 @@ class Store(ABC):
     async def aincr(self, key: str, ttl: float) -> int:
         return self.incr(key, ttl)
 
-    async def aidem_claim(self, key: str, ttl: float) -> Claim:
-        return self.idem_claim(key, ttl)
+    async def aidem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
+        return self.idem_claim(key, ttl, owner)
 
     async def aidem_complete(self, key: str, result: Any, ttl: float) -> None:
         self.idem_complete(key, result, ttl)
@@ -273,3 +322,22 @@ class Store(ABC):
 
     async def aspend_get(self, key: str) -> SpendTotals:
         return self.spend_get(key)
+
+    async def aspend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        return self.spend_reserve(
+            key, op_id, usd, tokens, usd_limit=usd_limit, token_limit=token_limit, ttl=ttl, lease=lease
+        )
+
+    async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        return self.spend_settle(key, op_id, usd, tokens, ttl)

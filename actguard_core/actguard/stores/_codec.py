@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from actguard.exceptions import ConfigError
 
-__all__ = ["Codec", "Serializer", "make_codec"]
+__all__ = ["Codec", "Serializer", "make_codec", "wire", "wire_all"]
 
 Serializer = Literal["json", "pickle"]
 
@@ -66,3 +66,26 @@ def make_codec(serializer: object, where: str) -> Codec:
     if serializer == "pickle":
         return Codec("pickle")
     raise ConfigError(f"{where}(serializer=...) must be 'json' or 'pickle', got {serializer!r}")
+
+
+def wire(text: str) -> str | bytes:
+    """A key or value as a shared store sends it: unchanged when it is valid UTF-8; otherwise (a lone surrogate,
+    e.g. ``"\\ud800"`` from JSON tool arguments) its UTF-8 bytes with the surrogates kept (``surrogatepass``).
+
+    No valid string encodes to those bytes, so distinct strings stay distinct keys, and every store accepts any
+    ``str`` as MemoryStore does (SQLite keeps them as BLOBs, which never equal a TEXT key).
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def wire_all(values: Any) -> Any:
+    """``values`` (a sequence of driver parameters) with every non-ASCII ``str`` passed through :func:`wire`."""
+    if not any(type(v) is str and not v.isascii() for v in values):
+        return values
+    return [wire(v) if type(v) is str else v for v in values]

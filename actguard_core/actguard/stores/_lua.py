@@ -1,6 +1,7 @@
 """The Lua scripts of :class:`actguard.RedisStore`: one script per operation, one round trip per check.
 
-Every script touches exactly one key (``KEYS[1]``), so it runs on any Redis Cluster node owning that key's slot.
+Every script touches one logical key (``KEYS[1]``; the spend scripts also its reservations and settled-operation
+keys, which share its hash tag), so it runs on any Redis Cluster node owning that key's slot.
 Time is the server's (``TIME``) plus ``ARGV[1]``, an offset in seconds that is always 0 outside actguard's own tests.
 Decisions compare timestamps stored in the key, never the key's TTL, so they are exact; the TTLs (PEXPIRE) only
 make Redis reclaim the memory of keys nobody touches any more.
@@ -22,6 +23,8 @@ __all__ = [
     "INCR",
     "SPEND_ADD",
     "SPEND_GET",
+    "SPEND_RESERVE",
+    "SPEND_SETTLE",
 ]
 
 _NOW = """
@@ -131,7 +134,8 @@ return redis.call('HINCRBY', KEYS[1], 'v', 1)
 """
 )
 
-# Hash fields: s status, r result, e expires_at. ARGV: offset, ttl -> {status, result|nil, retry_after}
+# Hash fields: s status, r result (an in-progress claim's owner), e expires_at.
+# ARGV: offset, ttl, owner ('' for none) -> {status, result|nil, retry_after}
 IDEM_CLAIM = (
     _NOW
     + """
@@ -139,10 +143,11 @@ local h = redis.call('HMGET', KEYS[1], 's', 'r', 'e')
 if not h[3] or tonumber(h[3]) <= now then
   local ttl = tonumber(ARGV[2])
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 's', 'in_progress', 'e', num(now + ttl))
+  redis.call('HSET', KEYS[1], 's', 'in_progress', 'r', ARGV[3], 'e', num(now + ttl))
   redis.call('PEXPIRE', KEYS[1], ms(ttl))
   return {'claimed', false, '0'}
 end
+if h[1] == 'in_progress' and ARGV[3] ~= '' and h[2] == ARGV[3] then return {'claimed', false, '0'} end
 if h[1] == 'done' then return {'done', h[2], '0'} end
 if h[1] == 'unknown' then return {'unknown', false, num(tonumber(h[3]) - now)} end
 return {'in_progress', false, '0'}
@@ -204,29 +209,31 @@ return missing
 """
 )
 
-# Hash fields: u usd, t tokens, e expires_at ('inf' for never). ARGV: offset, usd, tokens, ttl ('' for none)
-SPEND_ADD = (
-    _NOW
-    + """
-local e = redis.call('HGET', KEYS[1], 'e')
-if e and e ~= 'inf' and tonumber(e) <= now then
-  redis.call('DEL', KEYS[1])
-  e = false
-end
-if not e then
-  if ARGV[4] == '' then
-    redis.call('HSET', KEYS[1], 'e', 'inf')
+# Adds ARGV[a] USD and ARGV[a+1] tokens to KEYS[1] with ttl ARGV[a+2], starting a new window when the old one ended.
+# One read and one write (Lua adds; '%.17g' keeps every bit of the float).
+_SPEND_ADD_FN = """
+local function spend_add(a)
+  local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
+  local u, t, e = tonumber(h[1]) or 0, tonumber(h[2]) or 0, h[3]
+  if e and e ~= 'inf' and tonumber(e) <= now then u, t, e = 0, 0, false end
+  u = u + tonumber(ARGV[a])
+  t = t + tonumber(ARGV[a + 1])
+  local us = string.format('%.17g', u)
+  if e then
+    redis.call('HSET', KEYS[1], 'u', us, 't', t)
+  elseif ARGV[a + 2] == '' then
+    redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', 'inf')
   else
-    local ttl = tonumber(ARGV[4])
-    redis.call('HSET', KEYS[1], 'e', num(now + ttl))
+    local ttl = tonumber(ARGV[a + 2])
+    redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', num(now + ttl))
     redis.call('PEXPIRE', KEYS[1], ms(ttl))
   end
+  return {us, t}
 end
-local usd = redis.call('HINCRBYFLOAT', KEYS[1], 'u', ARGV[2])
-local tokens = redis.call('HINCRBY', KEYS[1], 't', ARGV[3])
-return {usd, tokens}
 """
-)
+
+# Hash fields: u usd, t tokens, e expires_at ('inf' for never). ARGV: offset, usd, tokens, ttl ('' for none)
+SPEND_ADD = _NOW + _SPEND_ADD_FN + "\nreturn spend_add(2)\n"
 
 # ARGV: offset -> {usd, tokens}
 SPEND_GET = (
@@ -235,5 +242,75 @@ SPEND_GET = (
 local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
 if not h[3] or (h[3] ~= 'inf' and tonumber(h[3]) <= now) then return {'0', 0} end
 return {h[1] or '0', tonumber(h[2]) or 0}
+"""
+)
+
+# Live reservations of a spend key: KEYS[2], a hash op_id -> "usd tokens lease_until". Expired ones are dropped
+# here, so a worker that died holding one blocks nothing once its lease ends. O(reservations in flight).
+_HELD = """
+local function held(skip)
+  local usd, tokens, last = 0, 0, now
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    local u, t, until_ = string.match(all[i + 1], '^(%S+) (%S+) (%S+)$')
+    until_ = tonumber(until_)
+    if until_ <= now or all[i] == skip then
+      redis.call('HDEL', KEYS[2], all[i])
+    else
+      usd = usd + tonumber(u)
+      tokens = tokens + tonumber(t)
+      if until_ > last then last = until_ end
+    end
+  end
+  return usd, tokens, last
+end
+"""
+
+# KEYS: spend, reservations. ARGV: offset, op_id, usd, tokens, usd_limit ('' none), token_limit ('' none), lease
+# -> {granted 0|1, usd spent + reserved, tokens spent + reserved}
+SPEND_RESERVE = (
+    _NOW
+    + _HELD
+    + """
+local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
+local su, st = 0, 0
+if h[3] and (h[3] == 'inf' or tonumber(h[3]) > now) then su, st = tonumber(h[1]) or 0, tonumber(h[2]) or 0 end
+local ru, rt, last = held(ARGV[2])
+local usd, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+local total_usd, total_tokens = su + ru, st + rt
+local function refused(total, amount, limit)
+  if limit == '' then return false end
+  limit = tonumber(limit)
+  return total + amount > limit or total >= limit
+end
+if refused(total_usd, usd, ARGV[5]) or refused(total_tokens, tokens, ARGV[6]) then
+  return {0, num(total_usd), total_tokens}
+end
+local until_ = now + tonumber(ARGV[7])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. num(until_))
+redis.call('PEXPIRE', KEYS[2], ms(math.max(until_, last) - now))
+return {1, num(total_usd + usd), total_tokens + tokens}
+"""
+)
+
+# KEYS: spend, reservations, settled (a sorted set op_id -> settled_at). ARGV: offset, op_id, usd, tokens, ttl,
+# horizon, max_settled ('' to skip trimming), reserved 0|1 -> {usd, tokens}. An op_id still in the settled set is not
+# added again: a settle repeated after a timeout counts once. The set is trimmed to the newest `max_settled` and its
+# expiry moved `horizon` ahead on the settles the client flags (a process's first on a key, then every 64th), so it
+# stays bounded without paying two more commands on every settle.
+SPEND_SETTLE = (
+    _NOW
+    + _SPEND_ADD_FN
+    + """
+if ARGV[8] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
+if redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2]) == 0 then  -- settled already: report, add nothing
+  local h = redis.call('HMGET', KEYS[1], 'u', 't')
+  return {h[1] or '0', tonumber(h[2]) or 0}
+end
+if ARGV[7] ~= '' then  -- now and then (the client decides): keep the newest max_settled ids, refresh the expiry
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 2)
+  redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
+end
+return spend_add(3)
 """
 )

@@ -14,10 +14,12 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    Reservation,
     SpendTotals,
     Store,
     WindowDecision,
 )
+from actguard.stores._base import refused as _refused
 
 __all__ = ["MemoryStore"]
 
@@ -54,6 +56,7 @@ class MemoryStore(Store):
         self._claims: dict[str, tuple[str, Any, float]] = {}  # key -> (status, result, expires_at)
         self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
         self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
+        self._reserved: dict[str, dict[str, tuple[float, int, float]]] = {}  # key -> op_id -> (usd, tokens, until)
         self._writes = 0
 
     def __repr__(self) -> str:
@@ -79,6 +82,8 @@ class MemoryStore(Store):
             del self._claims[key]
         for key in [k for k, s in self._spend.items() if s[2] <= now]:
             del self._spend[key]
+        for key in list(self._reserved):
+            self._live_reservations(key, now)
         for ns in list(self._facts):
             facts = self._facts[ns]
             for fact in [f for f, exp in facts.items() if exp <= now]:
@@ -186,16 +191,18 @@ class MemoryStore(Store):
             return int(entry[0])
 
     # -- idempotency --------------------------------------------------------------------------------------------
-    def idem_claim(self, key: str, ttl: float) -> Claim:
+    def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         with self._lock:
             now = self._now()
             entry = self._claims.get(key)
             if entry is None or entry[2] <= now:
                 self._maybe_sweep(now)
-                self._claims[key] = ("in_progress", None, now + ttl)
+                self._claims[key] = ("in_progress", owner, now + ttl)  # an in-progress claim keeps its owner
                 self._bound(self._claims)
                 return _CLAIMED
             status, result, expires_at = entry
+            if status == "in_progress" and owner and result == owner:
+                return _CLAIMED
             if status == "done":
                 return Claim("done", result)
             if status == "unknown":
@@ -250,15 +257,64 @@ class MemoryStore(Store):
     # -- spend --------------------------------------------------------------------------------------------------
     def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         with self._lock:
+            return self._add_spend(key, usd, tokens, ttl)
+
+    def _add_spend(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        now = self._now()
+        entry = self._spend.get(key)
+        if entry is None or entry[2] <= now:
+            self._maybe_sweep(now)
+            entry = self._spend[key] = [0.0, 0, now + ttl if ttl is not None else float("inf")]
+            self._bound(self._spend)
+        entry[0] += usd
+        entry[1] += tokens
+        return SpendTotals(entry[0], int(entry[1]))
+
+    def _live_reservations(self, key: str, now: float) -> dict[str, tuple[float, int, float]]:
+        """The unexpired reservations under ``key`` (expired ones are dropped here)."""
+        held = self._reserved.get(key)
+        if held is None:
+            return {}
+        for op_id in [o for o, r in held.items() if r[2] <= now]:
+            del held[op_id]
+        if not held:
+            del self._reserved[key]
+        return held
+
+    def spend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        with self._lock:
             now = self._now()
             entry = self._spend.get(key)
-            if entry is None or entry[2] <= now:
-                self._maybe_sweep(now)
-                entry = self._spend[key] = [0.0, 0, now + ttl if ttl is not None else float("inf")]
-                self._bound(self._spend)
-            entry[0] += usd
-            entry[1] += tokens
-            return SpendTotals(entry[0], int(entry[1]))
+            spent_usd, spent_tokens = (0.0, 0) if entry is None or entry[2] <= now else (entry[0], int(entry[1]))
+            held = self._live_reservations(key, now)
+            held.pop(op_id, None)
+            total_usd = spent_usd + sum(r[0] for r in held.values())
+            total_tokens = spent_tokens + sum(r[1] for r in held.values())
+            if _refused(total_usd, usd, usd_limit) or _refused(total_tokens, tokens, token_limit):
+                return Reservation(False, total_usd, total_tokens)
+            self._reserved.setdefault(key, held)[op_id] = (usd, tokens, now + lease)
+            self._bound(self._reserved)
+            return Reservation(True, total_usd + usd, total_tokens + tokens)
+
+    def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        with self._lock:
+            held = self._reserved.get(key)
+            if held is not None:
+                held.pop(op_id, None)
+                if not held:
+                    del self._reserved[key]
+            return self._add_spend(key, usd, tokens, ttl)  # under the same lock: no reserve sees neither
 
     def spend_get(self, key: str) -> SpendTotals:
         with self._lock:

@@ -15,18 +15,20 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError
 from actguard.stores import _lua
 from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    Reservation,
     SpendTotals,
     Store,
     WindowDecision,
     parse_fail_open,
 )
-from actguard.stores._codec import Serializer, make_codec
+from actguard.stores._codec import Serializer, make_codec, wire, wire_all
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -51,7 +53,13 @@ _SCRIPTS = {
     "facts_missing": _lua.FACTS_MISSING,
     "spend_add": _lua.SPEND_ADD,
     "spend_get": _lua.SPEND_GET,
+    "spend_reserve": _lua.SPEND_RESERVE,
+    "spend_settle": _lua.SPEND_SETTLE,
 }
+_SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
+_SETTLED_MAX = 10_000  # settled op ids remembered per spend key
+_SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
+_SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
 
 
 def _num(value: float) -> str:
@@ -104,8 +112,11 @@ class RedisStore(Store):
         url_or_client: a URL (``"redis://localhost:6379/0"``, ``"rediss://..."``), or a redis-py client:
             ``redis.Redis`` / ``redis.cluster.RedisCluster`` (sync), or ``redis.asyncio.Redis`` /
             ``redis.asyncio.cluster.RedisCluster`` (async). From a URL the store makes a sync client and one async
-            client per event loop, with ``timeout`` and one immediate retry (so a restarted server is picked up by
-            the next call). A client you pass is used as configured.
+            client per event loop, with ``timeout`` and no client-side retry: a command that timed out may still
+            run when Redis resumes, so sending it again could count one call twice. (A connection the server
+            closed is noticed before a command is sent, so a restarted server is picked up by the next call.)
+            A client you pass is used as configured: turn its retries off (``retry=Retry(NoBackoff(), 0)``,
+            redis-py >= 6 retries 3 times by default) for the same guarantee.
         prefix: namespace of every key (one per application sharing a Redis); no ``{`` or ``}``.
         async_client: the async client for the ``a...`` operations when ``url_or_client`` is a sync client.
             Without one, the async operations run the sync client in a worker thread.
@@ -141,14 +152,14 @@ class RedisStore(Store):
         redis = _import_redis()
         if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
             raise ConfigError(f"RedisStore(prefix=...) must be a non-empty str without '{{' or '}}', got {prefix!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigError(f"RedisStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        check_seconds(timeout, "RedisStore(timeout=...)")
         self.prefix = prefix
         self.timeout = float(timeout)
         self.fail_open = parse_fail_open(fail_open, "RedisStore(fail_open=...)")
         self._codec = make_codec(serializer, "RedisStore")
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._noscript: type[BaseException] = redis.exceptions.NoScriptError
+        self._settles: dict[str, int] = {}  # settles per spend key in this process (see _trim_due)
         self._time_offset: Callable[[], float] | None = None  # actguard's tests move server time forward with this
         self._url: str | None = None
         self._sync: _Bound | None = None
@@ -180,14 +191,17 @@ class RedisStore(Store):
     def _client_options(self, retry_class: Any) -> dict[str, Any]:
         from redis.backoff import NoBackoff
 
+        # No retry once a command may have been sent: a stalled server runs it when it resumes, and a retry would
+        # run it a second time (one rate-limit hit, breaker failure or attempt counted twice, a claim wedged).
         return {
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
-            "retry": retry_class(NoBackoff(), 1),
+            "retry": retry_class(NoBackoff(), 0),
+            "retry_on_timeout": False,
         }
 
-    def _key(self, kind: str, key: str) -> str:
-        return f"{self.prefix}:{{{kind}:{key}}}"
+    def _key(self, kind: str, key: str) -> Any:
+        return wire(f"{self.prefix}:{{{kind}:{key}}}")  # any str, lone surrogates included
 
     def _offset(self) -> str:
         return "0" if self._time_offset is None else repr(float(self._time_offset()))
@@ -219,24 +233,29 @@ class RedisStore(Store):
             await anext(bound.lifetime)  # registers it with this loop's shutdown
         return bound
 
-    def _run(self, script: str, key: str, *args: Any) -> Any:
-        """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart); driver errors propagate."""
+    def _run(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
+        """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart: a NOSCRIPT reply means it did
+        not run, so running it then is not a repeat); driver errors propagate."""
         bound = self._sync_bound()
         registered = bound.scripts[script]
+        keys = [key] if not isinstance(key, list) else key
+        args = wire_all(args)
         try:
-            return bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+            return bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
-            return registered(keys=[key], args=[self._offset(), *args])
+            return registered(keys=keys, args=[self._offset(), *args])
 
-    async def _arun(self, script: str, key: str, *args: Any) -> Any:
+    async def _arun(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, script, key, *args)
         registered = bound.scripts[script]
+        keys = [key] if not isinstance(key, list) else key
+        args = wire_all(args)
         try:
-            return await bound.client.evalsha(registered.sha, 1, key, self._offset(), *args)
+            return await bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
         except self._noscript:
-            return await registered(keys=[key], args=[self._offset(), *args])
+            return await registered(keys=keys, args=[self._offset(), *args])
 
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
@@ -395,16 +414,16 @@ class RedisStore(Store):
             self._unavailable("incr", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
-    def idem_claim(self, key: str, ttl: float) -> Claim:
+    def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         try:
-            reply = self._run("idem_claim", self._key("id", key), _num(ttl))
+            reply = self._run("idem_claim", self._key("id", key), _num(ttl), owner)
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
 
-    async def aidem_claim(self, key: str, ttl: float) -> Claim:
+    async def aidem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         try:
-            reply = await self._arun("idem_claim", self._key("id", key), _num(ttl))
+            reply = await self._arun("idem_claim", self._key("id", key), _num(ttl), owner)
         except self._errors as exc:
             self._unavailable("idem_claim", exc)
         return self._claim(reply)
@@ -535,3 +554,92 @@ class RedisStore(Store):
             return self._spend(await self._arun("spend_get", self._key("sp", key)))
         except self._errors as exc:
             self._unavailable("spend_get", exc)
+
+    def _spend_keys(self, key: str, settled: bool) -> list[Any]:
+        spend = f"{self.prefix}:{{sp:{key}}}"
+        keys = [spend, spend + ":r", spend + ":s"] if settled else [spend, spend + ":r"]
+        return [wire(k) for k in keys]
+
+    @staticmethod
+    def _reserve_args(
+        op_id: str, usd: float, tokens: int, usd_limit: float | None, token_limit: int | None, lease: float
+    ) -> tuple[Any, ...]:
+        return (
+            op_id,
+            _num(usd),
+            int(tokens),
+            "" if usd_limit is None else _num(usd_limit),
+            "" if token_limit is None else int(token_limit),
+            _num(lease),
+        )
+
+    @staticmethod
+    def _reservation(reply: Any) -> Reservation:
+        return Reservation(bool(int(reply[0])), float(reply[1]), int(reply[2]))
+
+    def spend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        args = self._reserve_args(op_id, usd, tokens, usd_limit, token_limit, lease)
+        try:
+            return self._reservation(self._run("spend_reserve", self._spend_keys(key, False), *args))
+        except self._errors as exc:
+            self._unavailable("spend_reserve", exc)
+
+    async def aspend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        args = self._reserve_args(op_id, usd, tokens, usd_limit, token_limit, lease)
+        try:
+            reply = await self._arun("spend_reserve", self._spend_keys(key, False), *args)
+        except self._errors as exc:
+            self._unavailable("spend_reserve", exc)
+        return self._reservation(reply)
+
+    def _settle_args(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
+        ttl_arg = "" if ttl is None else _num(ttl)
+        trim = _SETTLED_MAX if self._trim_due(key) else ""
+        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), trim, 1)
+
+    def _trim_due(self, key: str) -> bool:
+        """Whether this settle trims the settled-id set: this process's first settle on ``key``, then every 64th."""
+        seen = self._settles
+        n = seen.get(key, -1) + 1
+        if n == 0 and len(seen) >= _SETTLED_KEYS_TRACKED:
+            seen.clear()  # bounded: forgetting only makes the next settles trim once more
+        seen[key] = n
+        return n % _SETTLE_TRIM_EVERY == 0
+
+    def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        try:
+            args = self._settle_args(key, op_id, usd, tokens, ttl)
+            reply = self._run("spend_settle", self._spend_keys(key, True), *args)
+        except self._errors as exc:
+            self._unavailable("spend_settle", exc)
+        return self._spend(reply)
+
+    async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        args = self._settle_args(key, op_id, usd, tokens, ttl)
+        try:
+            reply = await self._arun("spend_settle", self._spend_keys(key, True), *args)
+        except self._errors as exc:
+            self._unavailable("spend_settle", exc)
+        return self._spend(reply)

@@ -20,17 +20,20 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from actguard._clock import SYSTEM_CLOCK, Clock
+from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    Reservation,
     SpendTotals,
     Store,
     WindowDecision,
     parse_fail_open,
 )
-from actguard.stores._codec import Serializer, make_codec
+from actguard.stores._base import refused as _refused
+from actguard.stores._codec import Serializer, make_codec, wire, wire_all
 
 __all__ = ["SQLiteStore"]
 
@@ -57,12 +60,23 @@ CREATE TABLE IF NOT EXISTS facts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spend (key TEXT PRIMARY KEY, usd REAL NOT NULL, tokens INTEGER NOT NULL, expires_at REAL)
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (
+    key TEXT NOT NULL, op TEXT NOT NULL, usd REAL NOT NULL, tokens INTEGER NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (key, op)
+) WITHOUT ROWID;
 """
-_TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend")
+_TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend", "reservations")
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (so :meth:`SQLiteStore.close` can find every live one)."""
+    """A connection that can be weakly referenced (so :meth:`SQLiteStore.close` can find every live one), and that
+    binds any ``str`` (lone surrogates included: see :func:`actguard.stores._codec.wire`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, wire_all(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (wire_all(p) for p in parameters))
 
 
 class _Owned:
@@ -126,8 +140,7 @@ class SQLiteStore(Store):
                 "SQLiteStore(path=...) must name a file that several processes can open; "
                 "for in-process state use MemoryStore()"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigError(f"SQLiteStore(timeout=...) must be a number of seconds > 0, got {timeout!r}")
+        check_seconds(timeout, "SQLiteStore(timeout=...)")
         if isinstance(sweep_every, bool) or not isinstance(sweep_every, int) or sweep_every < 1:
             raise ConfigError(f"SQLiteStore(sweep_every=...) must be an int >= 1, got {sweep_every!r}")
         self.timeout = float(timeout)
@@ -351,15 +364,16 @@ class SQLiteStore(Store):
             self._unavailable("incr", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
-    def idem_claim(self, key: str, ttl: float) -> Claim:
+    def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
         def body(conn: sqlite3.Connection, now: float) -> tuple[str, str | None, float]:
             row = conn.execute("SELECT status, result, expires_at FROM claims WHERE key = ?", (key,)).fetchone()
             if row is None or row[2] <= now:
-                conn.execute(
-                    "INSERT OR REPLACE INTO claims (key, status, result, expires_at) "
-                    "VALUES (?, 'in_progress', NULL, ?)",
-                    (key, now + ttl),
+                conn.execute(  # an in-progress claim keeps its owner in the result column
+                    "INSERT OR REPLACE INTO claims (key, status, result, expires_at) VALUES (?, 'in_progress', ?, ?)",
+                    (key, owner, now + ttl),
                 )
+                return ("claimed", None, 0.0)
+            if row[0] == "in_progress" and owner and row[1] == owner:
                 return ("claimed", None, 0.0)
             return (row[0], row[1], row[2] - now)
 
@@ -419,7 +433,7 @@ class SQLiteStore(Store):
 
     def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
         wanted = list(values)
-        proven: set[str] = set()
+        proven: set[str | bytes] = set()  # as stored: str, or bytes for a value with a lone surrogate
         try:
             conn = self._conn()
             now = self._wall()
@@ -433,7 +447,7 @@ class SQLiteStore(Store):
                 proven.update(row[0] for row in rows)
         except sqlite3.Error as exc:
             self._unavailable("facts_missing", exc)
-        return [value for value in wanted if value not in proven]
+        return [value for value in wanted if wire(value) not in proven]
 
     def facts_clear(self, namespace: str) -> None:
         try:
@@ -444,20 +458,72 @@ class SQLiteStore(Store):
     # -- spend --------------------------------------------------------------------------------------------------
     def spend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         def body(conn: sqlite3.Connection, now: float) -> SpendTotals:
-            row = conn.execute("SELECT usd, tokens, expires_at FROM spend WHERE key = ?", (key,)).fetchone()
-            if row is None or (row[2] is not None and row[2] <= now):
-                row = (0.0, 0, now + ttl if ttl is not None else None)
-            total = SpendTotals(row[0] + usd, int(row[1]) + tokens)
-            conn.execute(
-                "INSERT OR REPLACE INTO spend (key, usd, tokens, expires_at) VALUES (?, ?, ?, ?)",
-                (key, total.usd, total.tokens, row[2]),
-            )
-            return total
+            return self._add_spend(conn, now, key, usd, tokens, ttl)
 
         try:
             return self._write("spend_add", body)
         except sqlite3.Error as exc:
             self._unavailable("spend_add", exc)
+
+    @staticmethod
+    def _add_spend(
+        conn: sqlite3.Connection, now: float, key: str, usd: float, tokens: int, ttl: float | None
+    ) -> SpendTotals:
+        row = conn.execute("SELECT usd, tokens, expires_at FROM spend WHERE key = ?", (key,)).fetchone()
+        if row is None or (row[2] is not None and row[2] <= now):
+            row = (0.0, 0, now + ttl if ttl is not None else None)
+        total = SpendTotals(row[0] + usd, int(row[1]) + tokens)
+        conn.execute(
+            "INSERT OR REPLACE INTO spend (key, usd, tokens, expires_at) VALUES (?, ?, ?, ?)",
+            (key, total.usd, total.tokens, row[2]),
+        )
+        return total
+
+    def spend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        def body(conn: sqlite3.Connection, now: float) -> Reservation:
+            conn.execute("DELETE FROM reservations WHERE key = ? AND (expires_at <= ? OR op = ?)", (key, now, op_id))
+            spent = conn.execute(
+                "SELECT usd, tokens FROM spend WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)", (key, now)
+            ).fetchone()
+            held = conn.execute(
+                "SELECT COALESCE(SUM(usd), 0.0), COALESCE(SUM(tokens), 0) FROM reservations WHERE key = ?", (key,)
+            ).fetchone()
+            total_usd = (spent[0] if spent else 0.0) + held[0]
+            total_tokens = (int(spent[1]) if spent else 0) + int(held[1])
+            if _refused(total_usd, usd, usd_limit) or _refused(total_tokens, tokens, token_limit):
+                return Reservation(False, total_usd, total_tokens)
+            conn.execute(
+                "INSERT INTO reservations (key, op, usd, tokens, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (key, op_id, usd, tokens, now + lease),
+            )
+            return Reservation(True, total_usd + usd, total_tokens + tokens)
+
+        try:
+            return self._write("spend_reserve", body)
+        except sqlite3.Error as exc:
+            self._unavailable("spend_reserve", exc)
+
+    def spend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        # One transaction: a failed settle changed nothing, so repeating it never counts twice.
+        def body(conn: sqlite3.Connection, now: float) -> SpendTotals:
+            conn.execute("DELETE FROM reservations WHERE key = ? AND op = ?", (key, op_id))
+            return self._add_spend(conn, now, key, usd, tokens, ttl)
+
+        try:
+            return self._write("spend_settle", body)
+        except sqlite3.Error as exc:
+            self._unavailable("spend_settle", exc)
 
     def spend_get(self, key: str) -> SpendTotals:
         try:
@@ -498,8 +564,8 @@ class SQLiteStore(Store):
     async def aincr(self, key: str, ttl: float) -> int:
         return await asyncio.to_thread(self.incr, key, ttl)
 
-    async def aidem_claim(self, key: str, ttl: float) -> Claim:
-        return await asyncio.to_thread(self.idem_claim, key, ttl)
+    async def aidem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:
+        return await asyncio.to_thread(self.idem_claim, key, ttl, owner)
 
     async def aidem_complete(self, key: str, result: Any, ttl: float) -> None:
         await asyncio.to_thread(self.idem_complete, key, result, ttl)
@@ -525,3 +591,24 @@ class SQLiteStore(Store):
 
     async def aspend_get(self, key: str) -> SpendTotals:
         return await asyncio.to_thread(self.spend_get, key)
+
+    async def aspend_reserve(
+        self,
+        key: str,
+        op_id: str,
+        usd: float,
+        tokens: int,
+        *,
+        usd_limit: float | None,
+        token_limit: int | None,
+        ttl: float | None,
+        lease: float,
+    ) -> Reservation:
+        return await asyncio.to_thread(
+            lambda: self.spend_reserve(
+                key, op_id, usd, tokens, usd_limit=usd_limit, token_limit=token_limit, ttl=ttl, lease=lease
+            )
+        )
+
+    async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
+        return await asyncio.to_thread(self.spend_settle, key, op_id, usd, tokens, ttl)

@@ -105,7 +105,9 @@ def test_add_cost_in_the_active_guard() -> None:
         actguard.add_cost("search", 0.01)
     with BudgetGuard(usd_limit=0.05) as outer, BudgetGuard() as inner:
         actguard.add_cost("search", 0.02)
-        inner.add_cost("search", 0.03)
+        with pytest.raises(BudgetExceededError) as info:
+            inner.add_cost("search", 0.03)  # crosses the outer limit: recorded, then refused like an LLM call
+        assert (info.value.limit, info.value.used) == (0.05, pytest.approx(0.05))
         with pytest.raises(BudgetExceededError):
             inner.check()
     assert inner.costs == {"search": pytest.approx(0.05)}

@@ -45,7 +45,8 @@ def test_response_model_wins_over_request_model(llm: LLMServer) -> None:
 def test_spent_guard_sends_nothing(llm: LLMServer) -> None:
     client = openai.OpenAI()
     with BudgetGuard(usd_limit=0.01) as guard:
-        guard.add_cost("search", 0.01)
+        with pytest.raises(BudgetExceededError):
+            guard.add_cost("search", 0.01)  # spends it all: recorded, then refused
         with pytest.raises(BudgetExceededError) as info:
             _chat(client)
         with pytest.raises(BudgetExceededError):

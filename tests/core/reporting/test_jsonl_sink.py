@@ -81,3 +81,35 @@ def test_a_write_failure_drops_with_a_warning(tmp_path: Path, fast: Options) -> 
         reporting.emit("tool_guard", "rate_limit", "allowed")
         assert sink.flush(10)
     assert sink.stats().dropped_rejected == 1
+
+
+class _Hostile:
+    """A payload value whose str() raises (and, with ``repr_too``, whose repr() raises as well)."""
+
+    def __init__(self, repr_too: bool) -> None:
+        self.repr_too = repr_too
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+    def __repr__(self) -> str:
+        if self.repr_too:
+            raise RuntimeError("no repr either")
+        return "<hostile>"
+
+
+def test_an_event_that_cannot_be_encoded_is_dropped_and_counted_and_the_rest_are_sent(
+    tmp_path: Path, fast: Options
+) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path, options=fast(batch_size=3))
+    reporting.add_sink(sink)
+    reporting.emit("tool_guard", "rate_limit", "allowed", payload={"n": 1})
+    reporting.emit("tool_guard", "rate_limit", "allowed", payload={"bad": _Hostile(repr_too=False)})
+    reporting.emit("tool_guard", "rate_limit", "allowed", payload={"bad": _Hostile(repr_too=True)})
+    reporting.emit("tool_guard", "rate_limit", "allowed", payload={"n": 2})
+    assert sink.flush(10)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["payload"] for e in events] == [{"n": 1}, {"unencodable_payload": "{'bad': <hostile>}"}, {"n": 2}]
+    stats = sink.stats()
+    assert (stats.sent, stats.dropped_unencodable) == (3, 1)

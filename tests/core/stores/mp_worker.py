@@ -117,11 +117,47 @@ def budget(cmd: dict[str, Any]) -> dict[str, Any]:
                     guard.check()
                 except actguard.BudgetExceededError:
                     break
-                guard.add_cost(f"search-{call}", cmd["cost"])
                 spent += 1
+                try:
+                    guard.add_cost(f"search-{call}", cmd["cost"])
+                except actguard.BudgetExceededError:
+                    break  # recorded, and the limit is reached
         return spent
 
     return {"calls": sum(in_threads(attempt))}
+
+
+def llm(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Each thread, in its own per-request guard, makes LLM calls with a max output (check_call reserves the worst
+    case, record settles the metered usage, anywhere from 1 token to the max) until the shared budget refuses."""
+
+    def attempt(i: int) -> int:
+        made = 0
+        with actguard.BudgetGuard(
+            user_id=cmd["user"], usd_limit=cmd.get("usd_limit"), token_limit=cmd.get("token_limit"), shared=True
+        ) as guard:
+            for call in range(cmd["calls"]):
+                try:
+                    guard.check_call(
+                        "gpt-4o", provider="openai", prompt_tokens=cmd["prompt"], max_output_tokens=cmd["max"]
+                    )
+                except actguard.BudgetExceededError:
+                    break
+                output = 1 + (os.getpid() * 31 + i * 7 + call * 13) % cmd["max"]  # what the model happened to write
+                usage = actguard.LLMUsage(
+                    model="gpt-4o", provider="openai", input_tokens=cmd["prompt"], output_tokens=output
+                )
+                guard.record(usage, call_id=f"{os.getpid()}-{i}-{call}")
+                made += 1
+        return made
+
+    return {"calls": sum(in_threads(attempt))}
+
+
+def spent(cmd: dict[str, Any]) -> dict[str, Any]:
+    """The shared spend of a user, as the store has it."""
+    totals = actguard.get_default_store().spend_get(f"actguard:budget::{cmd['user']}")
+    return {"usd": totals.usd, "tokens": totals.tokens}
 
 
 def probe(cmd: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +182,16 @@ def custody(cmd: dict[str, Any]) -> dict[str, Any]:
             return {"refused": exc.code}
 
 
-COMMANDS = {"rate": rate, "idem": idem, "breaker": breaker, "budget": budget, "probe": probe, "custody": custody}
+COMMANDS = {
+    "llm": llm,
+    "spent": spent,
+    "rate": rate,
+    "idem": idem,
+    "breaker": breaker,
+    "budget": budget,
+    "probe": probe,
+    "custody": custody,
+}
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -97,8 +98,19 @@ class RedisServer:
         """Stop the server and wait for it to exit."""
         proc, self._proc = self._proc, None
         if proc is not None:
+            proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             proc.terminate()
             proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, commands wait unanswered, as in a long stall."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT): it then runs whatever was sent meanwhile."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
 
     def __enter__(self) -> RedisServer:
         return self.start()

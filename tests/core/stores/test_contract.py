@@ -293,6 +293,33 @@ async def test_spend_is_exact_under_threads(backend: Any) -> None:
     assert total.usd == pytest.approx(2.0)
 
 
+async def test_reservations_count_against_the_limit_until_settled(backend: Any, call: Any) -> None:
+    limits = {"usd_limit": 1.0, "token_limit": 1_000, "ttl": 86400, "lease": 60}
+    first = await call("spend_reserve", "bob", "op1", 0.4, 400, **limits)
+    assert (first.granted, first.usd, first.tokens) == (True, pytest.approx(0.4), 400)
+    second = await call("spend_reserve", "bob", "op2", 0.4, 400, **limits)
+    assert (second.granted, second.tokens) == (True, 800)
+    refused = await call("spend_reserve", "bob", "op3", 0.4, 100, **limits)  # $1.20 would cross $1
+    assert (refused.granted, refused.usd, refused.tokens) == (False, pytest.approx(0.8), 800)
+    again = await call("spend_reserve", "bob", "op2", 0.4, 400, **limits)  # the same op id replaces, never adds
+    assert (again.granted, again.tokens) == (True, 800)
+    assert await call("spend_get", "bob") == SpendTotals(0.0, 0)  # reservations are not spend
+    settled = await call("spend_settle", "bob", "op1", 0.1, 120, 86400)  # the call cost less than its worst case
+    assert (settled.usd, settled.tokens) == (pytest.approx(0.1), 120)
+    fits = await call("spend_reserve", "bob", "op3", 0.4, 100, **limits)  # 0.1 spent + 0.4 held + 0.4
+    assert (fits.granted, fits.usd, fits.tokens) == (True, pytest.approx(0.9), 620)
+
+
+async def test_a_dead_workers_reservation_expires_with_its_lease(backend: Any, call: Any) -> None:
+    limits = {"usd_limit": None, "token_limit": 1_000, "ttl": None, "lease": 60}
+    assert (await call("spend_reserve", "carol", "crashed", 0.0, 1_000, **limits)).granted
+    assert not (await call("spend_reserve", "carol", "next", 0.0, 1, **limits)).granted
+    backend.advance(60)  # the worker holding it died; its lease ends
+    assert (await call("spend_reserve", "carol", "next", 0.0, 1_000, **limits)).granted
+    late = await call("spend_settle", "carol", "crashed", 0.0, 10, None)  # a late settle still adds its spend
+    assert late.tokens == 10
+
+
 async def test_window_with_a_lower_limit_waits_for_the_right_hit(backend: Any, call: Any) -> None:
     for _ in range(3):  # hits at 0, 10, 20
         assert (await call("hit_window", "k", 3, 60)).allowed
@@ -300,3 +327,23 @@ async def test_window_with_a_lower_limit_waits_for_the_right_hit(backend: Any, c
     refused = await call("hit_window", "k", 2, 60)  # the limit was lowered to 2 (at 30)
     assert (refused.allowed, refused.count) == (False, 3)
     assert refused.retry_after == pytest.approx(40, abs=0.01)  # at 70 the hit at 10 leaves: one remains, below 2
+
+
+# -- any str -----------------------------------------------------------------------------------------------------
+async def test_any_str_key_or_value_is_accepted_and_kept_apart(backend: Any, call: Any) -> None:
+    """Lone surrogates (valid in JSON tool arguments) work as keys and values on every store, distinct from each
+    other and from the text that spells them."""
+    lone, other, spelled = "inv-\ud800", "inv-\udc00", "inv-\\ud800"
+    assert (await call("idem_claim", lone, 60)).status == "claimed"
+    assert (await call("idem_claim", other, 60)).status == "claimed"
+    assert (await call("idem_claim", spelled, 60)).status == "claimed"
+    await call("idem_complete", lone, {"id": "\ud800"}, 60)
+    assert (await call("idem_claim", lone, 60)).result == {"id": "\ud800"}
+    assert (await call("hit_window", lone, 1, 60)).allowed
+    assert not (await call("hit_window", lone, 1, 60)).allowed
+    assert (await call("hit_window", other, 1, 60)).allowed
+    await call("facts_add", "ns-\udfff", "order_id", [lone, "plain"], 60)
+    assert await call("facts_missing", "ns-\udfff", "order_id", [other, lone, "plain", spelled]) == [other, spelled]
+    assert (await call("spend_add", lone, 0.5, 5, None)).tokens == 5
+    assert (await call("spend_get", other)).tokens == 0
+    assert (await call("spend_settle", lone, "op", 0.5, 5, None)).tokens == 10

@@ -122,10 +122,12 @@ async def test_shared_budget(backend: Any) -> None:
         first.add_cost("search", 0.6)
     async with actguard.BudgetGuard(user_id="alice", usd_limit=1.0, window="1d", shared=True) as second:
         second.check()  # 0.6 of 1.0 spent, by an earlier guard (another request, another worker)
-        second.add_cost("search", 0.4)
         with pytest.raises(actguard.BudgetExceededError) as info:
+            second.add_cost("search", 0.4)  # recorded, then refused: the shared limit is reached
+        with pytest.raises(actguard.BudgetExceededError):
             second.check()
     assert info.value.used == pytest.approx(1.0)
+    assert second.costs == {"search": pytest.approx(0.4)}
     backend.advance(86_400)  # the day's window is over
     with actguard.BudgetGuard(user_id="alice", usd_limit=1.0, window="1d", shared=True) as third:
         third.check()
@@ -166,3 +168,25 @@ async def test_idempotent_result_that_cannot_be_shared(backend: Any) -> None:
             with pytest.raises(actguard.IdempotencyOutcomeUnknown):
                 create_invoice(idempotency_key="k")
     assert runs == ["k"]
+
+
+async def test_keys_and_scope_values_with_lone_surrogates(backend: Any) -> None:
+    """A JSON tool argument may carry a lone surrogate; every store treats it like any other str."""
+    runs: list[str] = []
+
+    @actguard.idempotent(ttl_s=600)
+    def pay(amount: int, *, idempotency_key: str) -> str:
+        runs.append(idempotency_key)
+        return f"paid {amount}"
+
+    @actguard.rate_limit(max_calls=1, period=60, scope="user_id")
+    def search(user_id: str) -> str:
+        return user_id
+
+    with actguard.RunContext(run_id="run-surrogate"):
+        assert [pay(5, idempotency_key="k\ud800"), pay(5, idempotency_key="k\udc00")] == ["paid 5"] * 2
+        assert pay(5, idempotency_key="k\ud800") == "paid 5"  # the stored result
+    assert runs == ["k\ud800", "k\udc00"]
+    assert [search("\ud800"), search("\udc00")] == ["\ud800", "\udc00"]
+    with pytest.raises(actguard.RateLimitExceeded):
+        search("\ud800")

@@ -148,6 +148,25 @@ def test_shared_budget_stops_every_worker_once_spent(pool: tuple[Pool, Path]) ->
     assert [a["calls"] for a in workers.ask(cmd)] == [0] * PROCESSES
 
 
+@pytest.mark.parametrize("limit", ["token_limit", "usd_limit"])
+def test_shared_budget_reservations_never_overshoot(pool: tuple[Pool, Path], limit: str) -> None:
+    """32 concurrent callers, each call reserving its worst case first: the shared total never crosses the limit."""
+    workers, _ = pool
+    cap = 20_000 if limit == "token_limit" else 0.05
+    for trial in range(5):
+        user = f"llm-{limit}-{trial}-{uuid.uuid4().hex[:6]}"
+        cmd = {"op": "llm", "user": user, limit: cap, "prompt": 200, "max": 300, "calls": 20}
+        made = sum(a["calls"] for a in workers.ask(cmd))
+        assert 0 < made < PROCESSES * 8 * 20  # the budget ran out before every call was made
+        spent = workers.ask({"op": "spent", "user": user})[0]
+        if limit == "token_limit":
+            assert spent["tokens"] <= cap, (trial, spent)
+            # refused only when the calls in flight could have crossed it: each reserves at most 500 tokens
+            assert spent["tokens"] > cap - PROCESSES * 8 * 500, (trial, spent)
+        else:
+            assert spent["usd"] <= cap + 1e-12, (trial, spent)
+
+
 def test_workers_fail_closed_while_redis_is_down_and_recover_without_restarting(
     own_redis_server: Any, tmp_path: Path
 ) -> None:
