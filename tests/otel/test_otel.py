@@ -21,6 +21,8 @@ import actguard
 import actguard.otel
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage, RateLimitExceeded
 from actguard.reporting import emit
+from actguard.stores import MemoryStore
+from actguard.testing import FakeClock
 
 GPT4O_IN, GPT4O_OUT = 2.5e-6, 10e-6  # USD per token
 TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
@@ -146,7 +148,8 @@ def test_instrument_without_providers_uses_the_global_ones() -> None:
 
 # -- refusals -----------------------------------------------------------------------------------------------------
 def test_a_refusal_is_a_span_under_the_current_one_and_allowed_calls_make_none(otel: Otel) -> None:
-    @actguard.rate_limit(max_calls=2, period=60)
+    # A fake clock: the reason states the retry time, which a real clock under load would shave.
+    @actguard.rate_limit(max_calls=2, period=60, store=MemoryStore(clock=FakeClock()))
     def send_email(to: str) -> str:
         return to
 
