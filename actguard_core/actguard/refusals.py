@@ -1,0 +1,96 @@
+"""The refusal rule, for framework adapters: which actguard errors go back to the model, with what text.
+
+A guarded tool can fail in two ways, and they must never be confused:
+
+- **A refusal the agent can recover from**: rate limited, circuit open, timed out, too many attempts, a duplicate
+  or in-progress idempotency key, a chain-of-custody rule (missing fact, threshold, blocked pattern...). The model
+  can wait, use another tool, read first, or stop; with ``on_refusal="message"`` (the default) the adapter hands it
+  back as the tool's result, with :func:`refusal_text`, and reports ``tool_guard`` / ``refusal`` /
+  ``returned_to_model``.
+- **Everything else is raised to the caller**, whatever ``on_refusal`` says: a spent budget (the run must stop),
+  an unreachable store (:class:`~actguard.StoreUnavailable`: infrastructure, and its message names hosts that do
+  not belong in a prompt), configuration and programming errors (:class:`~actguard.ConfigError`,
+  :class:`~actguard.MissingRuntimeContextError`, a custody check outside any session: ``GuardError("NO_SESSION")``),
+  an unpriced model, and every error that is not actguard's.
+
+:func:`returned_to_model` is the one verb adapters call: it applies the rule (returning the text, or raising the
+error again) and emits the event.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from actguard.exceptions import ConfigError, GuardError, ToolGuardError
+from actguard.reporting import emit
+
+__all__ = [
+    "RECOVERABLE",
+    "REFUSAL_MODES",
+    "OnRefusal",
+    "check_on_refusal",
+    "is_recoverable",
+    "refusal_text",
+    "returned_to_model",
+]
+
+OnRefusal = Literal["message", "raise"]
+"""``"message"``: a recoverable refusal reaches the model as the tool's result; ``"raise"``: it propagates."""
+
+REFUSAL_MODES: tuple[str, ...] = get_args(OnRefusal)
+
+RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
+"""The error types a recoverable refusal can have (see :func:`is_recoverable` for the exact rule)."""
+
+_WIRING_CODES = frozenset({"NO_SESSION"})  # custody refusals only the application can fix
+
+
+def check_on_refusal(value: object, where: str) -> OnRefusal:
+    """``value`` when it is a refusal mode, else ConfigError naming ``where`` (e.g. ``"guard_tool(on_refusal=...)"``)."""
+    if value not in REFUSAL_MODES:
+        raise ConfigError(f"{where} must be one of {REFUSAL_MODES}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def is_recoverable(error: BaseException) -> bool:
+    """Whether ``error`` is a refusal the model can act on (see the module docstring); everything else is raised."""
+    if isinstance(error, ToolGuardError):
+        return True
+    return isinstance(error, GuardError) and error.code not in _WIRING_CODES
+
+
+def refusal_text(error: BaseException, tool_name: str | None = None) -> str:
+    """The text a model gets for a refusal: the error's ``to_prompt()``, naming the tool the model called.
+
+    A guard applied under another name (the Python function behind the tool, say) is renamed to ``tool_name`` in
+    the text; a refusal whose text names no tool gets `` (tool '<tool_name>')`` at the end.
+    """
+    to_prompt = getattr(error, "to_prompt", None)
+    text = str(to_prompt()) if callable(to_prompt) else str(error)
+    if not tool_name:
+        return text
+    own = getattr(error, "tool_name", None)
+    if isinstance(own, str) and own and own != tool_name:
+        text = text.replace(repr(own), repr(tool_name))
+    if repr(tool_name) not in text:
+        text = f"{text} (tool {tool_name!r})"
+    return text
+
+
+def returned_to_model(error: BaseException, tool_name: str | None, on_refusal: OnRefusal = "message") -> str:
+    """Apply the refusal rule to an error a guarded tool raised: the text for the model, or raise ``error``.
+
+    Call it from an ``except`` block: a recoverable refusal under ``on_refusal="message"`` returns its
+    :func:`refusal_text` and emits ``tool_guard`` / ``refusal`` / ``returned_to_model`` (payload ``{"error":
+    <type name>, "code": <custody code or None>}``); anything else is raised again, unchanged.
+    """
+    if on_refusal != "message" or not is_recoverable(error):
+        raise error
+    emit(
+        "tool_guard",
+        "refusal",
+        "returned_to_model",
+        tool=tool_name,
+        payload={"error": type(error).__name__, "code": getattr(error, "code", None)},
+    )
+    return refusal_text(error, tool_name)
