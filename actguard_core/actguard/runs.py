@@ -154,6 +154,11 @@ class RunBudgets:
             self._last = budget
         return budget
 
+    def keep(self, run_id: Hashable, budget: BudgetGuard) -> None:
+        """Make ``budget`` readable under ``run_id`` (a run id known only once the run has started)."""
+        with self._lock:
+            self._keep(run_id, budget)
+
     def attach(self, obj: Any, budget: BudgetGuard) -> None:
         """Make ``budget`` readable by ``obj`` (a result, an error, a context object), by identity."""
         with self._lock:

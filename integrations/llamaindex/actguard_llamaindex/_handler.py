@@ -27,6 +27,7 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
+from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
@@ -84,10 +85,10 @@ class ActGuardHandler(BaseCallbackHandler):
         max_runs: int = 1000,
         **budget_options: Any,
     ) -> None:
-        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
-            raise ConfigError(f"ActGuardHandler(max_runs=...) must be an int >= 1, got {max_runs!r}")
         # validates every argument now
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name, **budget_options)
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardHandler", **budget_options
+        )
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
         self.user_id = user_id
         self.usd_limit = usd_limit
@@ -97,8 +98,6 @@ class ActGuardHandler(BaseCallbackHandler):
         self.budget_options = dict(budget_options)
         self._lock = threading.Lock()
         self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
-        self._budgets: OrderedDict[str, BudgetGuard] = OrderedDict()
-        self._last: BudgetGuard | None = None
         self._warned_no_usage = False
 
     # -- runs -----------------------------------------------------------------------------------------------
@@ -109,35 +108,27 @@ class ActGuardHandler(BaseCallbackHandler):
         where ``workflow.run`` could be called (with a running event loop); it returns the workflow's own handler.
         """
         instrument(workflow, self)
-        budget = BudgetGuard(
-            user_id=self.user_id,
-            usd_limit=self.usd_limit,
-            token_limit=self.token_limit,
-            name=self.name,
-            **self.budget_options,
-        )
+        budget = self.runs.open()
         with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
             handler = workflow.run(*args, **kwargs)
+        self.runs.attach(handler, budget)
         run_id = getattr(handler, "run_id", None)
-        with self._lock:
-            self._last = budget
-            if isinstance(run_id, str):
-                self._budgets[run_id] = budget
-                self._budgets.move_to_end(run_id)
-                while len(self._budgets) > self.max_runs:
-                    self._budgets.popitem(last=False)
+        if isinstance(run_id, str):
+            self.runs.keep(run_id, budget)
         return handler
 
     def budget_for(self, handler_or_run_id: Any) -> BudgetGuard | None:
         """The budget of a run started with :meth:`run`, by its workflow handler or ``run_id``, or None."""
+        found = self.runs.attached(handler_or_run_id)
+        if found is not None:
+            return found
         run_id = getattr(handler_or_run_id, "run_id", handler_or_run_id)
-        with self._lock:
-            return self._budgets.get(run_id) if isinstance(run_id, str) else None
+        return self.runs.budget_for(run_id) if isinstance(run_id, str) else None
 
     @property
     def last_budget(self) -> BudgetGuard | None:
         """The budget of the run most recently started with :meth:`run` (use :meth:`budget_for` when concurrent)."""
-        return self._last
+        return self.runs.last_budget
 
     # -- callback events ------------------------------------------------------------------------------------
     def on_event_start(
@@ -164,7 +155,7 @@ class ActGuardHandler(BaseCallbackHandler):
             max_tokens = serialized.get("max_tokens")
             max_output = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
         # Spent budgets (this one and every enclosing one), unpriced models under a usd_limit, strict worst cases.
-        budget.check_call(model, provider=provider, max_output_tokens=max_output)
+        check_call([budget], model, provider=provider, max_output_tokens=max_output)
         with self._lock:
             self._calls[event_id] = (budget, model, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:
