@@ -1,0 +1,109 @@
+"""Errors a guarded tool must raise to the caller, through CrewAI, which hands every tool exception to the model.
+
+CrewAI catches whatever a tool raises and puts its text in the next prompt ("I encountered an error while trying
+to use the tool..."), so an unreachable store would reach the model with its address, and the run would go on.
+The rule of :mod:`actguard.refusals` says such errors (store, configuration, a spent budget...) go to the caller.
+
+So a guarded tool that hits one inside an agent's loop (called by CrewAI's agent machinery; a tool called
+directly just raises) returns a placeholder (never shown: see below) and parks the error under it. A
+``before_llm_call`` hook, registered once per process, looks for a placeholder in the messages of the next model
+call, which CrewAI makes right after appending the tool's result, and aborts that call with the parked error: the
+model never sees it. The abort is an instance of the error's own type that is also CrewAI's ``HookAborted``
+(``except actguard.StoreUnavailable`` works; CrewAI >= 1.15.19 lets it out of ``kickoff`` as it is). On older
+CrewAI releases the abort comes out as CrewAI's ``ValueError``; :class:`~actguard_crewai.CrewBudget` turns that back
+into the parked error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from actguard_crewai._compat import HookAborted, InterceptionPoint
+
+__all__ = ["escalated", "in_agent_loop", "install_hook", "park"]
+
+# Modules of CrewAI's agent loops, which catch a tool's exceptions and show them to the model.
+_AGENT_LOOPS = ("crewai.agents", "crewai.tools.tool_usage", "crewai.utilities.agent_utils", "crewai.lite_agent")
+
+_MAX_PARKED = 1024
+_PLACEHOLDER = re.compile(r"\[actguard: tool stopped, ref (\d+)\]")
+_lock = threading.Lock()
+_parked: OrderedDict[int, BaseException] = OrderedDict()
+_ids = itertools.count(1)
+_types: dict[type[BaseException], type[BaseException]] = {}
+_installed = False
+
+
+def escalated(error: BaseException) -> BaseException:
+    """``error`` as an instance of its own type that is also ``HookAborted`` (CrewAI lets those out of kickoff)."""
+    if isinstance(error, HookAborted):
+        return error
+    cls = type(error)
+    with _lock:
+        both = _types.get(cls)
+        if both is None:
+            both = type(cls.__name__, (cls, HookAborted), {"__module__": cls.__module__})
+            _types[cls] = both
+    copy = both.__new__(both)
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    copy.reason = str(error)  # type: ignore[attr-defined]
+    copy.source = "actguard"  # type: ignore[attr-defined]
+    copy.__cause__ = error.__cause__
+    return copy
+
+
+def in_agent_loop() -> bool:
+    """Whether the running tool was called by one of CrewAI's agent loops (walks the stack: on errors only)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.startswith(_AGENT_LOOPS):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def park(error: BaseException) -> str:
+    """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns."""
+    install_hook()
+    with _lock:
+        ref = next(_ids)
+        _parked[ref] = error
+        while len(_parked) > _MAX_PARKED:
+            _parked.popitem(last=False)
+    return f"[actguard: tool stopped, ref {ref}]"
+
+
+def _abort_for_parked(context: Any) -> None:
+    """The ``before_llm_call`` hook: raise the error parked under a placeholder in the call's last messages."""
+    if not _parked:  # the usual case: nothing parked anywhere
+        return
+    messages = getattr(context, "messages", None) or []
+    for message in messages[-3:]:
+        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+        found = _PLACEHOLDER.search(content) if isinstance(content, str) else None
+        if found is None:
+            continue
+        with _lock:
+            error = _parked.pop(int(found.group(1)), None)
+        if error is not None:
+            raise escalated(error) from error
+        raise HookAborted("actguard: a guarded tool failed with an error for the caller", source="actguard")
+
+
+def install_hook() -> None:
+    """Register the ``before_llm_call`` hook once per process."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from crewai.hooks.dispatch import register
+
+        register(InterceptionPoint.PRE_MODEL_CALL, _abort_for_parked)
+        _installed = True
