@@ -15,10 +15,20 @@ A guarded tool can fail in two ways, and they must never be confused:
 
 :func:`returned_to_model` is the one verb adapters call: it applies the rule (returning the text, or raising the
 error again) and emits the event.
+
+Some frameworks (CrewAI, LlamaIndex's agents) catch whatever a tool raises and put its text in the next prompt, so
+raising is not enough there. Their adapters :func:`park` the error (the tool returns a placeholder instead) and,
+at the framework's next model call of the run, find it again with :func:`take_parked` and raise it before the model
+is called: the model never sees it, the caller gets it.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 from actguard.exceptions import ConfigError, GuardError, ToolGuardError
@@ -30,8 +40,10 @@ __all__ = [
     "OnRefusal",
     "check_on_refusal",
     "is_recoverable",
+    "park",
     "refusal_text",
     "returned_to_model",
+    "take_parked",
 ]
 
 OnRefusal = Literal["message", "raise"]
@@ -94,3 +106,41 @@ def returned_to_model(error: BaseException, tool_name: str | None, on_refusal: O
         payload={"error": type(error).__name__, "code": getattr(error, "code", None)},
     )
     return refusal_text(error, tool_name)
+
+
+_MAX_PARKED = 1024  # errors waiting for their run's next model call (a run that never calls again drops out)
+_PLACEHOLDER = re.compile(r"\[actguard: tool stopped, ref (\d+)\]")
+_parked_lock = threading.Lock()
+_parked: OrderedDict[int, BaseException] = OrderedDict()
+_parked_ids = itertools.count(1)
+
+
+def park(error: BaseException) -> str:
+    """Hold ``error`` for the caller; return the placeholder a tool returns instead of raising it.
+
+    The placeholder carries no detail of the error. :func:`take_parked` finds the error again in the text the
+    framework builds the next prompt from.
+    """
+    with _parked_lock:
+        ref = next(_parked_ids)
+        _parked[ref] = error
+        while len(_parked) > _MAX_PARKED:
+            _parked.popitem(last=False)
+    return f"[actguard: tool stopped, ref {ref}]"
+
+
+def take_parked(texts: Iterable[object]) -> BaseException | None:
+    """The error parked under a placeholder found in ``texts`` (removed from the parked ones), or None.
+
+    Cheap when nothing is parked (no text is read). Non-string items are skipped.
+    """
+    if not _parked:
+        return None
+    for text in texts:
+        found = _PLACEHOLDER.search(text) if isinstance(text, str) else None
+        if found is not None:
+            with _parked_lock:
+                error = _parked.pop(int(found.group(1)), None)
+            if error is not None:
+                return error
+    return None

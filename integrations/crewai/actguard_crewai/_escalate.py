@@ -16,13 +16,12 @@ into the parked error.
 
 from __future__ import annotations
 
-import itertools
-import re
 import sys
 import threading
-from collections import OrderedDict
 from typing import Any
 
+from actguard.refusals import park as _park
+from actguard.refusals import take_parked
 from actguard_crewai._compat import HookAborted, InterceptionPoint
 
 __all__ = ["escalated", "in_agent_loop", "install_hook", "park"]
@@ -30,11 +29,7 @@ __all__ = ["escalated", "in_agent_loop", "install_hook", "park"]
 # Modules of CrewAI's agent loops, which catch a tool's exceptions and show them to the model.
 _AGENT_LOOPS = ("crewai.agents", "crewai.tools.tool_usage", "crewai.utilities.agent_utils", "crewai.lite_agent")
 
-_MAX_PARKED = 1024
-_PLACEHOLDER = re.compile(r"\[actguard: tool stopped, ref (\d+)\]")
 _lock = threading.Lock()
-_parked: OrderedDict[int, BaseException] = OrderedDict()
-_ids = itertools.count(1)
 _types: dict[type[BaseException], type[BaseException]] = {}
 _installed = False
 
@@ -72,29 +67,18 @@ def in_agent_loop() -> bool:
 def park(error: BaseException) -> str:
     """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns."""
     install_hook()
-    with _lock:
-        ref = next(_ids)
-        _parked[ref] = error
-        while len(_parked) > _MAX_PARKED:
-            _parked.popitem(last=False)
-    return f"[actguard: tool stopped, ref {ref}]"
+    return _park(error)
 
 
 def _abort_for_parked(context: Any) -> None:
     """The ``before_llm_call`` hook: raise the error parked under a placeholder in the call's last messages."""
-    if not _parked:  # the usual case: nothing parked anywhere
-        return
     messages = getattr(context, "messages", None) or []
-    for message in messages[-3:]:
-        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        found = _PLACEHOLDER.search(content) if isinstance(content, str) else None
-        if found is None:
-            continue
-        with _lock:
-            error = _parked.pop(int(found.group(1)), None)
-        if error is not None:
-            raise escalated(error) from error
-        raise HookAborted("actguard: a guarded tool failed with an error for the caller", source="actguard")
+    error = take_parked(
+        message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+        for message in messages[-3:]
+    )
+    if error is not None:
+        raise escalated(error) from error
 
 
 def install_hook() -> None:

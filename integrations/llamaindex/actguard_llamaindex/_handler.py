@@ -16,6 +16,7 @@ in the active one), which is how each top-level run gets its own budget.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import warnings
 from collections import OrderedDict
@@ -27,11 +28,21 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
+from actguard.refusals import take_parked
 from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
-__all__ = ["ActGuardHandler", "install", "instrument", "uninstall", "uninstrument"]
+__all__ = ["ActGuardHandler", "in_guarded_run", "install", "instrument", "uninstall", "uninstrument"]
+
+# Set inside ActGuardHandler.run (the workflow's tasks copy it): the handler sees every LLM call of the run, so a
+# guarded tool may park an error for the caller there (LlamaIndex's agents would show a raised one to the model).
+_guarded_run: contextvars.ContextVar[bool] = contextvars.ContextVar("actguard_llamaindex_run", default=False)
+
+
+def in_guarded_run() -> bool:
+    """Whether the current task belongs to a run started with :meth:`ActGuardHandler.run`."""
+    return _guarded_run.get()
 
 _MAX_LIVE_CALLS = 100_000  # LLM events between start and end (an abandoned stream never ends)
 
@@ -109,8 +120,12 @@ class ActGuardHandler(BaseCallbackHandler):
         """
         instrument(workflow, self)
         budget = self.runs.open()
-        with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
-            handler = workflow.run(*args, **kwargs)
+        token = _guarded_run.set(True)
+        try:
+            with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
+                handler = workflow.run(*args, **kwargs)
+        finally:
+            _guarded_run.reset(token)
         self.runs.attach(handler, budget)
         run_id = getattr(handler, "run_id", None)
         if isinstance(run_id, str):
@@ -142,6 +157,13 @@ class ActGuardHandler(BaseCallbackHandler):
         """Refuse an LLM call when a budget is spent (or its model has no price under a usd_limit); remember it."""
         if event_type != CBEventType.LLM:
             return event_id
+        # An error a guarded tool of this run parked for the caller (see actguard.refusals.park): raise it now,
+        # before the model reads the tool's result.
+        messages = (payload or {}).get(EventPayload.MESSAGES)
+        if isinstance(messages, list):
+            parked = take_parked(getattr(m, "content", None) for m in messages[-3:])
+            if parked is not None:
+                raise parked
         budget = current_budget()
         if budget is None:
             return event_id

@@ -17,8 +17,9 @@ from typing import Any
 from llama_index.core.tools import BaseTool, FunctionTool, ToolOutput
 
 import actguard
-from actguard.exceptions import ConfigError
-from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
+from actguard.exceptions import ActGuardError, ConfigError
+from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, is_recoverable, park, returned_to_model
+from actguard_llamaindex._handler import in_guarded_run
 
 __all__ = ["RECOVERABLE", "guard_tool", "guard_tools"]
 _HAS_PARTIAL_PARAMS = "partial_params" in inspect.signature(FunctionTool.__init__).parameters
@@ -92,13 +93,24 @@ def _in_executor(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _refusal(error: ActGuardError, tool_name: str, mode: OnRefusal, kwargs: dict[str, Any]) -> _Refusal:
+    """A recoverable refusal's text for the model; else, inside an ActGuardHandler run, a placeholder while the
+    error waits for the run's next LLM call to raise it (LlamaIndex's agents show a tool's exception to the model);
+    else the error is raised again."""
+    if mode == "message" and is_recoverable(error):
+        return _Refusal(error, returned_to_model(error, tool_name, mode), kwargs)
+    if in_guarded_run():
+        return _Refusal(error, park(error), kwargs)
+    raise error
+
+
 def _refusing(fn: Callable[..., Any], tool_name: str, mode: OnRefusal) -> Callable[..., Any]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except RECOVERABLE as exc:
-            return _Refusal(exc, returned_to_model(exc, tool_name, mode), kwargs)
+        except ActGuardError as exc:
+            return _refusal(exc, tool_name, mode, kwargs)
 
     return run
 
@@ -108,8 +120,8 @@ def _arefusing(fn: Callable[..., Any], tool_name: str, mode: OnRefusal) -> Calla
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
-        except RECOVERABLE as exc:
-            return _Refusal(exc, returned_to_model(exc, tool_name, mode), kwargs)
+        except ActGuardError as exc:
+            return _refusal(exc, tool_name, mode, kwargs)
 
     return run
 
@@ -152,9 +164,11 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
             attempts, duplicate call, missing fact...) comes back as an error ``ToolOutput`` (``is_error=True``)
             whose content is the error's ``to_prompt()`` text naming the tool and whose ``raw_output`` is the
-            actguard error; the model sees it and the run goes on. ``"raise"``: the actguard error propagates (a
-            LlamaIndex agent then shows the model its plain message). A spent budget, an unreachable store and
-            configuration errors always propagate (the rule of :mod:`actguard.refusals`).
+            actguard error; the model sees it and the run goes on. ``"raise"``: the actguard error reaches the
+            caller. A spent budget, an unreachable store and configuration errors always do (the rule of
+            :mod:`actguard.refusals`). LlamaIndex's agents show a tool's exception to the model, so inside
+            :meth:`ActGuardHandler.run` the tool returns a placeholder and the run's next LLM call raises the error
+            before the model is called; outside it the error propagates from the tool as it is.
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
             ``max_attempts``, ``idempotent``, ``prove``, ``enforce``). Their state belongs to the tool's name (two
             tools never share it; pass ``name=...`` to share on purpose).
