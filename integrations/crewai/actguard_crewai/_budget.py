@@ -26,6 +26,7 @@ from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, report_blocked
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
+from actguard_crewai._escalate import collecting_aborts
 
 __all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
 
@@ -224,11 +225,14 @@ class CrewBudget:
                 report_blocked(exc)
                 raise CrewBudgetExceeded(exc) from exc
 
+        aborts: list[BaseException] = []
         token = _active.set(state)
         try:
-            with budget, scoped_hooks():
+            with budget, scoped_hooks(), collecting_aborts(aborts):
                 register_scoped(InterceptionPoint.PRE_MODEL_CALL, before_llm_call)
                 yield budget
+            if aborts:  # CrewAI < 1.15.19 may log an aborted call and finish the kickoff anyway
+                raise aborts[0]
         except BudgetExceededError as exc:
             self.runs.attach(exc, budget)
             raise
@@ -237,7 +241,7 @@ class CrewBudget:
             if state.stopped is not None:
                 error: BaseException = CrewBudgetExceeded(state.stopped)
             else:
-                error = _aborted_by_actguard(exc) or exc
+                error = aborts[0] if aborts else (_aborted_by_actguard(exc) or exc)
             self.runs.attach(error, budget)
             if error is exc:
                 raise

@@ -28,7 +28,7 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
-from actguard.refusals import take_parked
+from actguard.refusals import parked_in
 from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
@@ -161,7 +161,7 @@ class ActGuardHandler(BaseCallbackHandler):
         # before the model reads the tool's result.
         messages = (payload or {}).get(EventPayload.MESSAGES)
         if isinstance(messages, list):
-            parked = take_parked(getattr(m, "content", None) for m in messages[-3:])
+            parked = parked_in(getattr(m, "content", None) for m in messages[-3:])
             if parked is not None:
                 raise parked
         budget = current_budget()
