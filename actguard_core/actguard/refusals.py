@@ -58,7 +58,7 @@ _WIRING_CODES = frozenset({"NO_SESSION"})  # custody refusals only the applicati
 
 
 def check_on_refusal(value: object, where: str) -> OnRefusal:
-    """``value`` when it is a refusal mode, else ConfigError naming ``where`` (e.g. ``"guard_tool(on_refusal=...)"``)."""
+    """``value`` when it is a refusal mode, else ConfigError naming ``where`` (``"guard_tool(on_refusal=...)"``)."""
     if value not in REFUSAL_MODES:
         raise ConfigError(f"{where} must be one of {REFUSAL_MODES}, got {value!r}")
     return value  # type: ignore[return-value]

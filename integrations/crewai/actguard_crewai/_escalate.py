@@ -31,7 +31,9 @@ __all__ = ["collecting_aborts", "escalated", "in_agent_loop", "install_hook", "p
 
 # The errors the hook aborted model calls with, per kickoff (CrewBudget collects them: CrewAI < 1.15.19 turns an
 # abort into a ValueError, or logs it and goes on).
-_aborts: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar("actguard_crew_aborts", default=None)
+_aborts: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "actguard_crew_aborts", default=None
+)
 
 
 @contextmanager
@@ -42,6 +44,7 @@ def collecting_aborts(found: list[BaseException]) -> Iterator[list[BaseException
         yield found
     finally:
         _aborts.reset(token)
+
 
 # Modules of CrewAI's agent loops, which catch a tool's exceptions and show them to the model.
 _AGENT_LOOPS = ("crewai.agents", "crewai.tools.tool_usage", "crewai.utilities.agent_utils", "crewai.lite_agent")

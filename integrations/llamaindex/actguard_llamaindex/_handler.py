@@ -44,6 +44,7 @@ def in_guarded_run() -> bool:
     """Whether the current task belongs to a run started with :meth:`ActGuardHandler.run`."""
     return _guarded_run.get()
 
+
 _MAX_LIVE_CALLS = 100_000  # LLM events between start and end (an abandoned stream never ends)
 
 
