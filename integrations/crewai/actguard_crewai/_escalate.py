@@ -10,7 +10,7 @@ registered once per process, finds the placeholder in the messages of the next m
 after appending the tool's result, and aborts that call with the parked error: the model never sees it. The abort
 is an instance of the error's own type that is also CrewAI's ``HookAborted`` (``except actguard.StoreUnavailable``
 works; CrewAI >= 1.15.19 lets it out of ``kickoff`` as it is). Older releases log the abort and retry the task
-afresh: inside a :class:`~actguard_crewai.CrewBudget` kickoff every later model call is aborted too and the kickoff
+afresh: inside an :class:`~actguard_crewai.ActGuardCrewHooks` kickoff every later model call is aborted and the kickoff
 raises the error; without one, those releases go on without the tool's result.
 """
 
@@ -29,7 +29,7 @@ from actguard_crewai._compat import HookAborted, InterceptionPoint
 
 __all__ = ["collecting_aborts", "escalated", "in_agent_loop", "install_hook", "park"]
 
-# The errors the hook aborted model calls with, per kickoff (CrewBudget collects them: CrewAI < 1.15.19 turns an
+# The errors the hook aborted model calls with, per kickoff (ActGuardCrewHooks collects them: CrewAI < 1.15.19 turns an
 # abort into a ValueError, or logs it and goes on).
 _aborts: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
     "actguard_crew_aborts", default=None
