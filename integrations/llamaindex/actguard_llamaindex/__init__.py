@@ -1,9 +1,10 @@
 """actguard for LlamaIndex: a budget per agent run and guarded tools.
 
 - :class:`ActGuardCallbackHandler` (earlier name ``ActGuardHandler``): a LlamaIndex callback handler that meters
-  every LLM call (chat, completion, streaming; sync and async) into the active budget and refuses the next call once it is spent. ``guard.run(agent, ...)``
-  starts a ``FunctionAgent`` / ``AgentWorkflow`` run under a budget of its own; :func:`instrument` /
-  :func:`install` attach the handler to given LLMs or globally (``Settings.callback_manager``).
+  every LLM call (chat, completion, streaming; sync and async) into the active budget and refuses the next call
+  once it is spent. ``guard.run(agent, ...)`` starts a ``FunctionAgent`` / ``AgentWorkflow`` run under a budget of
+  its own (``guard.budget_for(handler)``); :func:`instrument` / :func:`install` attach the handler to given LLMs or
+  globally (``Settings.callback_manager``).
 - :func:`guard_tool` / :func:`guard_tools`: ``FunctionTool`` s with actguard's tool guards and chain of custody;
   refusals reach the model as an error ``ToolOutput``.
 - :mod:`actguard_llamaindex.testing`: a scripted function-calling LLM for offline tests.

@@ -207,5 +207,5 @@ def test_every_budget_guard_option_is_accepted_and_checked() -> None:
     assert budget.runs.new_budget().strict is True
     with pytest.raises(actguard.ConfigError, match="window"):
         actguard_crewai.CrewBudget(window="soon")
-    with pytest.raises(actguard.ConfigError, match="CrewBudget"):
+    with pytest.raises(actguard.ConfigError, match="ActGuardCrewHooks"):
         actguard_crewai.CrewBudget(no_such_option=1)
