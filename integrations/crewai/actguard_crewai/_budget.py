@@ -35,7 +35,7 @@ _install_lock = threading.Lock()
 _installed = False
 
 
-class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc]
+class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc,unused-ignore]
     """Raised out of ``kickoff()`` when a crew's budget is spent: catch it as ``actguard.BudgetExceededError``."""
 
     def __init__(self, error: BudgetExceededError) -> None:

@@ -184,7 +184,7 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
     else:
         raise ConfigError(f"guard_tool(tool=...) must be a LlamaIndex tool or a function, got {tool!r}")
     func, coroutine = _delegates(base)
-    tool_name = base.metadata.name or getattr(func or coroutine, "__name__", "tool")
+    tool_name = str(base.metadata.name or getattr(func or coroutine, "__name__", "tool"))
     named = {"name": tool_name} if guards else {}
     decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = (
         actguard.tool(**{**named, **guards}) if guards else _same
@@ -199,7 +199,7 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
     callback, async_callback = _callbacks(base, tool_name)
     extra: dict[str, Any] = {}
     if _HAS_PARTIAL_PARAMS and isinstance(base, FunctionTool):
-        extra["partial_params"] = base.partial_params
+        extra["partial_params"] = getattr(base, "partial_params", None)  # not on llama-index-core 0.12
     return FunctionTool(
         fn=sync_fn, async_fn=async_fn, metadata=base.metadata, callback=callback, async_callback=async_callback, **extra
     )
