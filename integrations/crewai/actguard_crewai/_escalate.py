@@ -85,8 +85,15 @@ def in_agent_loop() -> bool:
 
 
 def park(error: BaseException) -> str:
-    """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns."""
+    """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns.
+
+    Inside an :class:`~actguard_crewai.ActGuardCrewHooks` kickoff whose context the tool runs in, the kickoff also
+    learns of it at once: it raises the error even if no model call follows (a ``result_as_answer`` tool).
+    """
     install_hook()
+    collected = _aborts.get()
+    if collected is not None and error not in collected:
+        collected.append(error)
     return _park(error)
 
 
