@@ -62,8 +62,13 @@ def escalated(error: BaseException) -> BaseException:
     with _lock:
         both = _types.get(cls)
         if both is None:
-            both = type(cls.__name__, (cls, HookAborted), {"__module__": cls.__module__})
+            try:
+                both = type(cls.__name__, (cls, HookAborted), {"__module__": cls.__module__})
+            except TypeError:  # a type that cannot be combined (instance layout): CrewAI's own, the error as cause
+                both = HookAborted
             _types[cls] = both
+    if both is HookAborted:
+        return HookAborted(str(error), source="actguard")
     copy = both.__new__(both)
     copy.__dict__.update(error.__dict__)
     copy.args = error.args
