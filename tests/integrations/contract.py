@@ -35,6 +35,7 @@ from actguard import BudgetExceededError
 __all__ = [
     "require",
     "CONTRACT_SCENARIOS",
+    "CORE_SCENARIOS",
     "MODEL",
     "AdapterHarness",
     "BudgetSpec",
@@ -78,10 +79,19 @@ class Turn:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A plain function and the guards ``guard_tool`` applies to it (``actguard.tool`` kwargs plus prove/enforce)."""
+    """A plain function and the guards ``guard_tool`` applies to it (``actguard.tool`` kwargs plus prove/enforce).
+
+    ``name``: the tool's name as the model sees it, when it differs from the function's ``__name__`` (the harness
+    gives it to the framework's own tool constructor, before ``guard_tool``).
+    """
 
     fn: Callable[..., Any]
     guards: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    @property
+    def tool_name(self) -> str:
+        return self.name or self.fn.__name__
 
 
 @dataclass(frozen=True)
@@ -236,10 +246,124 @@ def scenario_concurrent_runs_isolated(h: AdapterHarness) -> None:
     assert len(results) == 8
 
 
+# -- one core under every adapter: tool identity, the refusal rule, the same events ---------------------------------
+
+
+def _search_tool(label: str) -> Callable[..., Any]:
+    """A factory: every tool it builds has one qualified name (``_search_tool.<locals>.search``)."""
+
+    def search(query: str) -> str:
+        return f"{label}: {query}"
+
+    search.__name__ = label
+    search.__doc__ = f"Search {label.removeprefix('search_')} for the query."
+    return search
+
+
+def scenario_factory_tools_are_independent(h: AdapterHarness) -> None:
+    """Two tools built by one factory keep their own guard state: the model's first call to the second one is not
+    refused because the first one used a rate-limit slot; each one's own second call is."""
+    limit = {"rate_limit": {"max_calls": 1, "period": 60}}
+    tools = [ToolSpec(_search_tool("search_web"), limit), ToolSpec(_search_tool("search_news"), limit)]
+    turns = [
+        Turn(tool="search_web", args={"query": "a"}),
+        Turn(tool="search_news", args={"query": "a"}),
+        Turn(tool="search_web", args={"query": "b"}),
+        Turn(text="done"),
+    ]
+    out = h.run(turns, tools, BudgetSpec())
+    assert out.error is None, f"{h.name}: {out.error!r}"
+    assert out.tool_outputs[:2] == ["search_web: a", "search_news: a"], out.tool_outputs
+    assert "rate limit" in out.tool_outputs[2].lower() and "'search_web'" in out.tool_outputs[2], out.tool_outputs
+
+
+def scenario_refusal_names_the_tool_the_model_called(h: AdapterHarness) -> None:
+    """A refusal names the tool as the model knows it (``search``), not the Python function behind it, and comes
+    with one ``tool_guard`` / ``refusal`` / ``returned_to_model`` event naming it too."""
+    from actguard.testing import capture_events
+
+    def search_impl(query: str) -> str:
+        """Search the knowledge base for the query."""
+        return f"result for {query}"
+
+    tool = ToolSpec(search_impl, {"rate_limit": {"max_calls": 1, "period": 60}}, name="search")
+    turns = [Turn(tool="search", args={"query": "a"}), Turn(tool="search", args={"query": "b"}), Turn(text="ok")]
+    with capture_events() as events:
+        out = h.run(turns, [tool], BudgetSpec())
+    assert out.error is None, f"{h.name}: {out.error!r}"
+    assert out.tool_outputs[0] == "result for a"
+    refusal = out.tool_outputs[1]
+    assert "'search'" in refusal and "search_impl" not in refusal, refusal
+    returned = events.of(category="tool_guard", name="refusal", outcome="returned_to_model")
+    assert [(e["tool"], e["payload"]) for e in returned] == [
+        ("search", {"error": "RateLimitExceeded", "code": None})
+    ], returned
+    [blocked] = events.of(category="tool_guard", name="rate_limit", outcome="blocked")
+    assert blocked["tool"] == "search"
+
+
+def _store_unavailable(error: BaseException | None) -> BaseException | None:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, actguard.StoreUnavailable):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def scenario_infrastructure_error_reaches_the_caller(h: AdapterHarness) -> None:
+    """A store that cannot be reached (a SQLite database another connection holds a write lock on) stops the run
+    with StoreUnavailable for the caller; the model never sees it (its text names the store's location)."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "guards.db"
+        store = actguard.SQLiteStore(path, timeout=0.05)
+        tool = ToolSpec(_noop_tool_named("lookup"), {"rate_limit": {"max_calls": 5, "period": 60, "store": store}})
+        turns = [Turn(tool="lookup", args={"query": "a"}), Turn(text="done")]
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            out = h.run(turns, [tool], BudgetSpec())
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+            store.close()
+    assert _store_unavailable(out.error) is not None, f"{h.name}: expected StoreUnavailable, got {out.error!r}"
+    assert out.model_calls == 1, f"{h.name}: the model was called {out.model_calls} times"
+    assert not any("unavailable" in o or folder in o for o in out.tool_outputs), out.tool_outputs
+
+
+def scenario_budget_stop_event(h: AdapterHarness) -> None:
+    """Every adapter reports a stop before the next model call with one event and one payload."""
+    from actguard.testing import capture_events
+
+    turns = [Turn(tool="search", args={"query": f"q{i}"}, input_tokens=500, output_tokens=100) for i in range(3)]
+    with capture_events() as events:
+        out = h.run(turns, [ToolSpec(_noop_tool_named("search"))], BudgetSpec(user_id="alice", token_limit=1000))
+    assert budget_error(out.error) is not None, f"{h.name}: {out.error!r}"
+    stops = events.of(category="budget", name="llm_call", outcome="blocked")
+    # (user_id is the run budget's: harnesses sharing one hook object between users leave it out)
+    assert [e["payload"] for e in stops] == [{"guard": None, "limit_type": "token", "limit": 1000, "used": 1200}], stops
+
+
+CORE_SCENARIOS: list[Callable[[AdapterHarness], None]] = [
+    scenario_factory_tools_are_independent,
+    scenario_refusal_names_the_tool_the_model_called,
+    scenario_infrastructure_error_reaches_the_caller,
+    scenario_budget_stop_event,
+]
+"""Scenarios proving the adapters share one core (tool identity, the refusal rule, events); part of the contract."""
+
+
 CONTRACT_SCENARIOS: list[Callable[[AdapterHarness], None]] = [
     scenario_budget_stop,
     scenario_refusal_reaches_model,
     scenario_custody,
     scenario_idempotent_tool,
     scenario_concurrent_runs_isolated,
+    *CORE_SCENARIOS,
 ]

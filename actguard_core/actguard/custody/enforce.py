@@ -11,7 +11,7 @@ from actguard.custody.prove import no_session
 from actguard.custody.rules import RequireFact, Rule
 from actguard.exceptions import ConfigError, GuardError
 from actguard.guards._signature import ArgGetter, argument_getter
-from actguard.guards._wrap import ToolInfo, check_store, finish
+from actguard.guards._wrap import ToolInfo, check_name, check_store, finish
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
 
@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _Check = tuple[ArgGetter, Rule, "RequireFact | None"]
 
 
-def enforce(rules: Sequence[Rule] | Rule, *, store: Store | None = None) -> Callable[[F], F]:
+def enforce(rules: Sequence[Rule] | Rule, *, store: Store | None = None, name: str | None = None) -> Callable[[F], F]:
     """Decorate a write tool so that every call is checked against ``rules`` before the tool runs.
 
     The rules run in order, each on the value the call binds to its ``arg`` (by position, keyword, default, or
@@ -38,6 +38,7 @@ def enforce(rules: Sequence[Rule] | Rule, *, store: Store | None = None) -> Call
     Args:
         rules: a :class:`~actguard.Rule` or a non-empty list of them.
         store: where facts are looked up; ``None`` means the default store at call time.
+        name: the tool's name in refusals and events (the name a model calls it by); ``None``: ``__name__``.
 
     Raises:
         ConfigError: at decoration, when ``rules`` is empty or holds something that is not a Rule, or a rule
@@ -58,10 +59,12 @@ def enforce(rules: Sequence[Rule] | Rule, *, store: Store | None = None) -> Call
             f"enforce(rules=...) accepts RequireFact, Threshold, BlockRegex or Rule subclasses, got {bad[0]!r}"
         )
     check_store(store, "enforce(store=...)")
+    check_name(name, "enforce(name=...)")
+    tool_name = name
     rule_list = tuple(rules)
 
     def decorate(fn: F) -> F:
-        info = ToolInfo.of(fn, "enforce")
+        info = ToolInfo.of(fn, "enforce", tool_name)
         checks: tuple[_Check, ...] = tuple(
             (_getter(info.signature, rule), rule, rule if isinstance(rule, RequireFact) else None) for rule in rule_list
         )

@@ -11,7 +11,7 @@ from actguard.context import Session, _current_session
 from actguard.custody._extract import Extractor, compile_extract
 from actguard.custody._facts import FactTypeError, canonical, describe, register_prover
 from actguard.exceptions import ConfigError, GuardError
-from actguard.guards._wrap import ToolInfo, check_int, check_store, finish, not_a_function
+from actguard.guards._wrap import ToolInfo, check_int, check_name, check_store, finish, not_a_function
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
 
@@ -41,6 +41,7 @@ def prove(
     on_too_many: Literal["block", "truncate"] = "block",
     *,
     store: Store | None = None,
+    name: str | None = None,
 ) -> Callable[[F], F]:
     """Decorate a read tool so that the ids it returns become facts of the current session.
 
@@ -66,6 +67,7 @@ def prove(
         max_items: most distinct ids one call may mint (>= 1).
         on_too_many: ``"block"`` (default) or ``"truncate"``.
         store: where facts live; ``None`` means the default store at call time.
+        name: the tool's name in refusals and events (the name a model calls it by); ``None``: ``__name__``.
 
     Raises:
         ConfigError: at decoration, for an invalid argument; when the result holds a value that is not an id
@@ -82,6 +84,8 @@ def prove(
     if on_too_many not in _ON_TOO_MANY:
         raise ConfigError(f"prove(on_too_many=...) must be one of {list(_ON_TOO_MANY)}, got {on_too_many!r}")
     check_store(store, "prove(store=...)")
+    check_name(name, "prove(name=...)")
+    tool_name = name
     plan = _ProvePlan(kind, extractor, float(ttl), max_items, on_too_many == "block", store)
 
     def decorate(fn: F) -> F:
@@ -90,7 +94,7 @@ def prove(
                 f"prove cannot decorate async generator function {getattr(fn, '__qualname__', fn)!r}; "
                 "accepted: functions, coroutine functions, generator functions (read into a list)"
             )
-        info = ToolInfo.of(fn, "prove")
+        info = ToolInfo.of(fn, "prove", tool_name)
         register_prover(kind, info.name)
         name = info.name
 

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 from actguard._durations import check_seconds
 from actguard.exceptions import ConfigError
+from actguard.guards._identity import check_name, identity_of
 from actguard.stores import Store, get_default_store
 
 __all__ = [
     "ToolInfo",
     "check_int",
+    "check_name",
     "check_positive",
     "check_store",
     "finish",
@@ -36,25 +38,28 @@ class ToolInfo:
     """What a guard needs to know about the function it wraps, computed once at decoration time."""
 
     fn: Callable[..., Any]
-    name: str  # the tool's name as a model sees it (``__name__``)
-    ident: str  # module + qualified name: the stable identity used in store keys
+    name: str  # the tool's name as a model sees it: ``name=``, else ``__name__``
+    ident: str  # the identity used in store keys: ``name=``, else module + qualified name (see _identity)
     signature: inspect.Signature
     is_async: bool
 
     @classmethod
-    def of(cls, fn: Callable[..., Any], guard: str) -> ToolInfo:
+    def of(cls, fn: Callable[..., Any], guard: str, name: str | None = None) -> ToolInfo:
+        """Describe ``fn`` for ``guard``; ``name`` (validated by the guard) is the tool's explicit identity."""
         if not callable(fn):
             raise ConfigError(f"{guard} decorates a function or method, got {fn!r}")
-        name = getattr(fn, "__name__", None) or type(fn).__name__
-        qualname = getattr(fn, "__qualname__", None) or name
-        module = getattr(fn, "__module__", None) or ""
         try:
             signature = inspect.signature(fn)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{guard} needs a function with an inspectable signature; {fn!r}: {exc}") from exc
         # An object whose __call__ is a coroutine function is async too (inspect only looks at functions).
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
-        return cls(fn, name, f"{module}.{qualname}", signature, is_async)
+        if name is not None:
+            return cls(fn, name, name, signature, is_async)
+        own = getattr(fn, "__name__", None) or type(fn).__name__
+        qualname = getattr(fn, "__qualname__", None) or own
+        module = getattr(fn, "__module__", None) or ""
+        return cls(fn, own, identity_of(fn, module, qualname), signature, is_async)
 
 
 def finish(wrapper: F, info: ToolInfo) -> F:

@@ -11,6 +11,7 @@ from actguard.guards._keys import encode
 from actguard.guards._wrap import (
     ToolInfo,
     check_int,
+    check_name,
     check_positive,
     check_store,
     finish,
@@ -43,6 +44,7 @@ def circuit_breaker(
     fail_on: FailOn = DEFAULT_FAIL_ON,
     ignore_on: FailOn = (),
     store: Store | None = None,
+    tool_name: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -58,6 +60,7 @@ def circuit_breaker(
     fail_on: FailOn = DEFAULT_FAIL_ON,
     ignore_on: FailOn = (),
     store: Store | None = None,
+    tool_name: str | None = None,
 ) -> Callable[[F], F]:
     """Fail fast while the dependency ``name`` keeps failing.
 
@@ -90,6 +93,8 @@ def circuit_breaker(
             ``fail_on=[*DEFAULT_FAIL_ON, MyError]``).
         ignore_on: kinds and exception types that never count, overriding ``fail_on``.
         store: where the circuit lives; ``None`` means the default store at call time.
+        tool_name: the guarded tool's name in errors and events (the name a model calls it by; ``name`` is the
+            circuit's, shared by design); ``None``: the function's ``__name__``.
 
     Raises:
         ConfigError: at decoration, for a bad argument (an unknown kind, a kind or type in both lists, ...).
@@ -117,11 +122,12 @@ def circuit_breaker(
     if both:
         raise ConfigError(f"circuit_breaker: {both} listed in both fail_on and ignore_on; list each in one only")
     check_store(store, "circuit_breaker(store=...)")
+    check_name(tool_name, "circuit_breaker(tool_name=...)")
     policy = _Policy(name, fails, reset, fail_kinds, fail_types, ignore_kinds, ignore_types, store)
 
     def decorate(fn: F) -> F:
         refuse_generators(fn, "circuit_breaker")
-        return policy.wrap(ToolInfo.of(fn, "circuit_breaker"))  # type: ignore[no-any-return]
+        return policy.wrap(ToolInfo.of(fn, "circuit_breaker", tool_name))  # type: ignore[no-any-return]
 
     return decorate
 

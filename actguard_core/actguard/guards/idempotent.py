@@ -21,7 +21,7 @@ from actguard.exceptions import (
 )
 from actguard.guards._keys import encode
 from actguard.guards._signature import argument_getter, positional_index
-from actguard.guards._wrap import ToolInfo, check_positive, check_store, finish, refuse_generators
+from actguard.guards._wrap import ToolInfo, check_name, check_positive, check_store, finish, refuse_generators
 from actguard.reporting import emit
 from actguard.stores import Claim, Store, get_default_store
 from actguard.stores._opid import LostClaims, new_op_id
@@ -75,6 +75,7 @@ def idempotent(
     on_duplicate: str = ...,
     safe_exceptions: Iterable[type[BaseException]] = ...,
     store: Store | None = ...,
+    name: str | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -86,6 +87,7 @@ def idempotent(
     on_duplicate: str = "return",
     safe_exceptions: Iterable[type[BaseException]] = (),
     store: Store | None = None,
+    name: str | None = None,
 ) -> F | Callable[[F], F]:
     """Run the tool at most once per ``idempotency_key`` within ``ttl_s`` seconds, per run and per tool.
 
@@ -109,6 +111,10 @@ def idempotent(
         safe_exceptions: exception types that prove the call had no effect, so the key is released.
         store: where claims live; ``None`` means the default store at call time. Results are kept as objects in
             memory stores; shared stores need results they can serialise.
+        name: the tool's identity for this guard's state and its name in errors and events (the name a model
+            calls it by); functions guarded under one ``name`` share state. ``None``: the function's ``__name__``
+            in messages, and its module + qualified name as identity (closures from one factory kept apart, see
+            :mod:`actguard.guards._identity`).
 
     Raises:
         ConfigError: at decoration, for a function without an ``idempotency_key`` parameter, an unknown
@@ -128,10 +134,11 @@ def idempotent(
         raise ConfigError(f"idempotent(on_duplicate=...) must be one of {list(ON_DUPLICATE)}, got {on_duplicate!r}")
     safe = _parse_safe(safe_exceptions)
     check_store(store, "idempotent(store=...)")
+    check_name(name, "idempotent(name=...)")
 
     def decorate(func: F) -> F:
         refuse_generators(func, "idempotent")
-        return _Idempotent(ToolInfo.of(func, "idempotent"), ttl, on_duplicate == "raise", safe, store).wrap()  # type: ignore[no-any-return]
+        return _Idempotent(ToolInfo.of(func, "idempotent", name), ttl, on_duplicate == "raise", safe, store).wrap()  # type: ignore[no-any-return]
 
     if fn is not None:
         if not callable(fn):

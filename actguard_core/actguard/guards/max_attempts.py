@@ -11,6 +11,7 @@ from actguard.guards._keys import encode
 from actguard.guards._wrap import (
     ToolInfo,
     check_int,
+    check_name,
     check_positive,
     check_store,
     finish,
@@ -27,25 +28,33 @@ _DAY = 86_400.0
 
 
 @overload
-def max_attempts(calls: int, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]: ...
+def max_attempts(
+    calls: int, *, ttl_s: float = _DAY, store: Store | None = None, name: str | None = None
+) -> Callable[[F], F]: ...
 
 
 @overload
 def max_attempts(calls: Callable[..., Any], /) -> NoReturn: ...
 
 
-def max_attempts(calls: Any = None, *, ttl_s: float = _DAY, store: Store | None = None) -> Callable[[F], F]:
+def max_attempts(
+    calls: Any = None, *, ttl_s: float = _DAY, store: Store | None = None, name: str | None = None
+) -> Callable[[F], F]:
     """Allow at most ``calls`` calls of the tool per run (per :class:`actguard.RunContext`).
 
     Every call that gets past this guard is an attempt, whether it then succeeds, raises, or is refused by a guard
     inside this one; the call after ``calls`` raises :class:`actguard.MaxAttemptsExceeded` without running. The
-    count is per run and per tool (module + qualified name), so two runs, or two tools, never share it.
+    count is per run and per tool (``name=``, else module + qualified name), so two runs, or two tools, never share it.
 
     Args:
         calls: attempts allowed per run, >= 1.
         ttl_s: seconds a run's count is kept after its first attempt (so counts of finished runs are evicted);
             default one day. A run longer than this starts counting again.
         store: where counts live; ``None`` means the default store at call time.
+        name: the tool's identity for this guard's state and its name in errors and events (the name a model
+            calls it by); functions guarded under one ``name`` share state. ``None``: the function's ``__name__``
+            in messages, and its module + qualified name as identity (closures from one factory kept apart, see
+            :mod:`actguard.guards._identity`).
 
     Raises:
         ConfigError: at decoration, for ``calls < 1`` or ``ttl_s <= 0``.
@@ -69,9 +78,10 @@ def max_attempts(calls: Any = None, *, ttl_s: float = _DAY, store: Store | None 
     limit = check_int(calls, "max_attempts(calls=...)")
     ttl = check_positive(ttl_s, "max_attempts(ttl_s=...)")
     check_store(store, "max_attempts(store=...)")
+    check_name(name, "max_attempts(name=...)")
 
     def decorate(fn: F) -> F:
-        return _wrap(ToolInfo.of(fn, "max_attempts"), limit, ttl, store)  # type: ignore[no-any-return]
+        return _wrap(ToolInfo.of(fn, "max_attempts", name), limit, ttl, store)  # type: ignore[no-any-return]
 
     return decorate
 

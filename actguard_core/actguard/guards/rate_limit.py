@@ -11,6 +11,7 @@ from actguard.guards._signature import argument_getter, positional_index
 from actguard.guards._wrap import (
     ToolInfo,
     check_int,
+    check_name,
     check_positive,
     check_store,
     finish,
@@ -29,7 +30,7 @@ _KEY_CACHE = 4096
 
 @overload
 def rate_limit(
-    max_calls: int, period: float, scope: str | None = None, *, store: Store | None = None
+    max_calls: int, period: float, scope: str | None = None, *, store: Store | None = None, name: str | None = None
 ) -> Callable[[F], F]: ...
 
 
@@ -38,15 +39,22 @@ def rate_limit(max_calls: Callable[..., Any], /) -> NoReturn: ...
 
 
 def rate_limit(
-    max_calls: Any = None, period: Any = None, scope: str | None = None, *, store: Store | None = None
+    max_calls: Any = None,
+    period: Any = None,
+    scope: str | None = None,
+    *,
+    store: Store | None = None,
+    name: str | None = None,
 ) -> Callable[[F], F]:
     """Admit at most ``max_calls`` calls per sliding window of ``period`` seconds; refuse the rest.
 
     The window is a sliding log: a call is admitted when fewer than ``max_calls`` calls were admitted in the
     ``period`` seconds before it (refused calls are not counted). Exact under threads and asyncio tasks.
 
-    Buckets are keyed by the function's module and qualified name plus the scope value, so two functions with the
-    same name never share a bucket, while every process using one shared store (SQLite, Redis) shares it.
+    Buckets are keyed by the tool's identity plus the scope value: ``name=`` when given, else the function's module
+    and qualified name (with ``#2``, ``#3``... for further closures built by one factory). So two functions never
+    share a bucket unless they are given one ``name``, while every process using one shared store (SQLite, Redis)
+    shares it.
 
     Args:
         max_calls: calls admitted per window, >= 1.
@@ -56,6 +64,10 @@ def rate_limit(
             Strings are keyed as themselves, other values by type and ``repr``. ``None``: one window for all calls.
         store: where the windows live; ``None`` means the default store at call time
             (:func:`actguard.set_default_store`).
+        name: the tool's identity for this guard's state and its name in errors and events (the name a model
+            calls it by); functions guarded under one ``name`` share state. ``None``: the function's ``__name__``
+            in messages, and its module + qualified name as identity (closures from one factory kept apart, see
+            :mod:`actguard.guards._identity`).
 
     Raises:
         ConfigError: at decoration, for ``max_calls < 1``, ``period <= 0`` or a ``scope`` that is not a parameter.
@@ -79,9 +91,10 @@ def rate_limit(
     if scope is not None and not isinstance(scope, str):
         raise ConfigError(f"rate_limit(scope=...) must be a parameter name (str) or None, got {scope!r}")
     check_store(store, "rate_limit(store=...)")
+    check_name(name, "rate_limit(name=...)")
 
     def decorate(fn: F) -> F:
-        guard = _RateLimit(ToolInfo.of(fn, "rate_limit"), limit, window, scope, store)
+        guard = _RateLimit(ToolInfo.of(fn, "rate_limit", name), limit, window, scope, store)
         return guard.wrap()  # type: ignore[no-any-return]
 
     return decorate

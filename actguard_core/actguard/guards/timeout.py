@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar, overload
 from actguard.exceptions import ToolTimeoutError
 from actguard.guards._wrap import (
     ToolInfo,
+    check_name,
     check_positive,
     finish,
     missing_arguments,
@@ -25,14 +26,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @overload
-def timeout(seconds: float) -> Callable[[F], F]: ...
+def timeout(seconds: float, *, name: str | None = None) -> Callable[[F], F]: ...
 
 
 @overload
 def timeout(seconds: Callable[..., Any], /) -> NoReturn: ...
 
 
-def timeout(seconds: Any = None) -> Callable[[F], F]:
+def timeout(seconds: Any = None, *, name: str | None = None) -> Callable[[F], F]:
     """Raise :class:`actguard.ToolTimeoutError` when the tool runs longer than ``seconds``.
 
     * Coroutine functions are cancelled when the time is up (the cancellation is turned into ToolTimeoutError;
@@ -49,6 +50,7 @@ def timeout(seconds: Any = None) -> Callable[[F], F]:
 
     Args:
         seconds: the limit, > 0.
+        name: the tool's name in errors and events (the name a model calls it by); ``None``: ``__name__``.
 
     Raises:
         ConfigError: at decoration, for ``seconds <= 0`` or a generator function.
@@ -64,10 +66,11 @@ def timeout(seconds: Any = None) -> Callable[[F], F]:
     if seconds is None:
         raise missing_arguments("timeout(seconds=...)", "@timeout(1.5)")
     limit = check_positive(seconds, "timeout(seconds=...)")
+    check_name(name, "timeout(name=...)")
 
     def decorate(fn: F) -> F:
         refuse_generators(fn, "timeout")
-        info = ToolInfo.of(fn, "timeout")
+        info = ToolInfo.of(fn, "timeout", name)
         return _async_timeout(info, limit) if info.is_async else _thread_timeout(info, limit)  # type: ignore[no-any-return]
 
     return decorate

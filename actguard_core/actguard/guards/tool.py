@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from actguard.exceptions import ConfigError
-from actguard.guards._wrap import check_store
+from actguard.guards._wrap import check_name, check_store
 from actguard.guards.circuit_breaker import circuit_breaker as _circuit_breaker
 from actguard.guards.idempotent import idempotent as _idempotent
 from actguard.guards.max_attempts import max_attempts as _max_attempts
@@ -39,6 +39,7 @@ def tool(
     prove: Mapping[str, Any] | None = ...,
     enforce: Sequence[Any] | None = ...,
     store: Store | None = ...,
+    name: str | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -54,6 +55,7 @@ def tool(
     prove: Mapping[str, Any] | None = None,
     enforce: Sequence[Any] | None = None,
     store: Store | None = None,
+    name: str | None = None,
 ) -> F | Callable[[F], F]:
     """Apply several guards with one decorator. Each argument configures one guard; ``None`` leaves it out.
 
@@ -89,6 +91,10 @@ def tool(
         prove: keyword arguments of :func:`actguard.prove` (``{"kind": "order_id", "extract": "id"}``).
         enforce: the rules for :func:`actguard.enforce` (``[actguard.RequireFact("order_id", "order_id")]``).
         store: the store every guard here uses unless its own arguments name one; ``None``: the default store.
+        name: the tool's name as the model sees it, given to every guard here (its ``name=``; a circuit breaker's
+            ``tool_name=``) unless its own arguments name one: the identity of the guards' state and the name in
+            their refusals. Two functions given one ``name`` share state. ``None``: each function's own identity
+            (module + qualified name; closures from one factory kept apart, see :mod:`actguard.guards._identity`).
 
     Example::
 
@@ -102,26 +108,28 @@ def tool(
         def search_web(user_id: str, query: str, *, idempotency_key: str) -> str: ...
     """
     check_store(store, "tool(store=...)")
+    check_name(name, "tool(name=...)")
+    named = {"name": name} if name is not None else {}
     layers: dict[str, Decorator] = {}
     if enforce is not None:
-        layers["enforce"] = _custody_enforce(enforce, store)
+        layers["enforce"] = _custody_enforce(enforce, store, name)
     if prove is not None:
-        layers["prove"] = _custody_prove(_options(prove, "prove"), store)
+        layers["prove"] = _custody_prove(_options(prove, "prove"), store, named)
     if idempotent is not None and idempotent is not False:
         options = {} if idempotent is True else _options(idempotent, "idempotent")
-        layers["idempotent"] = _build(_idempotent, "idempotent", options, store)
+        layers["idempotent"] = _build(_idempotent, "idempotent", options, store, named)
     if max_attempts is not None:
         options = {"calls": max_attempts} if isinstance(max_attempts, int) else _options(max_attempts, "max_attempts")
-        layers["max_attempts"] = _build(_max_attempts, "max_attempts", options, store)
+        layers["max_attempts"] = _build(_max_attempts, "max_attempts", options, store, named)
     if circuit_breaker is not None:
-        layers["circuit_breaker"] = _build(
-            _circuit_breaker, "circuit_breaker", _options(circuit_breaker, "circuit_breaker"), store
-        )
+        options = _options(circuit_breaker, "circuit_breaker")
+        tool_named = {"tool_name": name} if name is not None else {}
+        layers["circuit_breaker"] = _build(_circuit_breaker, "circuit_breaker", options, store, tool_named)
     if rate_limit is not None:
-        layers["rate_limit"] = _build(_rate_limit, "rate_limit", _options(rate_limit, "rate_limit"), store)
+        layers["rate_limit"] = _build(_rate_limit, "rate_limit", _options(rate_limit, "rate_limit"), store, named)
     if timeout is not None:
         options = dict(timeout) if isinstance(timeout, Mapping) else {"seconds": timeout}
-        layers["timeout"] = _build(_timeout, "timeout", options, None)
+        layers["timeout"] = _build(_timeout, "timeout", options, None, named)
 
     def decorate(func: F) -> F:
         wrapped: Callable[..., Any] = func
@@ -144,8 +152,15 @@ def _options(value: Any, arg: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _build(guard: Callable[..., Decorator], arg: str, options: dict[str, Any], store: Store | None) -> Decorator:
-    """Call ``guard(**options)``, naming the guard and its accepted keys when the options do not fit."""
+def _build(
+    guard: Callable[..., Decorator],
+    arg: str,
+    options: dict[str, Any],
+    store: Store | None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Decorator:
+    """Call ``guard(**options)`` (``defaults`` filling keys the options leave out), naming the guard and its accepted
+    keys when the options do not fit."""
     params = inspect.signature(guard).parameters
     accepted = [name for name, p in params.items() if p.kind is not p.POSITIONAL_ONLY]
     unknown = sorted(set(options) - set(accepted))
@@ -153,6 +168,8 @@ def _build(guard: Callable[..., Decorator], arg: str, options: dict[str, Any], s
         raise ConfigError(f"tool({arg}=...) got unknown keys {unknown}; accepted keys are {accepted}")
     if store is not None and "store" in params:
         options.setdefault("store", store)
+    for key, value in (defaults or {}).items():
+        options.setdefault(key, value)
     try:
         return guard(**options)
     except TypeError as exc:  # a required key is missing
@@ -167,15 +184,16 @@ def _custody() -> Any:
     return custody
 
 
-def _custody_prove(options: dict[str, Any], store: Store | None) -> Decorator:
-    return _build(_custody().prove, "prove", options, store)
+def _custody_prove(options: dict[str, Any], store: Store | None, named: Mapping[str, Any]) -> Decorator:
+    return _build(_custody().prove, "prove", options, store, named)
 
 
-def _custody_enforce(rules: Any, store: Store | None) -> Decorator:
+def _custody_enforce(rules: Any, store: Store | None, name: str | None) -> Decorator:
     custody = _custody()
+    named = {"name": name} if name is not None else {}
     if isinstance(rules, Mapping):
-        return _build(custody.enforce, "enforce", dict(rules), store)
-    enforce = custody.enforce
-    if store is not None and "store" in inspect.signature(enforce).parameters:
-        return enforce(rules, store=store)  # type: ignore[no-any-return]
-    return enforce(rules)  # type: ignore[no-any-return]
+        return _build(custody.enforce, "enforce", dict(rules), store, named)
+    extra: dict[str, Any] = dict(named)
+    if store is not None:
+        extra["store"] = store
+    return custody.enforce(rules, **extra)  # type: ignore[no-any-return]

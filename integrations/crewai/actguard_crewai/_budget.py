@@ -3,13 +3,13 @@
 How it hooks in:
 - Metering: a process-wide handler on CrewAI's event bus for ``LLMCallCompletedEvent`` (it carries the usage, the
   model, the agent and the provider's response id). The bus runs handlers on a worker thread in a copy of the
-  emitting context, so the handler finds the kickoff's budget in its contextvars; crews that no ``CrewBudget`` runs
+  emitting context, so the handler finds the kickoff's budget in its contextvars; crews no ``ActGuardCrewHooks`` runs
   are ignored. The response id makes the record idempotent with actguard's SDK meter (a call counts once).
 - Enforcement: a ``before_llm_call`` hook registered *scoped* to one kickoff (``crewai.hooks.dispatch.scoped_hooks``),
   so it never touches another crew running at the same time. Event-bus handlers run late and swallow errors, so the
   hook first flushes the bus (the last call's usage is counted), then raises :class:`CrewBudgetExceeded` — both
   CrewAI's ``HookAborted`` (which CrewAI >= 1.15.19 propagates to the caller of ``kickoff``) and actguard's
-  ``BudgetExceededError``. Older releases turn the abort into a ``ValueError``; :class:`CrewBudget`'s kickoff
+  ``BudgetExceededError``. Older releases turn the abort into a ``ValueError``; :class:`ActGuardCrewHooks`'s kickoff
   methods turn that back into :class:`CrewBudgetExceeded`, chained to CrewAI's error.
 """
 
@@ -24,17 +24,18 @@ from typing import Any
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
-from actguard.reporting import emit
+from actguard.runs import RunBudgets, report_blocked
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
+from actguard_crewai._escalate import collecting_aborts
 
-__all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
+__all__ = ["ActGuardCrewHooks", "AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
 
 _active: contextvars.ContextVar[_KickoffState | None] = contextvars.ContextVar("actguard_crew_kickoff", default=None)
 _install_lock = threading.Lock()
 _installed = False
 
 
-class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc]
+class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc,unused-ignore]
     """Raised out of ``kickoff()`` when a crew's budget is spent: catch it as ``actguard.BudgetExceededError``."""
 
     def __init__(self, error: BudgetExceededError) -> None:
@@ -132,21 +133,22 @@ def _flush_events(timeout: float) -> None:
     crewai_event_bus.flush(timeout=timeout)
 
 
-class CrewBudget:
+class ActGuardCrewHooks:
     """A budget for each kickoff of a crew, enforced through CrewAI's own hooks.
 
     Each kickoff gets a fresh :class:`actguard.BudgetGuard` with these limits, nested in the active one if any
-    (so an enclosing ``BudgetGuard`` is charged too and enforces its own limits). Read it afterwards from
+    (so an enclosing ``BudgetGuard`` is charged too and enforces its own limits). Read it afterwards with
+    :meth:`budget_for` (given the kickoff's result or the error it raised; safe with concurrent kickoffs) or
     :attr:`last_budget`, with a per-agent breakdown in :attr:`last_by_agent`.
 
     Example::
 
-        budget = CrewBudget(user_id="alice", usd_limit=0.50)
+        budget = ActGuardCrewHooks(user_id="alice", usd_limit=0.50)
         try:
             result = budget.kickoff(crew, inputs={"topic": "refunds"})
         except actguard.BudgetExceededError as exc:
             print("stopped:", exc)
-        print(budget.last_budget.usd_used, budget.last_by_agent)
+        print(budget.budget_for(result).usd_used, budget.last_by_agent)
 
     Args:
         user_id: who the spend is for.
@@ -155,6 +157,9 @@ class CrewBudget:
         name: a label for errors and events.
         flush_timeout: seconds to wait, before each LLM call, for CrewAI's event bus to deliver the previous
             call's usage (CrewAI delivers events on a worker thread).
+        max_runs: how many kickoffs' budgets stay readable with :meth:`budget_for` (oldest dropped first).
+        **budget_options: further keyword arguments of :class:`~actguard.BudgetGuard` for each kickoff's budget
+            (``strict``, ``on_unknown_model``, ``fallback_price``, ``shared``, ``window``, ``store``).
     """
 
     def __init__(
@@ -165,10 +170,18 @@ class CrewBudget:
         name: str | None = None,
         *,
         flush_timeout: float = 5.0,
+        max_runs: int = 1000,
+        **budget_options: Any,
     ) -> None:
         if isinstance(flush_timeout, bool) or not isinstance(flush_timeout, (int, float)) or not flush_timeout > 0:
-            raise ConfigError(f"CrewBudget(flush_timeout=...) must be a number of seconds > 0, got {flush_timeout!r}")
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name)  # validates now
+            raise ConfigError(
+                f"ActGuardCrewHooks(flush_timeout=...) must be a number of seconds > 0, got {flush_timeout!r}"
+            )
+        # validates every argument now
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCrewHooks", **budget_options
+        )
+        self.budget_options = dict(budget_options)
         self.user_id = user_id
         self.usd_limit = usd_limit
         self.token_limit = token_limit
@@ -179,8 +192,13 @@ class CrewBudget:
 
     @property
     def last_budget(self) -> BudgetGuard | None:
-        """The budget of the most recent kickoff started through this object (in this process)."""
-        return None if self._last is None else self._last.budget
+        """The budget of the most recent kickoff started through this object (use :meth:`budget_for` when
+        kickoffs run concurrently)."""
+        return self.runs.last_budget
+
+    def budget_for(self, run: Any) -> BudgetGuard | None:
+        """The budget of a kickoff, given its result (``CrewOutput``) or the error it raised; None if unknown."""
+        return self.runs.budget_for(run)
 
     @property
     def last_by_agent(self) -> dict[str, AgentUsage]:
@@ -193,9 +211,7 @@ class CrewBudget:
     @contextmanager
     def scope(self) -> Iterator[BudgetGuard]:
         """Meter and enforce every crew kicked off inside the block against one fresh budget (yielded)."""
-        budget = BudgetGuard(
-            user_id=self.user_id, usd_limit=self.usd_limit, token_limit=self.token_limit, name=self.name
-        )
+        budget = self.runs.open()
         state = _KickoffState(budget)
         self._last = state
         flush_timeout = self.flush_timeout
@@ -208,42 +224,67 @@ class CrewBudget:
                 if state.stopped is not None:  # CrewAI < 1.15.19 retries a blocked call: report the stop once
                     raise CrewBudgetExceeded(exc) from exc
                 state.stopped = exc
-                emit(
-                    "budget",
-                    "llm_call",
-                    "blocked",
-                    user_id=exc.user_id,
-                    payload={"limit_type": exc.limit_type, "limit": exc.limit, "used": exc.used},
-                )
+                report_blocked(exc)
                 raise CrewBudgetExceeded(exc) from exc
 
+        aborts: list[BaseException] = []
         token = _active.set(state)
         try:
-            with budget, scoped_hooks():
+            with budget, scoped_hooks(), collecting_aborts(aborts):
                 register_scoped(InterceptionPoint.PRE_MODEL_CALL, before_llm_call)
                 yield budget
-        except BudgetExceededError:
+            if aborts:  # CrewAI < 1.15.19 may log an aborted call and finish the kickoff anyway
+                raise aborts[0]
+        except BudgetExceededError as exc:
+            self.runs.attach(exc, budget)
             raise
         except Exception as exc:
             # CrewAI < 1.15.19 turns a hook's abort into ValueError("LLM call blocked ..."): say what it was.
             if state.stopped is not None:
-                raise CrewBudgetExceeded(state.stopped) from exc
-            raise
+                error: BaseException = CrewBudgetExceeded(state.stopped)
+            else:
+                error = aborts[0] if aborts else (_aborted_by_actguard(exc) or exc)
+            self.runs.attach(error, budget)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             _flush_events(flush_timeout)  # the last call's usage lands before the caller reads the budget
             _active.reset(token)
 
     def kickoff(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """``crew.kickoff(inputs=...)`` under a fresh budget."""
-        with self.scope():
-            return crew.kickoff(inputs=inputs, **kwargs)
+        with self.scope() as budget:
+            result = crew.kickoff(inputs=inputs, **kwargs)
+        self.runs.attach(result, budget)
+        return result
 
     async def kickoff_async(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """``await crew.kickoff_async(inputs=...)`` under a fresh budget."""
-        with self.scope():
-            return await crew.kickoff_async(inputs=inputs, **kwargs)
+        with self.scope() as budget:
+            result = await crew.kickoff_async(inputs=inputs, **kwargs)
+        self.runs.attach(result, budget)
+        return result
 
     async def akickoff(self, crew: Any, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """``await crew.akickoff(inputs=...)`` (CrewAI's native async kickoff) under a fresh budget."""
-        with self.scope():
-            return await crew.akickoff(inputs=inputs, **kwargs)
+        with self.scope() as budget:
+            result = await crew.akickoff(inputs=inputs, **kwargs)
+        self.runs.attach(result, budget)
+        return result
+
+
+def _aborted_by_actguard(error: BaseException) -> BaseException | None:
+    """The actguard error a guarded tool parked, when CrewAI (< 1.15.19) wrapped the abort it caused."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, HookAborted) and getattr(current, "source", None) == "actguard":
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+CrewBudget = ActGuardCrewHooks
+"""The earlier name of :class:`ActGuardCrewHooks`."""

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import actguard
-from actguard.exceptions import ActGuardError, BudgetExceededError, ConfigError
+from actguard.exceptions import ActGuardError, ConfigError
+from actguard.refusals import OnRefusal, check_on_refusal, is_recoverable, returned_to_model
+from actguard_crewai._escalate import in_agent_loop, install_hook, park
 
 __all__ = ["guard_tool", "guard_tools"]
-
-_REFUSAL_MODES = ("message", "raise")
 
 
 def _tool_function(tool: Any) -> Callable[..., Any]:
@@ -25,35 +25,40 @@ def _tool_function(tool: Any) -> Callable[..., Any]:
     return func if callable(func) else tool._run
 
 
-def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Any:
+def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -> Any:
     """Return a copy of a CrewAI tool whose calls pass through actguard's guards.
 
     The copy keeps the tool's name, description and args schema. Guards are those of :func:`actguard.tool`
     (``rate_limit``, ``circuit_breaker``, ``timeout``, ``max_attempts``, ``idempotent``) plus ``prove`` and
-    ``enforce``. A recoverable refusal (rate limited, circuit open, missing fact, duplicate call...) is returned to
-    the model as the tool's output with ``to_prompt()`` text, because CrewAI's own blocked-tool message drops the
-    reason; with ``on_refusal="raise"`` it propagates instead. A spent budget always propagates.
+    ``enforce``; their state belongs to the tool's name (two tools never share it; pass ``name=...`` to share on
+    purpose). A recoverable refusal (rate limited, circuit open, missing fact, duplicate call...) is returned to
+    the model as the tool's output with ``to_prompt()`` text naming the tool, because CrewAI's own blocked-tool
+    message drops the reason. Everything else actguard raises (a spent budget, an unreachable store, configuration
+    errors; and recoverable refusals too with ``on_refusal="raise"``) reaches the caller of ``kickoff``, never the
+    model: CrewAI would put a tool's exception in the next prompt, so the model call after the tool is aborted
+    with the error instead (see :mod:`actguard_crewai._escalate`).
 
     Args:
         tool: a ``crewai.tools.BaseTool`` (including tools made with ``@tool``).
         on_refusal: ``"message"`` (default) or ``"raise"``.
         **guards: keyword arguments of :func:`actguard.tool`, plus ``prove`` and ``enforce``.
     """
-    if on_refusal not in _REFUSAL_MODES:
-        raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
+    mode = check_on_refusal(on_refusal, "guard_tool(on_refusal=...)")
     func = _tool_function(tool)
-    guarded = actguard.tool(**guards)(func) if guards else func
+    tool_name: str = tool.name
+    guarded = actguard.tool(**{"name": tool_name, **guards})(func) if guards else func
+    install_hook()  # now, not at the first failure: registering hooks while CrewAI dispatches them is not safe
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return guarded(*args, **kwargs)
-        except BudgetExceededError:
-            raise
         except ActGuardError as exc:
-            if on_refusal == "raise":
-                raise
-            return exc.to_prompt()
+            if mode == "message" and is_recoverable(exc):
+                return returned_to_model(exc, tool_name, mode)
+            if in_agent_loop():
+                return park(exc)
+            raise
 
     run.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
     from crewai.tools.base_tool import Tool
@@ -67,6 +72,6 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Any:
     )
 
 
-def guard_tools(tools: Iterable[Any], *, on_refusal: str = "message", **guards: Any) -> list[Any]:
+def guard_tools(tools: Iterable[Any], *, on_refusal: OnRefusal = "message", **guards: Any) -> list[Any]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]

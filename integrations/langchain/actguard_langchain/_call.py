@@ -43,14 +43,6 @@ class ModelCall:
             self.scope.__enter__()
         self.before = self.scope.usage.calls
 
-    @staticmethod
-    def check(run: BudgetGuard) -> None:
-        """Raise ``BudgetExceededError`` if the run's budget, or the caller's active guard, is spent."""
-        run.check()
-        active = current_budget()
-        if active is not None:
-            active.check()
-
     def close(self) -> None:
         """Leave the call's scope (a no-op where LangChain ended the call in another context)."""
         if self.owner:

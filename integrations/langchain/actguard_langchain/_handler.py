@@ -12,10 +12,9 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from actguard import BudgetExceededError, BudgetGuard, LLMUsage
-from actguard.reporting import emit
+from actguard import BudgetGuard, LLMUsage, current_budget
+from actguard.runs import RunBudgets, check_call
 from actguard_langchain._call import ModelCall
-from actguard_langchain._runs import RunBudgets
 from actguard_langchain._usage import call_id_of, model_of, provider_of, usage_from_llm_output, usage_from_message
 
 __all__ = ["ActGuardCallbackHandler"]
@@ -67,6 +66,10 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         token_limit: stop a run once it used this many tokens.
         name: a label for errors and events.
         max_runs: how many finished runs' budgets stay readable.
+        **budget_options: further keyword arguments of :class:`~actguard.BudgetGuard` for each run's budget
+            (``strict``, ``on_unknown_model``, ``fallback_price``, ``shared``, ``window``, ``store``). ``strict``
+            checks each call's ``max_tokens`` (when the model reports it) against what is left; actguard's SDK
+            meter adds the prompt estimate for calls made through the OpenAI, Anthropic and Google SDKs.
     """
 
     raise_error: bool = True
@@ -80,9 +83,12 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         name: str | None = None,
         *,
         max_runs: int = 1000,
+        **budget_options: Any,
     ) -> None:
         super().__init__()
-        self.runs = RunBudgets(user_id, usd_limit, token_limit, name, max_runs=max_runs)
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCallbackHandler", **budget_options
+        )
         self._lock = threading.Lock()
         self._calls: OrderedDict[UUID, tuple[ModelCall, str | None, str | None]] = OrderedDict()
 
@@ -96,18 +102,28 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         """The budget of the most recently started top-level run (use :meth:`budget_for` with concurrent runs)."""
         return self.runs.last_budget
 
+    @property
+    def budget_options(self) -> dict[str, Any]:
+        """The :class:`~actguard.BudgetGuard` options each run's budget gets."""
+        return dict(self.runs.budget_options)
+
     # -- model calls ----------------------------------------------------------------------------------------
     def _model_start(self, run_id: UUID, parent_run_id: UUID | None, metadata: dict[str, Any] | None) -> None:
         guard = self.runs.start(run_id, parent_run_id)
-        try:
-            ModelCall.check(guard)
-        except BudgetExceededError as error:
-            self.runs.end(run_id)
-            emit("budget", "llm_call", "blocked", user_id=error.user_id, payload={"limit_type": error.limit_type})
-            raise
         meta = metadata or {}
         model = meta.get("ls_model_name")
         provider = provider_of(meta.get("ls_provider"))
+        max_tokens = meta.get("ls_max_tokens")
+        try:
+            check_call(
+                [guard, current_budget()],
+                model if isinstance(model, str) else None,
+                provider=provider,
+                max_output_tokens=max_tokens if type(max_tokens) is int else None,
+            )
+        except Exception:
+            self.runs.end(run_id)
+            raise
         call = ModelCall(guard, provider)
         with self._lock:
             self._calls[run_id] = (call, model if isinstance(model, str) else None, provider)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 try:
     from langchain.agents.middleware import AgentMiddleware, AgentState
@@ -20,18 +20,20 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from typing_extensions import NotRequired
 
-from actguard import BudgetExceededError, BudgetGuard, LLMUsage
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
 from actguard.exceptions import ConfigError
-from actguard.reporting import emit
+from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
+from actguard.runs import check_call
 from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
-from actguard_langchain._tools import RECOVERABLE, check_guards, guard_tool
+from actguard_langchain._tools import check_guards, guard_tool
 from actguard_langchain._usage import call_id_of, model_of, usage_from_message
 
-__all__ = ["ActGuardMiddleware"]
+__all__ = ["ActGuardMiddleware", "OnExceeded"]
 
-_EXCEEDED_MODES = ("raise", "end")
-_REFUSAL_MODES = ("message", "raise")
+OnExceeded = Literal["raise", "end"]
+"""``"raise"``: a spent budget raises ``BudgetExceededError`` out of the run; ``"end"``: the run ends with a message."""
+_EXCEEDED_MODES: tuple[str, ...] = get_args(OnExceeded)
 
 
 class ActGuardState(AgentState):  # type: ignore[type-arg,unused-ignore]
@@ -77,6 +79,9 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         on_refusal: ``"message"`` (refusals go to the model) or ``"raise"`` (they propagate).
         tool_guards: tool name -> keyword arguments of :func:`guard_tool` (``actguard.tool`` guards, ``prove``,
             ``enforce``).
+        **budget_options: further :class:`~actguard.BudgetGuard` options for each run's budget (``strict``,
+            ``on_unknown_model``, ``fallback_price``, ``shared``, ``window``, ``store``), as for
+            :class:`ActGuardCallbackHandler`.
     """
 
     state_schema = ActGuardState
@@ -89,34 +94,34 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         name: str | None = None,
         *,
         handler: ActGuardCallbackHandler | None = None,
-        on_exceeded: str = "raise",
-        on_refusal: str = "message",
+        on_exceeded: OnExceeded = "raise",
+        on_refusal: OnRefusal = "message",
         tool_guards: Mapping[str, Mapping[str, Any]] | None = None,
+        **budget_options: Any,
     ) -> None:
         super().__init__()
         if on_exceeded not in _EXCEEDED_MODES:
             raise ConfigError(
                 f"ActGuardMiddleware(on_exceeded=...) must be one of {_EXCEEDED_MODES}, got {on_exceeded!r}"
             )
-        if on_refusal not in _REFUSAL_MODES:
-            raise ConfigError(f"ActGuardMiddleware(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
+        refusal_mode = check_on_refusal(on_refusal, "ActGuardMiddleware(on_refusal=...)")
         if handler is not None:
             if not isinstance(handler, ActGuardCallbackHandler):
                 raise ConfigError(
                     f"ActGuardMiddleware(handler=...) must be an ActGuardCallbackHandler, got {handler!r}"
                 )
-            if any(v is not None for v in (user_id, usd_limit, token_limit, name)):
-                raise ConfigError("ActGuardMiddleware: give user_id / limits / name to the handler, not both")
-        self.handler = handler or ActGuardCallbackHandler(user_id, usd_limit, token_limit, name)
-        self.on_exceeded = on_exceeded
-        self.on_refusal = on_refusal
+            if any(v is not None for v in (user_id, usd_limit, token_limit, name)) or budget_options:
+                raise ConfigError("ActGuardMiddleware: give user_id / limits / name / options to the handler, not both")
+        self.handler = handler or ActGuardCallbackHandler(user_id, usd_limit, token_limit, name, **budget_options)
+        self.on_exceeded: OnExceeded = on_exceeded
+        self.on_refusal: OnRefusal = refusal_mode
         self._tool_guards: dict[str, dict[str, Any]] = {}
         for tool_name, guards in (tool_guards or {}).items():
             if not isinstance(tool_name, str) or not isinstance(guards, Mapping):
                 raise ConfigError(
                     f"ActGuardMiddleware(tool_guards=...) must map tool names to dicts of guards, got {tool_name!r}"
                 )
-            check_guards(guards, f"ActGuardMiddleware(tool_guards={{{tool_name!r}: ...}})")
+            check_guards(guards, f"ActGuardMiddleware(tool_guards={{{tool_name!r}: ...}})", tool_name)
             self._tool_guards[tool_name] = dict(guards)
         self._guarded: dict[str, tuple[BaseTool, BaseTool]] = {}
         self._lock = threading.Lock()
@@ -145,7 +150,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         if guard is not None:
             return guard, True
         run_id = getattr(getattr(runtime, "execution_info", None), "run_id", None)
-        return runs.detached(uuid.UUID(str(run_id)) if run_id else uuid.uuid4()), False
+        return runs.open(uuid.UUID(str(run_id)) if run_id else uuid.uuid4()), False
 
     def before_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
         """Open the run's budget (kept in the run's state)."""
@@ -159,9 +164,8 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         """Check the run's budget; return the call's metering (None: the handler meters it) or a stop message."""
         guard, followed = request.state.get("actguard_budget") or self._open(request.runtime)
         try:
-            ModelCall.check(guard)
+            check_call([guard, current_budget()], _model_name(request))
         except BudgetExceededError as error:
-            emit("budget", "llm_call", "blocked", user_id=error.user_id, payload={"limit_type": error.limit_type})
             if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
                 return None, AIMessage(content=f"Stopped: {error}")
             raise
@@ -220,11 +224,12 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         return request.override(tool=cached[1])
 
     def _refusal(self, request: Any, error: Exception) -> ToolMessage:
-        emit("tool_guard", "refusal", "returned_to_model", tool=request.tool_call.get("name"))
+        """The refusal as an error ToolMessage, or ``error`` raised again (the rule of :mod:`actguard.refusals`)."""
+        name = request.tool_call.get("name")
         return ToolMessage(
-            content=error.to_prompt() if hasattr(error, "to_prompt") else str(error),
+            content=returned_to_model(error, name, self.on_refusal),
             tool_call_id=request.tool_call["id"],
-            name=request.tool_call.get("name"),
+            name=name,
             status="error",
         )
 
@@ -233,8 +238,6 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         try:
             return handler(self._prepare(request))
         except RECOVERABLE as error:
-            if self.on_refusal == "raise":
-                raise
             return self._refusal(request, error)
 
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -242,6 +245,14 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         try:
             return await handler(self._prepare(request))
         except RECOVERABLE as error:
-            if self.on_refusal == "raise":
-                raise
             return self._refusal(request, error)
+
+
+def _model_name(request: Any) -> str | None:
+    """The model a ``ModelRequest`` will call, when its chat model names it (for the price check)."""
+    model = getattr(request, "model", None)
+    for attr in ("model_name", "model"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str):
+            return value
+    return None

@@ -10,37 +10,43 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool, Tool, ToolException
 
 import actguard
-from actguard.exceptions import ConfigError, GuardError, ToolGuardError
+from actguard.exceptions import ConfigError
+from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
 
 __all__ = ["RECOVERABLE", "GuardRefusal", "check_guards", "guard_tool", "guard_tools"]
 
-_REFUSAL_MODES = ("message", "raise")
 _GUARDS = frozenset(
     name for name, p in inspect.signature(actguard.tool).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
 )
-RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
-"""Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 
 
 class GuardRefusal(ToolException):
     """A recoverable refusal on its way to the model: LangChain turns it into an error ``ToolMessage``.
 
     Attributes:
-        error: the actguard error (``ToolGuardError`` or ``GuardError``); the message is its ``to_prompt()``.
+        error: the actguard error (``ToolGuardError`` or ``GuardError``).
     """
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, text: str) -> None:
         self.error = error
-        to_prompt = getattr(error, "to_prompt", None)
-        super().__init__(to_prompt() if callable(to_prompt) else str(error))
+        super().__init__(text)
 
 
-def check_guards(guards: Mapping[str, Any], where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Validate guard arguments now (a ConfigError names what is wrong); return the decorator they make."""
+def check_guards(
+    guards: Mapping[str, Any], where: str, tool_name: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Validate guard arguments now (a ConfigError names what is wrong); return the decorator they make.
+
+    The guards' state and refusals are those of ``tool_name`` (the tool's name as the model sees it) unless the
+    guards name another (``name=...``, to share state on purpose).
+    """
     unknown = sorted(set(guards) - _GUARDS)
     if unknown:
         raise ConfigError(f"{where}: unknown guard(s) {unknown}; accepted: {sorted(_GUARDS)}")
-    return actguard.tool(**guards) if guards else _same
+    if not guards:
+        return _same
+    named = {"name": tool_name} if tool_name else {}
+    return actguard.tool(**{**named, **guards})
 
 
 def _as_tool(tool: Any) -> BaseTool:
@@ -58,7 +64,7 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
     func = getattr(tool, "func", None)
     coroutine = getattr(tool, "coroutine", None)
     if callable(func) or callable(coroutine):
-        return _named(func, tool.name), _named(coroutine, tool.name)
+        return (func if callable(func) else None), (coroutine if callable(coroutine) else None)
     # A BaseTool subclass with its own _run/_arun: call it with the model's arguments, under this run's callbacks.
     params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in tool.args]
     params.append(inspect.Parameter("callbacks", inspect.Parameter.KEYWORD_ONLY, default=None))
@@ -75,29 +81,6 @@ def _delegates(tool: BaseTool) -> tuple[Callable[..., Any] | None, Callable[...,
         fn.__doc__ = tool.description
         setattr(fn, "__signature__", signature)  # noqa: B010 - a function attribute mypy does not know
     return run, arun
-
-
-def _named(fn: Any, name: str) -> Callable[..., Any] | None:
-    """``fn`` under the tool's name (what guards put in their refusals), keeping its signature and identity."""
-    if not callable(fn):
-        return None
-    if getattr(fn, "__name__", None) == name:
-        return fn  # type: ignore[no-any-return]
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def renamed_async(*args: Any, **kwargs: Any) -> Any:
-            return await fn(*args, **kwargs)
-
-        renamed_async.__name__ = name
-        return renamed_async
-
-    @functools.wraps(fn)
-    def renamed(*args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
-
-    renamed.__name__ = name
-    return renamed
 
 
 def _handler_for(original: Any) -> Callable[[ToolException], str]:
@@ -117,7 +100,7 @@ def _handler_for(original: Any) -> Callable[[ToolException], str]:
     return handle
 
 
-def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> BaseTool:
+def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -> BaseTool:
     """Return a tool that runs ``tool`` through actguard's guards, with the same name, description and args schema.
 
     Example::
@@ -131,20 +114,21 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
         tool: a ``BaseTool`` (``@tool`` tools and ``StructuredTool`` included) or a plain function (sync or async).
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
             attempts, duplicate call, missing fact...) reaches the model as an error ``ToolMessage`` whose text is
-            the error's ``to_prompt()``, and the run goes on; ``"raise"``: the actguard error propagates. A spent
-            budget and configuration errors always propagate.
+            the error's ``to_prompt()`` naming the tool, and the run goes on; ``"raise"``: the actguard error
+            propagates. A spent budget, an unreachable store and configuration errors always propagate (the rule
+            of :mod:`actguard.refusals`).
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
-            ``max_attempts``, ``idempotent``), plus ``prove`` and ``enforce``.
+            ``max_attempts``, ``idempotent``), plus ``prove`` and ``enforce``. Their state belongs to the tool's
+            name (two tools never share it; pass ``name=...`` to share on purpose).
 
     Raises:
         ConfigError: for an unknown ``on_refusal``, a value that is not a tool, or bad guard arguments.
     """
-    if on_refusal not in _REFUSAL_MODES:
-        raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
-    decorate = check_guards(guards, "guard_tool")
+    mode = check_on_refusal(on_refusal, "guard_tool(on_refusal=...)")
     base = _as_tool(tool)
+    decorate = check_guards(guards, "guard_tool", base.name)
     func, coroutine = _delegates(base)
-    message = on_refusal == "message"
+    tool_name = base.name
 
     sync_fn: Callable[..., Any] | None = None
     async_fn: Callable[..., Any] | None = None
@@ -156,9 +140,7 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
             try:
                 return guarded(*args, **kwargs)
             except RECOVERABLE as exc:
-                if message:
-                    raise GuardRefusal(exc) from exc
-                raise
+                raise GuardRefusal(exc, returned_to_model(exc, tool_name, mode)) from exc
 
     if coroutine is not None:
         aguarded = decorate(coroutine)
@@ -168,9 +150,7 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
             try:
                 return await aguarded(*args, **kwargs)
             except RECOVERABLE as exc:
-                if message:
-                    raise GuardRefusal(exc) from exc
-                raise
+                raise GuardRefusal(exc, returned_to_model(exc, tool_name, mode)) from exc
 
     # A single-input ``Tool`` stays a ``Tool``; every other tool becomes a ``StructuredTool`` with its args schema.
     extra: dict[str, Any] = {} if isinstance(base, Tool) else {"args_schema": base.args_schema}
@@ -192,7 +172,7 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Base
     )
 
 
-def guard_tools(tools: Iterable[Any], *, on_refusal: str = "message", **guards: Any) -> list[BaseTool]:
+def guard_tools(tools: Iterable[Any], *, on_refusal: OnRefusal = "message", **guards: Any) -> list[BaseTool]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own guard state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]
 

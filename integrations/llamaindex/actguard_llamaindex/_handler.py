@@ -1,4 +1,4 @@
-"""ActGuardHandler: meter every LLM call of a LlamaIndex run, stop the run before the next call once it is spent.
+"""ActGuardCallbackHandler: meter every LLM call of a LlamaIndex run, stop the run before the next call once spent.
 
 How it hooks in (and why not the instrumentation dispatcher): LlamaIndex's instrumentation dispatcher swallows every
 error its handlers raise, so it can meter but never stop a run. Every LLM call (chat, completion, streaming, sync
@@ -10,12 +10,13 @@ end it records the response's usage.
 
 Which budget: the active :class:`~actguard.BudgetGuard` of the task making the call. Workflow steps run in tasks
 created by ``workflow.run(...)`` (LlamaIndex's default runtime, in every version tested), so they see the budget
-active where ``run`` was called. :meth:`ActGuardHandler.run` starts a workflow under a fresh budget of its own (nested
+active where ``run`` was called. :meth:`ActGuardCallbackHandler.run` starts a workflow under a fresh budget (nested
 in the active one), which is how each top-level run gets its own budget.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import warnings
 from collections import OrderedDict
@@ -27,22 +28,42 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
+from actguard.refusals import parked_in
+from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
-__all__ = ["ActGuardHandler", "install", "instrument", "uninstall", "uninstrument"]
+__all__ = [
+    "ActGuardCallbackHandler",
+    "ActGuardHandler",
+    "in_guarded_run",
+    "install",
+    "instrument",
+    "uninstall",
+    "uninstrument",
+]
+
+# Set inside ActGuardCallbackHandler.run (the workflow's tasks copy it): the handler sees every LLM call of the run,
+# so a guarded tool may park an error for the caller there (LlamaIndex's agents would show a raised one to the model).
+_guarded_run: contextvars.ContextVar[bool] = contextvars.ContextVar("actguard_llamaindex_run", default=False)
+
+
+def in_guarded_run() -> bool:
+    """Whether the current task belongs to a run started with :meth:`ActGuardCallbackHandler.run`."""
+    return _guarded_run.get()
+
 
 _MAX_LIVE_CALLS = 100_000  # LLM events between start and end (an abandoned stream never ends)
 
 
-class ActGuardHandler(BaseCallbackHandler):
+class ActGuardCallbackHandler(BaseCallbackHandler):
     """A LlamaIndex callback handler that meters LLM calls into a budget and refuses calls once it is spent.
 
     One line per run: :meth:`run` starts a workflow (a ``FunctionAgent``, ``AgentWorkflow``... anything with
     ``.run(...)``) under a fresh :class:`~actguard.BudgetGuard` with this handler's limits, after adding the handler
     to the callback managers of the workflow's LLMs::
 
-        guard = ActGuardHandler(user_id="alice", usd_limit=0.05)
+        guard = ActGuardCallbackHandler(user_id="alice", usd_limit=0.05)
         handler = guard.run(agent, user_msg="Refund order o1")
         async for event in handler.stream_events():
             ...
@@ -84,10 +105,10 @@ class ActGuardHandler(BaseCallbackHandler):
         max_runs: int = 1000,
         **budget_options: Any,
     ) -> None:
-        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
-            raise ConfigError(f"ActGuardHandler(max_runs=...) must be an int >= 1, got {max_runs!r}")
         # validates every argument now
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name, **budget_options)
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCallbackHandler", **budget_options
+        )
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
         self.user_id = user_id
         self.usd_limit = usd_limit
@@ -97,8 +118,6 @@ class ActGuardHandler(BaseCallbackHandler):
         self.budget_options = dict(budget_options)
         self._lock = threading.Lock()
         self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
-        self._budgets: OrderedDict[str, BudgetGuard] = OrderedDict()
-        self._last: BudgetGuard | None = None
         self._warned_no_usage = False
 
     # -- runs -----------------------------------------------------------------------------------------------
@@ -109,35 +128,31 @@ class ActGuardHandler(BaseCallbackHandler):
         where ``workflow.run`` could be called (with a running event loop); it returns the workflow's own handler.
         """
         instrument(workflow, self)
-        budget = BudgetGuard(
-            user_id=self.user_id,
-            usd_limit=self.usd_limit,
-            token_limit=self.token_limit,
-            name=self.name,
-            **self.budget_options,
-        )
-        with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
-            handler = workflow.run(*args, **kwargs)
+        budget = self.runs.open()
+        token = _guarded_run.set(True)
+        try:
+            with budget:  # the run's tasks are created inside: they see this budget, the caller's context does not
+                handler = workflow.run(*args, **kwargs)
+        finally:
+            _guarded_run.reset(token)
+        self.runs.attach(handler, budget)
         run_id = getattr(handler, "run_id", None)
-        with self._lock:
-            self._last = budget
-            if isinstance(run_id, str):
-                self._budgets[run_id] = budget
-                self._budgets.move_to_end(run_id)
-                while len(self._budgets) > self.max_runs:
-                    self._budgets.popitem(last=False)
+        if isinstance(run_id, str):
+            self.runs.keep(run_id, budget)
         return handler
 
     def budget_for(self, handler_or_run_id: Any) -> BudgetGuard | None:
         """The budget of a run started with :meth:`run`, by its workflow handler or ``run_id``, or None."""
+        found = self.runs.attached(handler_or_run_id)
+        if found is not None:
+            return found
         run_id = getattr(handler_or_run_id, "run_id", handler_or_run_id)
-        with self._lock:
-            return self._budgets.get(run_id) if isinstance(run_id, str) else None
+        return self.runs.budget_for(run_id) if isinstance(run_id, str) else None
 
     @property
     def last_budget(self) -> BudgetGuard | None:
         """The budget of the run most recently started with :meth:`run` (use :meth:`budget_for` when concurrent)."""
-        return self._last
+        return self.runs.last_budget
 
     # -- callback events ------------------------------------------------------------------------------------
     def on_event_start(
@@ -151,6 +166,13 @@ class ActGuardHandler(BaseCallbackHandler):
         """Refuse an LLM call when a budget is spent (or its model has no price under a usd_limit); remember it."""
         if event_type != CBEventType.LLM:
             return event_id
+        # An error a guarded tool of this run parked for the caller (see actguard.refusals.park): raise it now,
+        # before the model reads the tool's result.
+        messages = (payload or {}).get(EventPayload.MESSAGES)
+        if isinstance(messages, list):
+            parked = parked_in(getattr(m, "content", None) for m in messages[-3:])
+            if parked is not None:
+                raise parked
         budget = current_budget()
         if budget is None:
             return event_id
@@ -164,7 +186,7 @@ class ActGuardHandler(BaseCallbackHandler):
             max_tokens = serialized.get("max_tokens")
             max_output = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
         # Spent budgets (this one and every enclosing one), unpriced models under a usd_limit, strict worst cases.
-        budget.check_call(model, provider=provider, max_output_tokens=max_output)
+        check_call([budget], model, provider=provider, max_output_tokens=max_output)
         with self._lock:
             self._calls[event_id] = (budget, model, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:
@@ -210,7 +232,8 @@ class ActGuardHandler(BaseCallbackHandler):
 
     def __repr__(self) -> str:
         return (
-            f"ActGuardHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, token_limit={self.token_limit!r})"
+            f"ActGuardCallbackHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
+            f"token_limit={self.token_limit!r})"
         )
 
 
@@ -243,11 +266,11 @@ def _llms_of(target: Any) -> Iterator[Any]:
         yield target
 
 
-def instrument(target: Any, handler: ActGuardHandler | None = None) -> Any:
-    """Add an :class:`ActGuardHandler` to the callback managers of ``target``'s LLMs (once); return ``target``.
+def instrument(target: Any, handler: ActGuardCallbackHandler | None = None) -> Any:
+    """Add an :class:`ActGuardCallbackHandler` to the callback managers of ``target``'s LLMs (once); return ``target``.
 
     ``target`` is an LLM, an agent (``FunctionAgent``, ``ReActAgent``...) or an ``AgentWorkflow`` (every agent).
-    Idempotent: an LLM that already has an ``ActGuardHandler`` is left as it is (one is enough: the handler charges
+    Idempotent: an LLM that already has an ``ActGuardCallbackHandler`` is left as it is (one is enough: it charges
     the active budget, whichever handler started the run). Note that LlamaIndex LLMs built without handlers of their
     own share the handler list of ``Settings.callback_manager``; instrumenting one of them instruments them all.
 
@@ -261,43 +284,47 @@ def instrument(target: Any, handler: ActGuardHandler | None = None) -> Any:
         manager = llm.callback_manager
         if not isinstance(manager, CallbackManager):
             manager = llm.callback_manager = CallbackManager([])
-        if not any(isinstance(h, ActGuardHandler) for h in manager.handlers):
-            manager.add_handler(handler if handler is not None else ActGuardHandler())
+        if not any(isinstance(h, ActGuardCallbackHandler) for h in manager.handlers):
+            manager.add_handler(handler if handler is not None else ActGuardCallbackHandler())
     return target
 
 
 def uninstrument(target: Any) -> Any:
-    """Remove every :class:`ActGuardHandler` from the callback managers of ``target``'s LLMs; return ``target``."""
+    """Remove every :class:`ActGuardCallbackHandler` from the callback managers of ``target``'s LLMs; return it."""
     for llm in _llms_of(target):
         manager = llm.callback_manager
         if isinstance(manager, CallbackManager):
-            for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+            for h in [h for h in manager.handlers if isinstance(h, ActGuardCallbackHandler)]:
                 manager.remove_handler(h)
     return target
 
 
-def install(handler: ActGuardHandler | None = None) -> ActGuardHandler:
-    """Add an :class:`ActGuardHandler` to ``Settings.callback_manager`` (once) and return the one installed.
+def install(handler: ActGuardCallbackHandler | None = None) -> ActGuardCallbackHandler:
+    """Add an :class:`ActGuardCallbackHandler` to ``Settings.callback_manager`` (once) and return the one installed.
 
     LLMs built afterwards without a callback manager of their own (and ``Settings.llm``) then meter into the active
     ``BudgetGuard`` and refuse calls once it is spent. LLMs that have their own callback manager need
-    :func:`instrument` (``ActGuardHandler.run`` does it for the workflow it runs).
+    :func:`instrument` (``ActGuardCallbackHandler.run`` does it for the workflow it runs).
     """
     from llama_index.core import Settings
 
     manager = Settings.callback_manager
     for existing in manager.handlers:
-        if isinstance(existing, ActGuardHandler):
+        if isinstance(existing, ActGuardCallbackHandler):
             return existing
-    installed = handler if handler is not None else ActGuardHandler()
+    installed = handler if handler is not None else ActGuardCallbackHandler()
     manager.add_handler(installed)
     return installed
 
 
 def uninstall() -> None:
-    """Remove every :class:`ActGuardHandler` from ``Settings.callback_manager``."""
+    """Remove every :class:`ActGuardCallbackHandler` from ``Settings.callback_manager``."""
     from llama_index.core import Settings
 
     manager = Settings.callback_manager
-    for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+    for h in [h for h in manager.handlers if isinstance(h, ActGuardCallbackHandler)]:
         manager.remove_handler(h)
+
+
+ActGuardHandler = ActGuardCallbackHandler
+"""The earlier name of :class:`ActGuardCallbackHandler`."""

@@ -17,13 +17,11 @@ from typing import Any
 from llama_index.core.tools import BaseTool, FunctionTool, ToolOutput
 
 import actguard
-from actguard.exceptions import ConfigError, GuardError, ToolGuardError
+from actguard.exceptions import ActGuardError, ConfigError
+from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, is_recoverable, park, returned_to_model
+from actguard_llamaindex._handler import in_guarded_run
 
 __all__ = ["RECOVERABLE", "guard_tool", "guard_tools"]
-
-_REFUSAL_MODES = ("message", "raise")
-RECOVERABLE: tuple[type[Exception], ...] = (ToolGuardError, GuardError)
-"""Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 _HAS_PARTIAL_PARAMS = "partial_params" in inspect.signature(FunctionTool.__init__).parameters
 _HAS_EXCEPTION_FIELD = "exception" in getattr(ToolOutput, "model_fields", {})  # not on llama-index-core 0.12
 
@@ -31,15 +29,15 @@ _HAS_EXCEPTION_FIELD = "exception" in getattr(ToolOutput, "model_fields", {})  #
 class _Refusal:
     """What a guarded function returns instead of raising a recoverable refusal (the callback unwraps it)."""
 
-    __slots__ = ("error", "kwargs")
+    __slots__ = ("error", "kwargs", "text")
 
-    def __init__(self, error: Exception, kwargs: dict[str, Any]) -> None:
+    def __init__(self, error: Exception, text: str, kwargs: dict[str, Any]) -> None:
         self.error = error
+        self.text = text
         self.kwargs = kwargs
 
     def __str__(self) -> str:
-        to_prompt = getattr(self.error, "to_prompt", None)
-        return str(to_prompt()) if callable(to_prompt) else str(self.error)
+        return self.text
 
     def output(self, tool_name: str) -> ToolOutput:
         extra: dict[str, Any] = {"exception": self.error} if _HAS_EXCEPTION_FIELD else {}
@@ -95,24 +93,35 @@ def _in_executor(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _refusing(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _refusal(error: ActGuardError, tool_name: str, mode: OnRefusal, kwargs: dict[str, Any]) -> _Refusal:
+    """A recoverable refusal's text for the model; else, inside an ActGuardCallbackHandler run, a placeholder while the
+    error waits for the run's next LLM call to raise it (LlamaIndex's agents show a tool's exception to the model);
+    else the error is raised again."""
+    if mode == "message" and is_recoverable(error):
+        return _Refusal(error, returned_to_model(error, tool_name, mode), kwargs)
+    if in_guarded_run():
+        return _Refusal(error, park(error), kwargs)
+    raise error
+
+
+def _refusing(fn: Callable[..., Any], tool_name: str, mode: OnRefusal) -> Callable[..., Any]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except RECOVERABLE as exc:
-            return _Refusal(exc, kwargs)
+        except ActGuardError as exc:
+            return _refusal(exc, tool_name, mode, kwargs)
 
     return run
 
 
-def _arefusing(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _arefusing(fn: Callable[..., Any], tool_name: str, mode: OnRefusal) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
-        except RECOVERABLE as exc:
-            return _Refusal(exc, kwargs)
+        except ActGuardError as exc:
+            return _refusal(exc, tool_name, mode, kwargs)
 
     return run
 
@@ -137,7 +146,7 @@ def _callbacks(base: BaseTool, name: str) -> tuple[Callable[[Any], Any], Callabl
     return callback, async_callback
 
 
-def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> FunctionTool:
+def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -> FunctionTool:
     """Return a ``FunctionTool`` that runs ``tool`` through actguard's guards, with the same name, description and
     argument schema.
 
@@ -154,17 +163,20 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Func
             plain function (sync or async).
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
             attempts, duplicate call, missing fact...) comes back as an error ``ToolOutput`` (``is_error=True``)
-            whose content is the error's ``to_prompt()`` text and whose ``raw_output`` is the actguard error; the
-            model sees it and the run goes on. ``"raise"``: the actguard error propagates (a LlamaIndex agent then
-            shows the model its plain message). A spent budget and configuration errors always propagate.
+            whose content is the error's ``to_prompt()`` text naming the tool and whose ``raw_output`` is the
+            actguard error; the model sees it and the run goes on. ``"raise"``: the actguard error reaches the
+            caller. A spent budget, an unreachable store and configuration errors always do (the rule of
+            :mod:`actguard.refusals`). LlamaIndex's agents show a tool's exception to the model, so inside
+            :meth:`ActGuardCallbackHandler.run` the tool returns a placeholder and the run's next LLM call raises it
+            before the model is called; outside it the error propagates from the tool as it is.
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
-            ``max_attempts``, ``idempotent``, ``prove``, ``enforce``).
+            ``max_attempts``, ``idempotent``, ``prove``, ``enforce``). Their state belongs to the tool's name (two
+            tools never share it; pass ``name=...`` to share on purpose).
 
     Raises:
         ConfigError: for an unknown ``on_refusal``, a value that is not a tool, or bad guard arguments.
     """
-    if on_refusal not in _REFUSAL_MODES:
-        raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
+    mode = check_on_refusal(on_refusal, "guard_tool(on_refusal=...)")
     if isinstance(tool, BaseTool):
         base = tool
     elif callable(tool):
@@ -172,27 +184,28 @@ def guard_tool(tool: Any, *, on_refusal: str = "message", **guards: Any) -> Func
     else:
         raise ConfigError(f"guard_tool(tool=...) must be a LlamaIndex tool or a function, got {tool!r}")
     func, coroutine = _delegates(base)
-    decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = actguard.tool(**guards) if guards else _same
-    message = on_refusal == "message"
+    tool_name = str(base.metadata.name or getattr(func or coroutine, "__name__", "tool"))
+    named = {"name": tool_name} if guards else {}
+    decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = (
+        actguard.tool(**{**named, **guards}) if guards else _same
+    )
     sync_fn = async_fn = None
     if func is not None:
-        sync_fn = decorate(func)
-        sync_fn = _refusing(sync_fn) if message else sync_fn
+        sync_fn = _refusing(decorate(func), tool_name, mode)
     if coroutine is not None:
-        async_fn = decorate(coroutine)
-        async_fn = _arefusing(async_fn) if message else async_fn
+        async_fn = _arefusing(decorate(coroutine), tool_name, mode)
     elif sync_fn is not None:
         async_fn = _in_executor(sync_fn)
-    callback, async_callback = _callbacks(base, base.metadata.name or "")
+    callback, async_callback = _callbacks(base, tool_name)
     extra: dict[str, Any] = {}
     if _HAS_PARTIAL_PARAMS and isinstance(base, FunctionTool):
-        extra["partial_params"] = base.partial_params
+        extra["partial_params"] = getattr(base, "partial_params", None)  # not on llama-index-core 0.12
     return FunctionTool(
         fn=sync_fn, async_fn=async_fn, metadata=base.metadata, callback=callback, async_callback=async_callback, **extra
     )
 
 
-def guard_tools(tools: Iterable[Any], *, on_refusal: str = "message", **guards: Any) -> list[FunctionTool]:
+def guard_tools(tools: Iterable[Any], *, on_refusal: OnRefusal = "message", **guards: Any) -> list[FunctionTool]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own guard state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]
 

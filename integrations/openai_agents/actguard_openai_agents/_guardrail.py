@@ -45,18 +45,24 @@ def budget_guardrail(
     async def check_budget(context: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> GuardrailFunctionOutput:
         try:
             if isinstance(budget, ActGuardRunHooks):
-                budget._run(context).check()
+                budget._budget(context).check()
+                guard = current_budget()
             else:
                 guard = budget if budget is not None else current_budget()
-                if guard is not None:
-                    guard.check()
+            if guard is not None:
+                guard.check()
         except BudgetExceededError as error:
             emit(
                 "budget",
                 "run",
                 "blocked",
                 user_id=error.user_id,
-                payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
+                payload={
+                    "guard": error.guard_name,
+                    "limit_type": error.limit_type,
+                    "limit": error.limit,
+                    "used": error.used,
+                },
             )
             return GuardrailFunctionOutput(output_info=error, tripwire_triggered=True)
         return GuardrailFunctionOutput(output_info=None, tripwire_triggered=False)

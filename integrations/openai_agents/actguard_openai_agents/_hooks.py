@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.exceptions import ConfigError
-from actguard.reporting import emit
+from actguard.runs import RunBudgets, check_call
 from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
@@ -56,8 +53,9 @@ class ActGuardRunHooks(RunHooks[Any]):
         max_runs: how many runs' budgets stay readable (oldest dropped first).
         **budget_options: further :class:`~actguard.BudgetGuard` options for each run's budget
             (``on_unknown_model``, ``fallback_price``; ``shared`` / ``window`` / ``store`` make every run of one
-            ``user_id`` and ``name`` share one budget in the store). ``strict`` is refused: the hooks do not see the
-            request's size.
+            ``user_id`` and ``name`` share one budget in the store). ``strict`` checks each call's worst case from
+            what the hooks see before it, the agent's ``model_settings.max_tokens``; inside a
+            ``BudgetGuard(strict=True)`` actguard's SDK meter adds the prompt estimate for OpenAI calls.
     """
 
     def __init__(
@@ -71,38 +69,29 @@ class ActGuardRunHooks(RunHooks[Any]):
         max_runs: int = 1000,
         **budget_options: Any,
     ) -> None:
-        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
-            raise ConfigError(f"ActGuardRunHooks(max_runs=...) must be an int >= 1, got {max_runs!r}")
         if model is not None and not isinstance(model, str) and not isinstance(getattr(model, "model", None), str):
             raise ConfigError(
                 f"ActGuardRunHooks(model=...) must be a model name, a Model with a `model` name, or None; got {model!r}"
             )
-        if budget_options.get("strict"):
-            raise ConfigError(
-                "ActGuardRunHooks(strict=True) is not supported: the hooks do not see the request's size. Run inside "
-                "a BudgetGuard(strict=True), which actguard's SDK meter applies to each OpenAI call."
-            )
         # validates every argument now
-        BudgetGuard(user_id=user_id, usd_limit=usd_limit, token_limit=token_limit, name=name, **budget_options)
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardRunHooks", **budget_options
+        )
         self.user_id = user_id
         self.usd_limit = usd_limit
         self.token_limit = token_limit
         self.name = name
         self.model = model
         self.max_runs = max_runs
-        self.budget_options = budget_options
-        self._lock = threading.Lock()
-        # id(run context) -> (weak reference to it, its budget); the weakref tells a reused id from the same run.
-        self._runs: OrderedDict[int, tuple[Callable[[], Any], _Run]] = OrderedDict()
-        self._last: BudgetGuard | None = None
-        self._refusals: weakref.WeakKeyDictionary[BaseException, BudgetGuard] = weakref.WeakKeyDictionary()
+        self.budget_options = dict(budget_options)
+        self._lock = threading.Lock()  # one budget per run even if two of its first calls race
 
     # -- readings -------------------------------------------------------------------------------------------------
     @property
     def last_budget(self) -> BudgetGuard | None:
         """The budget of the run that most recently made its first model call (use :meth:`budget_for` with
         concurrent runs)."""
-        return self._last
+        return self.runs.last_budget
 
     def budget_for(self, run: Any) -> BudgetGuard | None:
         """The budget of a run, or None if it made no model call through these hooks.
@@ -112,105 +101,66 @@ class ActGuardRunHooks(RunHooks[Any]):
                 ``BudgetExceededError`` from these hooks, or an SDK ``AgentsException``, which carries the run's
                 data), or its ``RunContextWrapper``.
         """
-        if isinstance(run, BaseException):
-            with self._lock:
-                try:
-                    refused = self._refusals.get(run)
-                except TypeError:  # an exception type without weak references is none of ours
-                    refused = None
-            if refused is not None:
-                return refused
+        found = self.runs.attached(run)
+        if found is not None:
+            return found
         context = _context_of(run)
-        if context is None:
-            return None
-        with self._lock:
-            entry = self._runs.get(id(context))
-        return entry[1].budget if entry is not None and entry[0]() is context else None
+        return None if context is None else self.runs.attached(context)
 
-    def _run(self, context: RunContextWrapper[Any]) -> _Run:
-        key = id(context)
-        with self._lock:
-            entry = self._runs.get(key)
-            if entry is not None and entry[0]() is context:
-                return entry[1]
-            guard = BudgetGuard(
-                user_id=self.user_id,
-                usd_limit=self.usd_limit,
-                token_limit=self.token_limit,
-                name=self.name,
-                **self.budget_options,
+    def _budget(self, context: RunContextWrapper[Any]) -> BudgetGuard:
+        """The run's budget (opened at its first model call: every agent of the run, handoffs included, shares it)."""
+        budget = self.runs.attached(context)
+        if budget is None:
+            with self._lock:
+                budget = self.runs.attached(context)
+                if budget is None:
+                    budget = self.runs.open()
+                    self.runs.attach(context, budget)
+        return budget
+
+    def _check(self, context: RunContextWrapper[Any], agent: Agent[Any] | None) -> BudgetGuard:
+        """Refuse the next model call if the run's budget or the caller's guard (hooks run in a copy of the run's
+        context: the BudgetGuard active where the run started) is spent, or cannot price the model."""
+        budget = self._budget(context)
+        model, provider = split_model(model_name(self.model, agent)) if agent is not None else (None, None)
+        settings = getattr(agent, "model_settings", None)
+        max_tokens = getattr(settings, "max_tokens", None)
+        try:
+            check_call(
+                [budget, current_budget()],
+                model,
+                provider=provider,
+                max_output_tokens=max_tokens if type(max_tokens) is int else None,
             )
-            # Hooks run in tasks that copy the run's context: the BudgetGuard active where the run started.
-            run = _Run(guard, current_budget())
-            self._runs[key] = (_ref(context), run)
-            self._runs.move_to_end(key)
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
-            self._last = guard
-            return run
+        except BudgetExceededError as error:
+            self.runs.attach(error, budget)
+            raise
+        return budget
 
     # -- hooks ----------------------------------------------------------------------------------------------------
     async def on_llm_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
     ) -> None:
         """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model."""
-        run = self._run(context)
-        try:
-            run.check(*split_model(model_name(self.model, agent)))
-        except BudgetExceededError as error:
-            with self._lock:
-                self._refusals[error] = run.budget
-            emit(
-                "budget",
-                "llm_call",
-                "blocked",
-                user_id=error.user_id,
-                payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
-            )
-            raise
+        self._check(context, agent)
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
         """Record the call's usage in the run's budget."""
         usage = usage_of(response, model_name(self.model, agent))
         call_id = call_id_of(response)
-        run = self._run(context)
-        run.budget.record(usage, call_id=call_id)
-        # The enclosing guards: a call with an id is recorded once whoever else saw it. A call without one (the Chat
-        # Completions model before openai-agents 0.7) was already charged to them by actguard's SDK meter when it
+        self._budget(context).record(usage, call_id=call_id)
+        # The enclosing guard: a call with an id is recorded once whoever else saw it. A call without one (the Chat
+        # Completions model before openai-agents 0.7) was already charged to it by actguard's SDK meter when it
         # ran on the OpenAI client.
-        if run.enclosing is not None and (call_id is not None or not metered_by_sdk(self.model, agent)):
-            run.enclosing.record(usage, call_id=call_id)
+        enclosing = current_budget()
+        if enclosing is not None and (call_id is not None or not metered_by_sdk(self.model, agent)):
+            enclosing.record(usage, call_id=call_id)
 
     def __repr__(self) -> str:
         return (
             f"ActGuardRunHooks(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
             f"token_limit={self.token_limit!r})"
         )
-
-
-class _Run:
-    """One run's budget, and the BudgetGuard active where the run started (charged and enforced too)."""
-
-    __slots__ = ("budget", "enclosing")
-
-    def __init__(self, budget: BudgetGuard, enclosing: BudgetGuard | None) -> None:
-        self.budget = budget
-        self.enclosing = enclosing
-
-    def check(self, model: str | None = None, provider: str | None = None) -> None:
-        """Raise BudgetExceededError if the run's budget, or an enclosing one, is spent; UnknownModelPriceError if
-        one with a usd_limit has no price for ``model``."""
-        self.budget.check_call(model, provider=provider)
-        if self.enclosing is not None:
-            self.enclosing.check_call(model, provider=provider)
-
-
-def _ref(context: Any) -> Callable[[], Any]:
-    """A weak reference to the run's context (a strong one if it takes none: the registry is bounded anyway)."""
-    try:
-        return weakref.ref(context)
-    except TypeError:
-        return lambda: context
 
 
 def _context_of(run: Any) -> Any:

@@ -13,13 +13,10 @@ from agents import FunctionTool, function_tool
 from agents.tool import default_tool_error_function
 
 import actguard
-from actguard.exceptions import ActGuardError, BudgetExceededError, ConfigError, GuardError, ToolGuardError
+from actguard.exceptions import ActGuardError, ConfigError
+from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
 
 __all__ = ["RECOVERABLE", "guard_tool", "guard_tools", "tool_function"]
-
-_REFUSAL_MODES = ("message", "raise")
-RECOVERABLE: tuple[type[ActGuardError], ...] = (ToolGuardError, GuardError)
-"""Refusals an agent can recover from (rate limited, circuit open, timeout, attempts, duplicate, missing fact...)."""
 
 # The SDK's tool context and raw JSON arguments of the call being guarded, for the function the guards wrap.
 _call: contextvars.ContextVar[tuple[Any, str]] = contextvars.ContextVar("actguard_openai_agents_tool_call")
@@ -46,7 +43,9 @@ def tool_function(tool: FunctionTool, invoke: Callable[[Any, str], Awaitable[Any
     return call
 
 
-def guard_tool(tool: FunctionTool | Callable[..., Any], *, on_refusal: str = "message", **guards: Any) -> FunctionTool:
+def guard_tool(
+    tool: FunctionTool | Callable[..., Any], *, on_refusal: OnRefusal = "message", **guards: Any
+) -> FunctionTool:
     """Return a ``FunctionTool`` whose calls pass through actguard's guards.
 
     Given a ``FunctionTool``, the result is a copy keeping its name, description, JSON schema and every other
@@ -73,40 +72,43 @@ def guard_tool(tool: FunctionTool | Callable[..., Any], *, on_refusal: str = "me
         tool: a ``FunctionTool`` (as made by ``@function_tool``) or a plain function.
         on_refusal: ``"message"`` (default): a recoverable refusal (rate limited, circuit open, timed out, too many
             attempts, duplicate call, missing fact...) is returned to the model as the tool's output, with the
-            error's ``to_prompt()`` text, and the run goes on; ``"raise"``: the actguard error propagates. A spent
-            budget always propagates.
+            error's ``to_prompt()`` text naming the tool, and the run goes on; ``"raise"``: the actguard error
+            propagates. A spent budget, an unreachable store and configuration errors always propagate (the rule of
+            :mod:`actguard.refusals`).
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
-            ``max_attempts``, ``idempotent``), plus ``prove`` and ``enforce``.
+            ``max_attempts``, ``idempotent``), plus ``prove`` and ``enforce``. Their state belongs to the tool's
+            name (two tools never share it; pass ``name=...`` to share on purpose).
 
     Raises:
         ConfigError: for a ``tool`` that is neither, an unknown ``on_refusal``, bad guard arguments, or a
             ``circuit_breaker`` that could not see the tool's failures.
     """
-    if on_refusal not in _REFUSAL_MODES:
-        raise ConfigError(f"guard_tool(on_refusal=...) must be one of {_REFUSAL_MODES}, got {on_refusal!r}")
+    mode = check_on_refusal(on_refusal, "guard_tool(on_refusal=...)")
     if isinstance(tool, FunctionTool):
-        return _guard_function_tool(tool, on_refusal == "message", guards)
+        return _guard_function_tool(tool, mode, guards)
     if inspect.isfunction(tool) or inspect.ismethod(tool):
-        return _guard_function(tool, on_refusal == "message", guards)
+        return _guard_function(tool, mode, guards)
     raise ConfigError(
         f"guard_tool(tool=...) must be an agents FunctionTool (from @function_tool) or a function, got {tool!r}"
     )
 
 
 def _refusal_as_output(
-    invoke: Callable[[Any, str], Awaitable[Any]], message: bool, on_error: Callable[[Any, Exception], Any] | None
+    invoke: Callable[[Any, str], Awaitable[Any]],
+    tool_name: str,
+    mode: OnRefusal,
+    on_error: Callable[[Any, Exception], Any] | None,
 ) -> Callable[[Any, str], Awaitable[Any]]:
-    """An invoker around ``invoke``: refusals become the tool's output (``message``), a spent budget propagates,
-    and other errors go to ``on_error`` (the SDK's error text) when given."""
+    """An invoker around ``invoke``: recoverable refusals become the tool's output (``"message"``), other actguard
+    errors (a spent budget, an unreachable store, configuration) propagate, and other errors go to ``on_error``
+    (the SDK's error text) when given."""
 
     async def on_invoke_tool(context: Any, raw: str) -> Any:
         try:
             return await invoke(context, raw)
-        except BudgetExceededError:
-            raise
         except RECOVERABLE as exc:
-            if message:
-                return exc.to_prompt()
+            return returned_to_model(exc, tool_name, mode)
+        except ActGuardError:
             raise
         except Exception as exc:
             if on_error is None:
@@ -116,14 +118,15 @@ def _refusal_as_output(
     return on_invoke_tool
 
 
-def _guard_function(fn: Callable[..., Any], message: bool, guards: dict[str, Any]) -> FunctionTool:
-    guarded = actguard.tool(**guards)(fn) if guards else fn
+def _guard_function(fn: Callable[..., Any], mode: OnRefusal, guards: dict[str, Any]) -> FunctionTool:
+    # The guards' state and refusals belong to the tool's name (function_tool names it after the function).
+    guarded = actguard.tool(**{"name": fn.__name__, **guards})(fn) if guards else fn
     tool = function_tool(guarded, failure_error_function=None)  # errors reach the invoker below, past the guards
-    tool.on_invoke_tool = _refusal_as_output(tool.on_invoke_tool, message, default_tool_error_function)
+    tool.on_invoke_tool = _refusal_as_output(tool.on_invoke_tool, tool.name, mode, default_tool_error_function)
     return tool
 
 
-def _guard_function_tool(tool: FunctionTool, message: bool, guards: dict[str, Any]) -> FunctionTool:
+def _guard_function_tool(tool: FunctionTool, mode: OnRefusal, guards: dict[str, Any]) -> FunctionTool:
     if guards.get("circuit_breaker") is not None and not _failures_visible(tool):
         raise ConfigError(
             f"guard_tool(circuit_breaker=...) on FunctionTool {tool.name!r} would never see a failure: the tool "
@@ -134,7 +137,7 @@ def _guard_function_tool(tool: FunctionTool, message: bool, guards: dict[str, An
     wrapped = copy.copy(tool)
     if not guards:
         return wrapped
-    guarded = actguard.tool(**guards)(tool_function(tool, original))
+    guarded = actguard.tool(**{"name": tool.name, **guards})(tool_function(tool, original))
 
     async def invoke(context: Any, raw: str) -> Any:
         try:
@@ -149,7 +152,7 @@ def _guard_function_tool(tool: FunctionTool, message: bool, guards: dict[str, An
         finally:
             _call.reset(token)
 
-    wrapped.on_invoke_tool = _refusal_as_output(invoke, message, None)
+    wrapped.on_invoke_tool = _refusal_as_output(invoke, tool.name, mode, None)
     return wrapped
 
 
@@ -166,7 +169,7 @@ def _failures_visible(tool: FunctionTool) -> bool:
 
 
 def guard_tools(
-    tools: Iterable[FunctionTool | Callable[..., Any]], *, on_refusal: str = "message", **guards: Any
+    tools: Iterable[FunctionTool | Callable[..., Any]], *, on_refusal: OnRefusal = "message", **guards: Any
 ) -> list[FunctionTool]:
     """:func:`guard_tool` applied to each tool with the same guards (each tool keeps its own guard state)."""
     return [guard_tool(t, on_refusal=on_refusal, **guards) for t in tools]

@@ -23,7 +23,7 @@ def replies(turns: list[Turn]) -> list[Reply]:
 
 def crew_tool(spec: ToolSpec) -> Any:
     """A CrewAI ``@tool`` tool for a plain function, guarded with the spec's guards."""
-    made = crewai_tool(spec.fn.__name__)(spec.fn)
+    made = crewai_tool(spec.tool_name)(spec.fn)
     return actguard_crewai.guard_tool(made, **spec.guards) if spec.guards else made
 
 

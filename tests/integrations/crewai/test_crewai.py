@@ -164,3 +164,77 @@ def test_a_stopped_crew_does_not_block_another_crew_running_meanwhile() -> None:
         t.join()
     assert len(errors) == 1 and stopped_llm.calls == 2
     assert free_llm.calls == 6  # five tool calls and the final answer: never refused
+
+
+def test_a_basetool_subclass_refusal_names_the_tool_not_its_run_method(store: actguard.MemoryStore) -> None:
+    from crewai.tools import BaseTool
+    from pydantic import BaseModel
+
+    class Query(BaseModel):
+        query: str
+
+    class SearchTool(BaseTool):
+        name: str = "search"
+        description: str = "Search the knowledge base."
+        args_schema: type[BaseModel] = Query
+
+        def _run(self, query: str) -> str:
+            return f"result for {query}"
+
+    turns = [Turn(tool="search", args={"query": "a"}), Turn(tool="search", args={"query": "b"}), Turn(text="done")]
+    llm = ScriptedLLM(replies(turns))
+    guarded = actguard_crewai.guard_tool(SearchTool(), rate_limit={"max_calls": 1, "period": 60})
+    actguard_crewai.CrewBudget().kickoff(make_crew(llm, [guarded]))
+    assert llm.observations[0] == "result for a"
+    assert "'search'" in llm.observations[1] and "_run" not in llm.observations[1], llm.observations
+
+
+def test_budget_for_reads_each_kickoff_by_its_result_or_error() -> None:
+    budget = actguard_crewai.CrewBudget(token_limit=1000)
+    done = budget.kickoff(make_crew(ScriptedLLM(replies(_turns(1))), [crew_tool(ToolSpec(search))]))
+    with pytest.raises(actguard.BudgetExceededError) as info:
+        budget.kickoff(make_crew(ScriptedLLM(replies(_turns(5, tokens=600))), [crew_tool(ToolSpec(search))]))
+    finished, stopped = budget.budget_for(done), budget.budget_for(info.value)
+    assert finished is not None and finished.tokens_used == 240
+    assert stopped is not None and stopped.tokens_used == 1200
+    assert budget.last_budget is stopped
+
+
+def test_every_budget_guard_option_is_accepted_and_checked() -> None:
+    budget = actguard_crewai.CrewBudget(
+        usd_limit=1.0, strict=True, on_unknown_model="warn", fallback_price={"input_per_mtok": 1, "output_per_mtok": 2}
+    )
+    assert budget.runs.new_budget().strict is True
+    with pytest.raises(actguard.ConfigError, match="window"):
+        actguard_crewai.CrewBudget(window="soon")
+    with pytest.raises(actguard.ConfigError, match="ActGuardCrewHooks"):
+        actguard_crewai.CrewBudget(no_such_option=1)
+
+
+def test_a_store_outage_in_a_result_as_answer_tool_reaches_the_caller(tmp_path: object) -> None:
+    """No model call follows a result_as_answer tool; the kickoff still raises the error instead of answering."""
+    import sqlite3
+    from pathlib import Path
+
+    from crewai.tools import tool as crewai_tool
+
+    path = Path(str(tmp_path)) / "guards.db"
+    store = actguard.SQLiteStore(path, timeout=0.05)
+
+    @crewai_tool("lookup", result_as_answer=True)
+    def lookup(query: str) -> str:
+        """Look the query up."""
+        return f"result for {query}"
+
+    guarded = actguard_crewai.guard_tool(lookup, rate_limit={"max_calls": 5, "period": 60, "store": store})
+    llm = ScriptedLLM(replies([Turn(tool="lookup", args={"query": "a"}), Turn(text="done")]))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(actguard.StoreUnavailable):
+            actguard_crewai.ActGuardCrewHooks().kickoff(make_crew(llm, [guarded]))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.close()
+    assert llm.calls == 1 and llm.observations == []

@@ -13,7 +13,7 @@ from typing import Any
 from contract import BudgetSpec, RunOutcome, ToolSpec, Turn
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 
 import actguard_langchain
 from actguard_langchain.testing import ScriptedChatModel, answer, tool_call
@@ -34,7 +34,8 @@ def script(turns: list[Turn]) -> list[AIMessage]:
 
 def lc_tool(spec: ToolSpec) -> BaseTool:
     """A LangChain tool for a plain function, guarded with the spec's guards."""
-    return actguard_langchain.guard_tool(spec.fn, **spec.guards)
+    tool = StructuredTool.from_function(spec.fn, name=spec.name) if spec.name else spec.fn
+    return actguard_langchain.guard_tool(tool, **spec.guards)
 
 
 def tool_loop(model: Any, tools: list[BaseTool]) -> RunnableLambda[list[BaseMessage], list[BaseMessage]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from contract import BudgetSpec, RunOutcome, ToolSpec, Turn
 from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
+from llama_index.core.tools import FunctionTool
 
 import actguard_llamaindex
 from actguard_llamaindex.testing import Reply, ScriptedLLM, answer, tool_call
@@ -23,6 +24,11 @@ def script(turns: list[Turn]) -> list[Reply]:
         else answer(t.text, input_tokens=t.input_tokens, output_tokens=t.output_tokens)
         for t in turns
     ]
+
+
+def li_tool(spec: ToolSpec) -> Any:
+    """The function, or a FunctionTool under the spec's own name."""
+    return FunctionTool.from_defaults(spec.fn, name=spec.name) if spec.name else spec.fn
 
 
 def agent_for(llm: ScriptedLLM, tools: list[Any], **kwargs: Any) -> FunctionAgent:
@@ -49,7 +55,7 @@ class _Harness:
         guard = actguard_llamaindex.ActGuardHandler(
             user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit
         )
-        workflow = self.workflow(llm, [actguard_llamaindex.guard_tool(s.fn, **s.guards) for s in tools])
+        workflow = self.workflow(llm, [actguard_llamaindex.guard_tool(li_tool(s), **s.guards) for s in tools])
 
         async def main() -> tuple[Any, BaseException | None]:
             handler = guard.run(workflow, user_msg="go")

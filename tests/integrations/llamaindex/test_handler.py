@@ -351,8 +351,12 @@ def test_a_refusal_is_reported_once() -> None:
         llm.chat(MSG)
         with pytest.raises(BudgetExceededError):
             llm.chat(MSG)
-    blocked = [e for e in events if e.get("outcome") == "blocked"]
-    assert len(blocked) == 1, blocked
+    # Once by the guard (its limit) and once as the adapter's stop before the next call (the event every adapter
+    # emits, with one payload).
+    blocked = sorted((e["category"], e["name"]) for e in events if e.get("outcome") == "blocked")
+    assert blocked == [("budget", "budget_exceeded"), ("budget", "llm_call")], blocked
+    [stop] = [e for e in events if e["name"] == "llm_call" and e["outcome"] == "blocked"]
+    assert stop["payload"] == {"guard": None, "limit_type": "token", "limit": 100, "used": 120}
 
 
 def test_one_agent_serves_concurrent_runs_each_with_its_own_budget() -> None:

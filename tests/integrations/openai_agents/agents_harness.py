@@ -27,9 +27,9 @@ def script(turns: list[Turn]) -> list[ScriptedResponse]:
 
 def sdk_tool(spec: ToolSpec, from_function: bool = False) -> FunctionTool:
     """A FunctionTool for a plain function, guarded with the spec's guards (given the tool, or the function)."""
-    if from_function:
+    if from_function and spec.name is None:
         return guard_tool(spec.fn, **spec.guards)
-    tool = function_tool(spec.fn)
+    tool = function_tool(spec.fn, name_override=spec.name) if spec.name else function_tool(spec.fn)
     return guard_tool(tool, **spec.guards) if spec.guards else tool
 
 

@@ -272,7 +272,7 @@ def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigError, match="model"):
         ActGuardRunHooks(model=42)
     with pytest.raises(ConfigError, match="strict"):
-        ActGuardRunHooks(strict=True)
+        ActGuardRunHooks(strict="yes")
     with pytest.raises(ConfigError, match="on_unknown_model"):
         ActGuardRunHooks(on_unknown_model="ignore")
     with pytest.raises(ConfigError, match="budget"):
@@ -308,3 +308,15 @@ def test_usage_and_call_id_are_read_from_any_model_response() -> None:
     assert call_id_of(response) == "chatcmpl-1"
     response.response_id = "resp_1"
     assert call_id_of(response) == "resp_1"
+
+
+async def test_strict_refuses_a_call_whose_max_tokens_do_not_fit() -> None:
+    """strict=True checks the agent's model_settings.max_tokens against what is left, before the call."""
+    from agents import ModelSettings
+
+    hooks = ActGuardRunHooks(token_limit=1000, strict=True)
+    model = searching_model(calls=3)
+    agent = Agent(name="a", model=model, tools=[search], model_settings=ModelSettings(max_tokens=2000))
+    with pytest.raises(BudgetExceededError) as info:
+        await Runner.run(agent, "go", hooks=hooks)
+    assert model.calls == 0 and info.value.used == 2000
