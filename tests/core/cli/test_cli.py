@@ -147,7 +147,7 @@ def test_demo_live_reports_an_api_failure_clearly() -> None:
     pytest.importorskip("openai")
     from actguard.cli._scripted_model import serve
 
-    with serve({}) as base_url:  # knows no conversation: answers 400 like an API rejecting the request
+    with serve({}, default=None) as base_url:  # knows no conversation: answers 400 like an API rejecting the request
         out = actguard_cli("demo", "--live", env=_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=base_url))
     assert out.returncode == 1
     assert "actguard demo: the OpenAI API call failed: BadRequestError" in out.stderr
