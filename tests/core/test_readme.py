@@ -5,18 +5,10 @@ Blocks importing an adapter run in that framework's nox session (tests/integrati
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
-
-_path = Path(__file__).parents[1] / "readme_examples.py"
-_spec = importlib.util.spec_from_file_location("readme_examples", _path)
-assert _spec is not None and _spec.loader is not None
-readme = sys.modules.setdefault("readme_examples", importlib.util.module_from_spec(_spec))
-if not hasattr(readme, "blocks"):
-    _spec.loader.exec_module(readme)
+import readme_examples as readme
 
 BLOCKS = readme.blocks(None)
 
@@ -42,3 +34,22 @@ def test_budget_example_is_metered_against_the_scripted_model(tmp_path: Path) ->
     assert "Budget hit" not in out
     used = out.split()
     assert float(used[0]) > 0 and int(used[1]) > 0, out
+
+
+def _bash_blocks() -> list[str]:
+    text = readme.README.read_text(encoding="utf-8")
+    return [part.split("```", 1)[0].strip() for part in text.split("```bash\n")[1:]]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs the README's second fresh-machine command exactly, so what CI proves is what a reader runs."""
+    command = _bash_blocks()[1]
+    assert command.endswith("-m nox"), command
+    ci = (readme.README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"{command} 2>&1" in ci
+
+
+def test_fresh_machine_commands_make_a_venv() -> None:
+    """A distribution Python has no `python` and refuses pip outside a venv: both commands make one first."""
+    for command in _bash_blocks()[:2]:
+        assert command.startswith("python3 -m venv .venv && .venv/bin/python -m pip install "), command
