@@ -48,7 +48,7 @@ from typing import Any, Final
 
 from actguard import reporting
 from actguard.exceptions import ActGuardWarning, ConfigError
-from actguard.reporting import HttpSink, JsonlSink, QueuedSink, SenderOptions
+from actguard.reporting import QueuedSink, SenderOptions
 from actguard.stores import Store, set_default_store
 
 __all__ = ["ENV_VAR", "Config", "configure", "current_config"]
@@ -241,6 +241,8 @@ def _validate(data: Any, form: str) -> tuple[Config, list[QueuedSink]]:
     if gateway_url is not None and api_key is None:
         raise ConfigError(f"{form}: 'gateway_url' is set but 'api_key' is missing")
     options = {key: data[key] for key in _OPTION_NAMES if key in data}
+    from actguard.reporting import HttpSink, JsonlSink  # imported when used: http.client and ssl are slow to import
+
     try:
         sender_options = SenderOptions(**options)
         sinks: list[QueuedSink] = []

@@ -19,9 +19,9 @@ Kinds (:data:`FAILURE_KINDS`) and how an exception is classified, first match wi
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import socket
+import sys
 from typing import Literal
 
 __all__ = ["FAILURE_KINDS", "FailureKind", "failure_kind"]
@@ -41,7 +41,14 @@ FAILURE_KINDS: tuple[FailureKind, ...] = (
     "unknown",
 )
 
-_TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)  # distinct on 3.10
+# asyncio's and concurrent.futures' TimeoutError are the builtin one since 3.11; on 3.10 they are distinct classes
+# (asyncio is imported only there: it is most of `import actguard`'s time otherwise).
+if sys.version_info >= (3, 11):
+    _TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError,)
+else:  # pragma: no cover - Python 3.10
+    import asyncio
+
+    _TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
 
 _NAME_HINTS: tuple[tuple[str, FailureKind], ...] = (
     ("timeout", "timeout"),

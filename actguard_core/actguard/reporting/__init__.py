@@ -58,16 +58,18 @@ import atexit
 import itertools
 import os
 import threading
+import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actguard.context import _current_run
-from actguard.reporting._http import HttpSink
-from actguard.reporting._jsonl import JsonlSink
-from actguard.reporting._queued import QueuedSink
-from actguard.reporting._sender import SenderOptions, SinkStats, all_senders
+
+if TYPE_CHECKING:
+    from actguard.reporting._http import HttpSink
+    from actguard.reporting._jsonl import JsonlSink
+    from actguard.reporting._queued import QueuedSink
+    from actguard.reporting._sender import BatchSender, SenderOptions, SinkStats
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -89,10 +91,39 @@ ENVELOPE_VERSION = 1
 Sink = Callable[[dict[str, Any]], None]
 
 _sinks: tuple[Sink, ...] = ()
+
+
+# The sinks and their sender are imported when first used: the HTTP sink's http.client and ssl, and the sender's
+# dataclasses, would be most of `import actguard`, which emitting no event (or only to a callable) never needs.
+_LAZY = {
+    "HttpSink": "actguard.reporting._http",
+    "JsonlSink": "actguard.reporting._jsonl",
+    "QueuedSink": "actguard.reporting._queued",
+    "SenderOptions": "actguard.reporting._sender",
+    "SinkStats": "actguard.reporting._sender",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'actguard.reporting' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def _senders() -> list[BatchSender]:
+    """Every live background sender; none (and nothing imported) when no queued sink was ever made."""
+    sender = sys.modules.get("actguard.reporting._sender")
+    return [] if sender is None else list(sender.all_senders())
+
+
 _sinks_lock = threading.Lock()
 _agent_id: str | None = None
 _ids = itertools.count(1)
-_id_prefix = uuid.uuid4().hex[:12] + "-"
+_id_prefix = os.urandom(6).hex() + "-"
 _now = time.time
 
 
@@ -168,7 +199,7 @@ def remove_sink(sink: Sink) -> None:
 
 def flush(timeout: float | None = None) -> bool:
     """Deliver what every queued sink holds, waiting up to ``timeout`` seconds for each. True if all went out."""
-    return all([sender.flush(timeout) for sender in all_senders()])
+    return all([sender.flush(timeout) for sender in _senders()])
 
 
 def shutdown(timeout: float | None = None) -> bool:
@@ -185,7 +216,7 @@ def shutdown(timeout: float | None = None) -> bool:
     """
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     ok = True
-    for sender in all_senders():
+    for sender in _senders():
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         ok = sender.close(remaining) and ok
     return ok
@@ -198,7 +229,7 @@ def _set_agent_id(agent_id: str | None) -> None:
 
 def _new_id_prefix() -> None:
     global _id_prefix
-    _id_prefix = uuid.uuid4().hex[:12] + "-"
+    _id_prefix = os.urandom(6).hex() + "-"
 
 
 if hasattr(os, "register_at_fork"):
