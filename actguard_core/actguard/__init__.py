@@ -45,6 +45,13 @@ from actguard.exceptions import (
     UnknownModelPriceError,
 )
 from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
+from actguard.guards.failure_kinds import (
+    FAIL_ON_DEFAULT,
+    FAIL_ON_INFRA_ONLY,
+    FAIL_ON_STRICT,
+    IGNORE_ON_DEFAULT,
+    FailureKind,
+)
 from actguard.reporting import shutdown
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
@@ -84,6 +91,7 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "ActGuardError",
     "ActGuardWarning",
@@ -94,8 +102,13 @@ __all__ = [
     "ConfigError",
     "ContextThreadPoolExecutor",
     "DuplicateIdempotencyKey",
+    "FAIL_ON_DEFAULT",
+    "FAIL_ON_INFRA_ONLY",
+    "FAIL_ON_STRICT",
+    "FailureKind",
     "GuardError",
     "HttpSink",
+    "IGNORE_ON_DEFAULT",
     "IdempotencyError",
     "IdempotencyInProgress",
     "IdempotencyOutcomeUnknown",

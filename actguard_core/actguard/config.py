@@ -88,6 +88,7 @@ def configure(
     config: str | os.PathLike[str] | Mapping[str, Any] | _Unset | None = _UNSET,
     *,
     store: Store | _Unset | None = _UNSET,
+    **settings: Any,
 ) -> Config | None:
     """Configure event reporting (and, with ``store=``, the default store).
 
@@ -96,6 +97,8 @@ def configure(
             clears the configuration; not given: read ``ACTGUARD_CONFIG`` (unless only ``store`` is given).
         store: make this the default store of every guard without its own (as :func:`actguard.set_default_store`);
             ``None`` goes back to a fresh in-process MemoryStore; not given: leave the store alone.
+        **settings: the keys of the module docs as keyword arguments, instead of ``config``:
+            ``configure(events_file="events.jsonl")``, ``configure(gateway_url=..., api_key=..., agent_id=...)``.
 
     Returns:
         The configuration now in force, or None when cleared (or when only ``store`` was given and none is set).
@@ -104,6 +107,8 @@ def configure(
         ConfigError: the input is malformed (bad base64, bad JSON, a missing file, a bad value, ``ACTGUARD_CONFIG``
             unset when read); nothing is changed then.
     """
+    if settings:
+        config = _from_keywords(config, settings)
     new: tuple[Config, list[QueuedSink]] | _Unset | None
     if config is _UNSET and not isinstance(store, _Unset):
         new = _UNSET  # only the store
@@ -129,6 +134,17 @@ def configure(
         return None
     _apply(*new)
     return new[0]
+
+
+def _from_keywords(config: object, settings: dict[str, Any]) -> dict[str, Any]:
+    if config is not _UNSET:
+        raise ConfigError("configure() takes a configuration (file, JSON, dict) or keyword arguments, not both")
+    unknown = sorted(key for key in settings if key not in _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"configure(): unknown keyword argument(s) {', '.join(unknown)}; known: {', '.join(_KNOWN_KEYS)}"
+        )
+    return settings
 
 
 def current_config() -> Config | None:

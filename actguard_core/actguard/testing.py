@@ -130,7 +130,10 @@ def scripted_model() -> Iterator[str]:
     saved = {name: os.environ.get(name) for name in _SCRIPTED_ENV}
     with serve() as base_url:
         os.environ.update(
-            OPENAI_BASE_URL=base_url, OPENAI_API_BASE=base_url, OPENAI_API_KEY="scripted", OPENAI_AGENTS_DISABLE_TRACING="1"
+            OPENAI_BASE_URL=base_url,
+            OPENAI_API_BASE=base_url,
+            OPENAI_API_KEY="scripted",
+            OPENAI_AGENTS_DISABLE_TRACING="1",
         )
         try:
             yield base_url

@@ -48,9 +48,12 @@ def _reply(
     messages = [m for m in messages if isinstance(m, dict)]
     first_user = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
     tag = next((t for t in scripts if t in first_user), None)
-    if tag is None and default is None:
+    if tag is not None:
+        script: Sequence[Step] = scripts[tag]
+    elif default is not None:
+        script = [default]
+    else:
         return 400, {"error": {"message": "the scripted demo model has no script for this conversation"}}
-    script = scripts[tag] if tag is not None else [default]
     turn = sum(1 for m in messages if m.get("role") == "assistant" or m.get("type") == "function_call")
     step = script[min(turn, len(script) - 1)]
     model = str(body.get("model", "gpt-4o-mini"))
@@ -144,7 +147,7 @@ def serve(
         port: the port on 127.0.0.1; 0 picks a free one.
         default: the reply to a conversation no script matches; ``None`` answers it with HTTP 400.
     """
-    scripts = scripts or {}
+    by_tag: Mapping[str, Sequence[Step]] = scripts or {}
     ids = itertools.count(1)
     lock = threading.Lock()
 
@@ -160,7 +163,7 @@ def serve(
             with lock:
                 n = next(ids)
             try:
-                status, payload = _reply(scripts, json.loads(raw or b"{}"), n, self.path, default)
+                status, payload = _reply(by_tag, json.loads(raw or b"{}"), n, self.path, default)
             except (ValueError, AttributeError):
                 status, payload = 400, {"error": {"message": "the scripted demo model got a malformed request"}}
             data = json.dumps(payload).encode()

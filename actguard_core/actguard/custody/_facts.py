@@ -20,8 +20,8 @@ This module also keeps the registry of which tools prove which kind, used to tel
 
 from __future__ import annotations
 
-import threading
 import sys
+import threading
 from typing import Any
 
 __all__ = ["FactTypeError", "canonical", "describe", "proving_tools", "register_prover"]

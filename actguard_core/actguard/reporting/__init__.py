@@ -57,8 +57,8 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
-import threading
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -202,18 +202,21 @@ def flush(timeout: float | None = None) -> bool:
     return all([sender.flush(timeout) for sender in _senders()])
 
 
-def shutdown(timeout: float | None = None) -> bool:
+def shutdown(timeout: float | None = None, *, wait: bool = True) -> bool:
     """Flush every queued sink and stop its background thread; also runs at interpreter exit.
 
     Args:
         timeout: most seconds to wait in all; ``None`` gives each sink its own ``shutdown_timeout`` (default 5 s).
             Events still unsent when the time is up are dropped (counted in the sink's ``stats()``).
+        wait: ``False`` waits for nothing (as ``timeout=0``): the spelling of actguard 0.1.15's ``shutdown(wait=)``.
 
     Returns:
         True when every queued event was delivered (or rejected by its receiver) in time.
 
     A sink that is called again after shutdown starts a new background thread.
     """
+    if not wait:
+        timeout = 0.0
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     ok = True
     for sender in _senders():

@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str) -> Any:
     # Imported when first used: sqlite3 and asyncio are most of `import actguard` otherwise.
     if name == "RedisStore":

@@ -1,4 +1,4 @@
-"""README.md's python blocks that import actguard_langchain run as written in this session (tests/readme_examples.py)."""
+"""README.md python blocks that import this adapter run as written in its session (tests/readme_examples.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from contract import require
 core = require("langchain_core")
 require("actguard_langchain")
 if int(core.__version__.split(".")[0]) < 1:
-    pytest.skip("the README's LangChain example uses create_agent (langchain >= 1.0): run at latest", allow_module_level=True)
+    pytest.skip(
+        "the README's LangChain example uses create_agent (langchain >= 1.0): run at latest", allow_module_level=True
+    )
 
 BLOCKS = readme.blocks("langchain")
 

@@ -1,4 +1,4 @@
-"""README.md's python blocks that import actguard_llamaindex run as written in this session (tests/readme_examples.py)."""
+"""README.md python blocks that import this adapter run as written in its session (tests/readme_examples.py)."""
 
 from __future__ import annotations
 
