@@ -283,6 +283,11 @@ class MaxAttemptsExceeded(ToolGuardError):
             "Do not call it again; answer with what you have."
         )
 
+    @property
+    def used(self) -> int:
+        """0.1.15's name for :attr:`attempts`."""
+        return self.attempts
+
 
 class IdempotencyError(ToolGuardError):
     """Base of the idempotency refusals. ``idempotency_key`` names the key."""
@@ -290,6 +295,11 @@ class IdempotencyError(ToolGuardError):
     def __init__(self, message: str, *, tool_name: str, idempotency_key: str) -> None:
         self.idempotency_key = idempotency_key
         super().__init__(message, tool_name=tool_name)
+
+    @property
+    def key(self) -> str:
+        """0.1.15's name for :attr:`idempotency_key`."""
+        return self.idempotency_key
 
 
 class IdempotencyInProgress(IdempotencyError):

@@ -160,3 +160,27 @@ def test_a_single_failure_kind_member_is_accepted(store: actguard.MemoryStore) -
     for _ in range(3):
         with pytest.raises(ConnectionError):
             call()
+
+
+def test_max_attempts_error_has_used(store: actguard.MemoryStore) -> None:
+    @actguard.max_attempts(calls=1)
+    def search() -> str:
+        return "ok"
+
+    with actguard.RunContext(run_id="r1"):
+        search()
+        with pytest.raises(actguard.MaxAttemptsExceeded) as caught:
+            search()
+    assert (caught.value.used, caught.value.limit) == (caught.value.attempts, 1)
+
+
+def test_idempotency_errors_have_key(store: actguard.MemoryStore) -> None:
+    @actguard.idempotent(on_duplicate="raise")
+    def refund(order_id: str, *, idempotency_key: str) -> str:
+        return f"refunded {order_id}"
+
+    with actguard.RunContext(run_id="r1"):
+        refund("o1", idempotency_key="k1")
+        with pytest.raises(actguard.DuplicateIdempotencyKey) as caught:
+            refund("o1", idempotency_key="k1")
+    assert caught.value.key == caught.value.idempotency_key == "k1"
