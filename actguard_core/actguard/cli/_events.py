@@ -153,9 +153,7 @@ def run_events(path: str) -> int:
     print(f"{result.events} {noun} in {'standard input' if path == '-' else path}\n")
     print(render(result))
     if problems.bad:
-        print(
-            f"\nactguard events: skipped {_line_numbers(problems.bad)}: not a JSON event object", file=sys.stderr
-        )
+        print(f"\nactguard events: skipped {_line_numbers(problems.bad)}: not a JSON event object", file=sys.stderr)
     if problems.unknown_version:
         from actguard.reporting import ENVELOPE_VERSION
 

@@ -20,7 +20,6 @@ Kinds (:data:`FAILURE_KINDS`) and how an exception is classified, first match wi
 from __future__ import annotations
 
 import concurrent.futures
-import socket
 import sys
 from typing import Literal
 
@@ -66,7 +65,6 @@ _NAME_HINTS: tuple[tuple[str, FailureKind], ...] = (
 
 _BUILTINS: tuple[tuple[type[BaseException], FailureKind], ...] = (
     (ConnectionError, "transport"),
-    (socket.gaierror, "transport"),
     (PermissionError, "auth"),
     (FileNotFoundError, "not_found"),
     (FileExistsError, "conflict"),
@@ -121,6 +119,9 @@ def failure_kind(exc: BaseException) -> FailureKind:
         for hint, hinted in _NAME_HINTS:
             if hint in lowered:
                 return hinted
+    socket = sys.modules.get("socket")  # a gaierror exists only once socket is imported (not imported here: it is slow)
+    if socket is not None and isinstance(exc, socket.gaierror):
+        return "transport"
     for builtin, kind in _BUILTINS:
         if isinstance(exc, builtin):
             return kind
