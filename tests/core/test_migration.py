@@ -28,7 +28,7 @@ def test_configure_takes_the_events_file_as_a_keyword(tmp_path: Path) -> None:
     config = actguard.configure(events_file=str(path), agent_id="support-bot")
     assert config is not None and config.events_file == str(path) and config.agent_id == "support-bot"
     reporting.emit("tool_guard", "rate_limit", "allowed", tool="t")
-    assert actguard.shutdown(10)
+    actguard.configure(None)  # closes the file sink, delivering what it queued
     (event,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert (event["agent_id"], event["name"]) == ("support-bot", "rate_limit")
 
@@ -62,10 +62,20 @@ def test_configure_refuses_a_configuration_and_keywords_together() -> None:
 
 
 # -- shutdown(wait=) -----------------------------------------------------------------------------------------------
-def test_shutdown_wait_false_returns_without_waiting(tmp_path: Path) -> None:
-    actguard.configure(events_file=str(tmp_path / "e.jsonl"))
+def test_shutdown_wait_false_is_a_zero_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0.1.15's shutdown(wait=False) returned at once: here it gives the senders no time (timeout=0)."""
+    given: list[float | None] = []
+
+    class Sender:
+        def close(self, timeout: float | None) -> bool:
+            given.append(timeout)
+            return True
+
+    monkeypatch.setattr(reporting, "_senders", lambda: [Sender()])
+    assert actguard.shutdown(wait=False)
     assert actguard.shutdown(wait=True)
-    assert isinstance(actguard.shutdown(wait=False), bool)
+    assert actguard.shutdown(5, wait=False)
+    assert given[0] == 0.0 and given[1] is None and given[2] == 0.0
 
 
 # -- error attributes ----------------------------------------------------------------------------------------------
