@@ -16,7 +16,6 @@ from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current
 
 # core context and state
 from actguard.context import (
-    ContextThreadPoolExecutor,
     RunContext,
     Session,
     bind_context,
@@ -57,16 +56,18 @@ from actguard.stores import MemoryStore, Store, get_default_store, set_default_s
 
 if TYPE_CHECKING:
     from actguard.config import configure
+    from actguard.context import ContextThreadPoolExecutor
     from actguard.reporting import HttpSink, JsonlSink
     from actguard.stores import RedisStore, SQLiteStore
 
     __version__: str
 
 # Imported on first use, so that `import actguard` stays fast: the version lookup (importlib.metadata), the sinks
-# (http.client, ssl) and configure() which makes them, and the SQLite / Redis stores (sqlite3, asyncio) cost more
-# than the rest together.
+# (http.client, ssl) and configure() which makes them, the SQLite / Redis stores (sqlite3, asyncio) and the thread
+# pool (concurrent.futures, logging) cost more than the rest together.
 _LAZY = {
     "configure": "actguard.config",
+    "ContextThreadPoolExecutor": "actguard.context",
     "HttpSink": "actguard.reporting",
     "JsonlSink": "actguard.reporting",
     "RedisStore": "actguard.stores",

@@ -12,11 +12,13 @@ import contextvars
 import functools
 import json
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from actguard.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from actguard._executor import ContextThreadPoolExecutor
 
 __all__ = [
     "ContextThreadPoolExecutor",
@@ -184,12 +186,14 @@ def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
     return bound
 
 
-class ContextThreadPoolExecutor(ThreadPoolExecutor):
-    """A ThreadPoolExecutor whose tasks run in a copy of the submitter's context (run, session and budget)."""
+def __getattr__(name: str) -> Any:
+    # ContextThreadPoolExecutor lives in its own module: concurrent.futures (and the logging it imports) would
+    # otherwise be a good part of `import actguard`, for the users of a thread pool only.
+    if name == "ContextThreadPoolExecutor":
+        from actguard._executor import ContextThreadPoolExecutor
 
-    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
+        return ContextThreadPoolExecutor
+    raise AttributeError(f"module 'actguard.context' has no attribute {name!r}")
 
 
 def _new_run_id() -> str:

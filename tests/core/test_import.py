@@ -20,6 +20,8 @@ DEFERRED = {
     "redis": "RedisStore",
     "uuid": "a RunContext without run_id",
     "socket": "the HTTP sink",
+    "concurrent.futures": "ContextThreadPoolExecutor",
+    "logging": "a store failing open, the queued sinks",
     "actguard.config": "configure()",
     "actguard.reporting._sender": "the queued sinks",
     "actguard.budget.providers.openai": "the OpenAI SDK, once imported",

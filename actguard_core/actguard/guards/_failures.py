@@ -19,7 +19,6 @@ Kinds (:data:`FAILURE_KINDS`) and how an exception is classified, first match wi
 
 from __future__ import annotations
 
-import concurrent.futures
 import sys
 from typing import Literal
 
@@ -46,6 +45,7 @@ if sys.version_info >= (3, 11):
     _TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError,)
 else:  # pragma: no cover - Python 3.10
     import asyncio
+    import concurrent.futures
 
     _TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
 
