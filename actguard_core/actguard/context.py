@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import json
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -132,6 +131,8 @@ class Session:
                     raise ConfigError(f"session(scope=...) must map str to str; got {key!r}: {value!r}")
         self.session_id = session_id
         self.scope: dict[str, str] = dict(sorted((scope or {}).items()))
+        import json  # here: the first session pays for it, not `import actguard`
+
         self.namespace: str = json.dumps([session_id, list(self.scope.items())])
         self._token: contextvars.Token[Session | None] | None = None
 
