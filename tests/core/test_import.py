@@ -6,7 +6,7 @@ interpreter. `python -X importtime -c "import actguard"` shows the time.
 
 from __future__ import annotations
 
-import json
+import ast
 import subprocess
 import sys
 
@@ -33,9 +33,9 @@ DEFERRED = {
 
 
 def _loaded_after(code: str) -> list[str]:
-    probe = f"import sys\n{code}\nimport json\nprint(json.dumps([m for m in {list(DEFERRED)!r} if m in sys.modules]))"
+    probe = f"import sys\n{code}\nloaded = [m for m in {list(DEFERRED)!r} if m in sys.modules]\nprint(repr(loaded))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    return list(json.loads(out.stdout.splitlines()[-1]))
+    return list(ast.literal_eval(out.stdout.splitlines()[-1]))
 
 
 def test_import_actguard_loads_none_of_the_deferred_modules() -> None:
