@@ -1,7 +1,8 @@
 """Task runner: lint, typecheck, core tests, and one session per framework x (lowest, latest).
 
-Run everything with ``python -m nox``; one session with ``python -m nox -s tests``.
-Each framework gets its own virtualenv because their pins conflict (see DESIGN).
+Run everything with ``python -m nox``; one session with ``python -m nox -s tests``. ``bench`` (the benchmarks against
+their peer libraries) is not part of the default run: ``python -m nox -s bench``.
+Each framework gets its own virtualenv because their pins conflict (docs/DESIGN.md, "Layout").
 Interpreters cannot be downloaded here, so every session uses the Python running nox.
 """
 
@@ -165,3 +166,22 @@ def otel(session: nox.Session, version: str) -> None:
     """actguard.otel's spans and metrics (tests/otel) with the lowest supported or the latest OpenTelemetry."""
     session.install("-e", ".[otel]", *TEST_DEPS, "openai>=1.66", *OTEL[version])
     session.run("pytest", "tests/otel", *session.posargs)
+
+
+# The core benchmarks (benchmarks/*.py but the adapters'), each against the peers it names in benchmarks/_peers.py.
+# The adapter benchmarks need their framework: run them with the framework session's venv (see the README).
+CORE_BENCHMARKS = ["guards.py", "custody.py", "events.py", "budget.py", "stores.py"]
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """The core benchmarks against their peer libraries (limits, pybreaker, tenacity, cachetools...), in one venv."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    from _peers import BENCH_PEERS
+
+    session.install("-e", ".[redis]", *BENCH_PEERS)
+    for script in session.posargs or CORE_BENCHMARKS:
+        session.run("python", f"benchmarks/{script}")

@@ -23,13 +23,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import openai
-from genai_prices import Usage, calc_price
+from _peers import require
 
-from actguard import BudgetGuard, prices
-from actguard.budget import providers
-from actguard.budget._meter import CallInfo
-from actguard.budget.providers.openai import _chat_result
+require("benchmarks/budget.py", {"openai": "openai"})
+
+import openai  # noqa: E402
+from genai_prices import Usage, calc_price  # noqa: E402
+
+from actguard import BudgetGuard, prices  # noqa: E402
+from actguard.budget import providers  # noqa: E402
+from actguard.budget._meter import CallInfo  # noqa: E402
+from actguard.budget.providers.openai import _chat_result  # noqa: E402
 
 CALLS = 300  # calls per round
 ROUNDS = 30

@@ -25,13 +25,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cachetools
-import circuitbreaker
-import limits
-import pybreaker
-import tenacity
+from _peers import require
 
-import actguard
+require(
+    "benchmarks/guards.py",
+    {
+        "cachetools": "cachetools",
+        "circuitbreaker": "circuitbreaker",
+        "limits": "limits",
+        "pybreaker": "pybreaker",
+        "tenacity": "tenacity",
+    },
+)
+
+import cachetools  # noqa: E402
+import circuitbreaker  # noqa: E402
+import limits  # noqa: E402
+import pybreaker  # noqa: E402
+import tenacity  # noqa: E402
+
+import actguard  # noqa: E402
 
 N = 2_000  # calls per round (short rounds, many of them: the best round is the least disturbed)
 ROUNDS = 100

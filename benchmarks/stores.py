@@ -27,15 +27,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
-from limits import RateLimitItemPerMinute
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
+from _peers import require
 
-import actguard
+require("benchmarks/stores.py", {"redis": "redis", "limits": "limits[redis]"}, binaries=("redis-server",))
+
+import redis  # noqa: E402
+from limits import RateLimitItemPerMinute  # noqa: E402
+from limits.storage import RedisStorage  # noqa: E402
+from limits.strategies import MovingWindowRateLimiter  # noqa: E402
+
+import actguard  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core" / "stores"))
-from redis_server import RedisServer  # the tests' launcher: no persistence, free port
+from redis_server import RedisServer  # the tests' launcher: no persistence, free port  # noqa: E402
 
 CALLS = 1_000
 ROUNDS = 25

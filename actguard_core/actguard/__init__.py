@@ -7,18 +7,15 @@ Spend caps (:class:`BudgetGuard`), tool guards (:func:`rate_limit`, :func:`circu
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
 from actguard import reporting
 
 # spend
 from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current_budget, prices
-from actguard.config import configure
 
 # core context and state
 from actguard.context import (
-    ContextThreadPoolExecutor,
     RunContext,
     Session,
     bind_context,
@@ -47,13 +44,54 @@ from actguard.exceptions import (
     UnknownModelPriceError,
 )
 from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
-from actguard.reporting import HttpSink, JsonlSink, shutdown
-from actguard.stores import MemoryStore, RedisStore, SQLiteStore, Store, get_default_store, set_default_store
+from actguard.guards.failure_kinds import (
+    FAIL_ON_DEFAULT,
+    FAIL_ON_INFRA_ONLY,
+    FAIL_ON_STRICT,
+    IGNORE_ON_DEFAULT,
+    FailureKind,
+)
+from actguard.reporting import shutdown
+from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
-try:
-    __version__ = _version("actguard")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from actguard.config import configure
+    from actguard.context import ContextThreadPoolExecutor
+    from actguard.reporting import HttpSink, JsonlSink
+    from actguard.stores import RedisStore, SQLiteStore
+
+    __version__: str
+
+# Imported on first use, so that `import actguard` stays fast: the version lookup (importlib.metadata), the sinks
+# (http.client, ssl) and configure() which makes them, the SQLite / Redis stores (sqlite3, asyncio) and the thread
+# pool (concurrent.futures, logging) cost more than the rest together.
+_LAZY = {
+    "configure": "actguard.config",
+    "ContextThreadPoolExecutor": "actguard.context",
+    "HttpSink": "actguard.reporting",
+    "JsonlSink": "actguard.reporting",
+    "RedisStore": "actguard.stores",
+    "SQLiteStore": "actguard.stores",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("actguard")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+            value = "0.0.0"
+    elif name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'actguard' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ActGuardError",
@@ -65,8 +103,13 @@ __all__ = [
     "ConfigError",
     "ContextThreadPoolExecutor",
     "DuplicateIdempotencyKey",
+    "FAIL_ON_DEFAULT",
+    "FAIL_ON_INFRA_ONLY",
+    "FAIL_ON_STRICT",
+    "FailureKind",
     "GuardError",
     "HttpSink",
+    "IGNORE_ON_DEFAULT",
     "IdempotencyError",
     "IdempotencyInProgress",
     "IdempotencyOutcomeUnknown",

@@ -48,7 +48,7 @@ from typing import Any, Final
 
 from actguard import reporting
 from actguard.exceptions import ActGuardWarning, ConfigError
-from actguard.reporting import HttpSink, JsonlSink, QueuedSink, SenderOptions
+from actguard.reporting import QueuedSink, SenderOptions
 from actguard.stores import Store, set_default_store
 
 __all__ = ["ENV_VAR", "Config", "configure", "current_config"]
@@ -88,6 +88,7 @@ def configure(
     config: str | os.PathLike[str] | Mapping[str, Any] | _Unset | None = _UNSET,
     *,
     store: Store | _Unset | None = _UNSET,
+    **settings: Any,
 ) -> Config | None:
     """Configure event reporting (and, with ``store=``, the default store).
 
@@ -96,6 +97,8 @@ def configure(
             clears the configuration; not given: read ``ACTGUARD_CONFIG`` (unless only ``store`` is given).
         store: make this the default store of every guard without its own (as :func:`actguard.set_default_store`);
             ``None`` goes back to a fresh in-process MemoryStore; not given: leave the store alone.
+        **settings: the keys of the module docs as keyword arguments, instead of ``config``:
+            ``configure(events_file="events.jsonl")``, ``configure(gateway_url=..., api_key=..., agent_id=...)``.
 
     Returns:
         The configuration now in force, or None when cleared (or when only ``store`` was given and none is set).
@@ -104,6 +107,8 @@ def configure(
         ConfigError: the input is malformed (bad base64, bad JSON, a missing file, a bad value, ``ACTGUARD_CONFIG``
             unset when read); nothing is changed then.
     """
+    if settings:
+        config = _from_keywords(config, settings)
     new: tuple[Config, list[QueuedSink]] | _Unset | None
     if config is _UNSET and not isinstance(store, _Unset):
         new = _UNSET  # only the store
@@ -129,6 +134,17 @@ def configure(
         return None
     _apply(*new)
     return new[0]
+
+
+def _from_keywords(config: object, settings: dict[str, Any]) -> dict[str, Any]:
+    if config is not _UNSET:
+        raise ConfigError("configure() takes a configuration (file, JSON, dict) or keyword arguments, not both")
+    unknown = sorted(key for key in settings if key not in _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"configure(): unknown keyword argument(s) {', '.join(unknown)}; known: {', '.join(_KNOWN_KEYS)}"
+        )
+    return settings
 
 
 def current_config() -> Config | None:
@@ -241,6 +257,8 @@ def _validate(data: Any, form: str) -> tuple[Config, list[QueuedSink]]:
     if gateway_url is not None and api_key is None:
         raise ConfigError(f"{form}: 'gateway_url' is set but 'api_key' is missing")
     options = {key: data[key] for key in _OPTION_NAMES if key in data}
+    from actguard.reporting import HttpSink, JsonlSink  # imported when used: http.client and ssl are slow to import
+
     try:
         sender_options = SenderOptions(**options)
         sinks: list[QueuedSink] = []

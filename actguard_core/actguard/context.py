@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import json
-import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from actguard.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from actguard._executor import ContextThreadPoolExecutor
 
 __all__ = [
     "ContextThreadPoolExecutor",
@@ -53,7 +53,7 @@ class RunContext:
             raise ConfigError(f"RunContext(run_id=...) must be a non-empty str or None, got {run_id!r}")
         if user_id is not None and not isinstance(user_id, str):
             raise ConfigError(f"RunContext(user_id=...) must be a str or None, got {user_id!r}")
-        self.run_id: str = run_id if run_id is not None else uuid.uuid4().hex
+        self.run_id: str = run_id if run_id is not None else _new_run_id()
         self.user_id = user_id
         self._token: contextvars.Token[RunContext | None] | None = None
 
@@ -131,6 +131,8 @@ class Session:
                     raise ConfigError(f"session(scope=...) must map str to str; got {key!r}: {value!r}")
         self.session_id = session_id
         self.scope: dict[str, str] = dict(sorted((scope or {}).items()))
+        import json  # here: the first session pays for it, not `import actguard`
+
         self.namespace: str = json.dumps([session_id, list(self.scope.items())])
         self._token: contextvars.Token[Session | None] | None = None
 
@@ -185,9 +187,17 @@ def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
     return bound
 
 
-class ContextThreadPoolExecutor(ThreadPoolExecutor):
-    """A ThreadPoolExecutor whose tasks run in a copy of the submitter's context (run, session and budget)."""
+def __getattr__(name: str) -> Any:
+    # ContextThreadPoolExecutor lives in its own module: concurrent.futures (and the logging it imports) would
+    # otherwise be a good part of `import actguard`, for the users of a thread pool only.
+    if name == "ContextThreadPoolExecutor":
+        from actguard._executor import ContextThreadPoolExecutor
 
-    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
+        return ContextThreadPoolExecutor
+    raise AttributeError(f"module 'actguard.context' has no attribute {name!r}")
+
+
+def _new_run_id() -> str:
+    import uuid  # here: uuid imports platform, a few ms of `import actguard` for runs that mostly have ids
+
+    return uuid.uuid4().hex

@@ -25,6 +25,7 @@ limit and the observed value. :meth:`ActGuardError.to_prompt` gives text a model
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 __all__ = [
@@ -141,6 +142,28 @@ class BudgetExceededError(ActGuardError):
     def to_prompt(self) -> str:
         return f"Stop: the {self.limit_type} budget for this request is spent ({self}). Do not call more tools."
 
+    # The attribute names of actguard 0.1.15, kept for code written against it. Each is the limit or usage of the
+    # kind that was crossed, and None for the other kind (this error reports only the limit it is about).
+    @property
+    def tokens_used(self) -> int | None:
+        """0.1.15's name: the tokens used, when the token limit was crossed (else None)."""
+        return int(self.used) if self.limit_type == "token" else None
+
+    @property
+    def usd_used(self) -> float | None:
+        """0.1.15's name: the USD used, when the USD limit was crossed (else None)."""
+        return self.used if self.limit_type == "usd" else None
+
+    @property
+    def token_limit(self) -> int | None:
+        """0.1.15's name: the token limit, when it was the one crossed (else None)."""
+        return int(self.limit) if self.limit_type == "token" else None
+
+    @property
+    def usd_limit(self) -> float | None:
+        """0.1.15's name: the USD limit, when it was the one crossed (else None)."""
+        return self.limit if self.limit_type == "usd" else None
+
 
 class GuardError(ActGuardError):
     """A chain-of-custody refusal.
@@ -193,15 +216,25 @@ class RateLimitExceeded(ToolGuardError):
         self.scope_value = scope_value
         scope = f" for {scope_value!r}" if scope_value is not None else ""
         super().__init__(
-            f"rate limit of {tool_name!r} reached{scope}: {limit} calls per {period:g}s; retry in {retry_after:.2f}s",
+            f"rate limit of {tool_name!r} reached{scope}: {_calls(limit)} per {period:g}s; retry in {retry_after:.2f}s",
             tool_name=tool_name,
         )
 
     def to_prompt(self) -> str:
         return (
-            f"Tool {self.tool_name!r} is rate limited ({self.limit} calls per {self.period:g}s). "
+            f"Tool {self.tool_name!r} is rate limited ({_calls(self.limit)} per {self.period:g}s). "
             f"Retry after {self.retry_after:.0f}s or continue without it."
         )
+
+    @property
+    def func_name(self) -> str:
+        """0.1.15's name for :attr:`tool_name`."""
+        return self.tool_name
+
+    @property
+    def max_calls(self) -> int:
+        """0.1.15's name for :attr:`limit`."""
+        return self.limit
 
 
 class CircuitOpenError(ToolGuardError):
@@ -211,6 +244,7 @@ class CircuitOpenError(ToolGuardError):
         self.dependency_name = dependency_name
         self.retry_after = retry_after
         self.failures = failures
+        self._raised_at = time.time()
         super().__init__(
             f"circuit {dependency_name!r} is open after {failures} consecutive failures; retry in {retry_after:.2f}s",
             tool_name=tool_name or dependency_name,
@@ -221,6 +255,11 @@ class CircuitOpenError(ToolGuardError):
             f"The dependency {self.dependency_name!r} is failing and temporarily disabled. "
             f"Retry after {self.retry_after:.0f}s or use another approach."
         )
+
+    @property
+    def reset_at(self) -> float:
+        """0.1.15's field: the Unix time (``time.time()``) when a call may be tried again (raised + retry_after)."""
+        return self._raised_at + self.retry_after
 
 
 class ToolTimeoutError(ToolGuardError, TimeoutError):
@@ -249,6 +288,11 @@ class MaxAttemptsExceeded(ToolGuardError):
             "Do not call it again; answer with what you have."
         )
 
+    @property
+    def used(self) -> int:
+        """0.1.15's name for :attr:`attempts`."""
+        return self.attempts
+
 
 class IdempotencyError(ToolGuardError):
     """Base of the idempotency refusals. ``idempotency_key`` names the key."""
@@ -256,6 +300,11 @@ class IdempotencyError(ToolGuardError):
     def __init__(self, message: str, *, tool_name: str, idempotency_key: str) -> None:
         self.idempotency_key = idempotency_key
         super().__init__(message, tool_name=tool_name)
+
+    @property
+    def key(self) -> str:
+        """0.1.15's name for :attr:`idempotency_key`."""
+        return self.idempotency_key
 
 
 class IdempotencyInProgress(IdempotencyError):
@@ -295,3 +344,7 @@ class IdempotencyOutcomeUnknown(IdempotencyError):
 
 class ActGuardWarning(UserWarning):
     """Something is wrong but nothing is refused: an unknown configure() key, events dropped by the reporter."""
+
+
+def _calls(n: int) -> str:
+    return "1 call" if n == 1 else f"{n} calls"

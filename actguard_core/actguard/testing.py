@@ -1,4 +1,4 @@
-"""Helpers for testing code that uses actguard: a fake clock, event capture.
+"""Helpers for testing code that uses actguard: a fake clock, event capture, a scripted model on loopback.
 
 Example::
 
@@ -19,13 +19,18 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from actguard.exceptions import ConfigError
 
-__all__ = ["CapturedEvents", "FakeClock", "capture_events"]
+__all__ = ["CapturedEvents", "FakeClock", "capture_events", "scripted_model"]
+
+# What scripted_model() sets: the OpenAI SDK reads OPENAI_BASE_URL / OPENAI_API_KEY (and so do the frameworks built
+# on it); LlamaIndex's OpenAI LLM reads OPENAI_API_BASE; the OpenAI Agents SDK would export traces to the real API.
+_SCRIPTED_ENV = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_AGENTS_DISABLE_TRACING")
 
 
 class FakeClock:
@@ -95,3 +100,46 @@ def capture_events() -> Iterator[CapturedEvents]:
         yield events
     finally:
         reporting.remove_sink(sink)
+
+
+@contextlib.contextmanager
+def scripted_model() -> Iterator[str]:
+    """Serve a scripted OpenAI-compatible model on 127.0.0.1 and point the OpenAI SDK at it, for the block.
+
+    Inside the block ``OPENAI_BASE_URL`` (and ``OPENAI_API_BASE``) is the model's URL and ``OPENAI_API_KEY`` a
+    placeholder, so code that builds an OpenAI client, or a framework model on top of one, talks to the scripted
+    model: no network, no key. Every conversation gets a short answer with token usage (Chat Completions and the
+    Responses API), which ``BudgetGuard`` meters like a real one. The variables are restored on exit. Not
+    thread-safe with other code changing those variables. From a shell: ``actguard scripted-model``.
+
+    Example::
+
+        import openai
+        from actguard import BudgetGuard
+        from actguard.testing import scripted_model
+
+        with scripted_model(), BudgetGuard(usd_limit=0.05) as guard:
+            openai.OpenAI().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+        assert guard.tokens_used > 0
+
+    Yields:
+        The model's OpenAI ``base_url``.
+    """
+    from actguard.cli._scripted_model import serve
+
+    saved = {name: os.environ.get(name) for name in _SCRIPTED_ENV}
+    with serve() as base_url:
+        os.environ.update(
+            OPENAI_BASE_URL=base_url,
+            OPENAI_API_BASE=base_url,
+            OPENAI_API_KEY="scripted",
+            OPENAI_AGENTS_DISABLE_TRACING="1",
+        )
+        try:
+            yield base_url
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

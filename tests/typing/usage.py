@@ -64,3 +64,18 @@ with BudgetGuard(user_id="alice", usd_limit=0.05) as guard, RunContext() as run:
     assert_type(guard.usd_used, float)
     assert_type(guard.tokens_used, int)
     assert_type(run.run_id, str)
+
+
+def lazily_imported_names_keep_their_types(error: actguard.BudgetExceededError) -> None:
+    """Names `import actguard` loads on first use (module __getattr__) are still typed for the checker."""
+    assert_type(actguard.__version__, str)
+    assert_type(actguard.SQLiteStore(":memory:"), actguard.SQLiteStore)
+    assert_type(actguard.JsonlSink("events.jsonl"), actguard.JsonlSink)
+    assert_type(actguard.configure(events_file="events.jsonl"), actguard.config.Config | None)
+    with actguard.ContextThreadPoolExecutor(2) as pool:
+        assert_type(pool.submit(slow).result(), int)
+    # actguard 0.1.15's names
+    assert_type(error.tokens_used, int | None)
+    kinds: frozenset[actguard.FailureKind] = actguard.FAIL_ON_DEFAULT | {actguard.FailureKind.TRANSPORT}
+    actguard.circuit_breaker(name="dep", fail_on=kinds)
+    actguard.shutdown(wait=False)

@@ -21,8 +21,6 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from actguard.budget._usage import LLMUsage
@@ -209,6 +207,9 @@ def _resolve(model: str, provider: str | None) -> ModelPrice | None:
 
 
 def _genai_price(model: str, provider: str | None) -> ModelPrice | None:
+    # Imported here, with genai-prices (which imports them too): not a cost of `import actguard`.
+    from datetime import datetime, timezone
+
     from genai_prices import data_snapshot
 
     try:
@@ -222,6 +223,8 @@ _KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 
 
 def _convert(gp: Any) -> ModelPrice:
+    from decimal import Decimal  # genai-prices' prices are Decimals; it has imported decimal already
+
     values = {key: getattr(gp, key, None) for key in _KEYS}
     starts = sorted({tier.start for v in values.values() if v is not None and _is_tiered(v) for tier in v.tiers})
 

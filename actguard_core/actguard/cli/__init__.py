@@ -3,6 +3,8 @@
 - ``actguard demo [--live] [--model M] [--events-file FILE]``: an offline support agent showing every guard at work.
 - ``actguard prices MODEL [--input N] [--output N] [--cached N]``: the price actguard uses and the cost of that usage.
 - ``actguard events FILE``: a summary of a JSONL event file per user, tool and outcome.
+- ``actguard scripted-model [--port N]``: a scripted OpenAI-compatible model on 127.0.0.1, to try examples offline.
+- ``actguard --version``.
 
 Exit codes: 0 success, 1 a runtime failure (unknown model, unreadable file), 2 bad arguments (argparse's usage).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +32,7 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actguard", description="Runtime guardrails for LLM agents.")
+    parser.add_argument("--version", action="version", version=f"actguard {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run an offline support agent that shows each guard at work")
@@ -52,7 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="summarise a JSONL event file per user, tool and outcome")
     events.add_argument("file", help="a JSONL file written by actguard's file sink ('-' for standard input)")
+
+    model = commands.add_parser(
+        "scripted-model", help="serve a scripted OpenAI-compatible model on 127.0.0.1 (no network, no key)"
+    )
+    model.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default: %(default)s; 0: any)")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def _version() -> str:
+    import actguard
+
+    return actguard.__version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,6 +106,25 @@ def _run(args: argparse.Namespace) -> int:
         from actguard.cli._events import run_events
 
         return run_events(args.file)
+    if args.command == "scripted-model":
+        return _run_scripted_model(args.port)
     from actguard.cli._demo import run_demo
 
     return run_demo(live=args.live, model=args.model, events_file=args.events_file)
+
+
+def _run_scripted_model(port: int) -> int:
+    from actguard.cli._scripted_model import serve
+
+    try:
+        with serve(port=port) as base_url:
+            print(f"actguard's scripted model is serving the OpenAI API on {base_url} (Ctrl-C stops it).", flush=True)
+            print("Point the OpenAI SDK (and the frameworks built on it) at it, in another shell:", flush=True)
+            print(f"  export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=scripted", flush=True)
+            threading.Event().wait()
+    except OSError as exc:
+        print(f"actguard scripted-model: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

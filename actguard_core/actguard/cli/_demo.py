@@ -146,7 +146,9 @@ def run_demo(*, live: bool, model: str, events_file: str | None = None) -> int:
     actguard.set_default_store(actguard.MemoryStore(clock=clock))
     try:
         with contextlib.ExitStack() as stack:
-            base_url = None if live else stack.enter_context(serve({c.request: c.script for c in CONVERSATIONS}))
+            base_url = (
+                None if live else stack.enter_context(serve({c.request: c.script for c in CONVERSATIONS}, default=None))
+            )
             client = _client(live, base_url)
             stack.callback(client.close)  # before the scripted model stops: no connection left open
             events = stack.enter_context(capture_events())

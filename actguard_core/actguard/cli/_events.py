@@ -89,28 +89,46 @@ def render(result: Tally) -> str:
     )
 
 
-def _read(lines: TextIO, result: Tally) -> int:
-    bad = 0
-    for raw in lines:
+@dataclass
+class _Problems:
+    """Line numbers (1-based) of the lines that were skipped, and of the events of an unknown envelope version."""
+
+    bad: list[int] = field(default_factory=list)
+    unknown_version: list[int] = field(default_factory=list)
+
+
+def _read(lines: TextIO, result: Tally) -> _Problems:
+    from actguard.reporting import ENVELOPE_VERSION
+
+    problems = _Problems()
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             event: Any = json.loads(raw)
         except json.JSONDecodeError:
-            bad += 1
+            problems.bad.append(number)
             continue
-        if isinstance(event, dict):
-            result.add(event)
-        else:
-            bad += 1
-    return bad
+        if not isinstance(event, dict):
+            problems.bad.append(number)
+            continue
+        if event.get("v") != ENVELOPE_VERSION:
+            problems.unknown_version.append(number)
+        result.add(event)
+    return problems
+
+
+def _line_numbers(numbers: list[int], most: int = 10) -> str:
+    shown = ", ".join(str(n) for n in numbers[:most])
+    more = f" and {len(numbers) - most} more" if len(numbers) > most else ""
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}{more}"
 
 
 def summarise(lines: TextIO) -> tuple[Counter[tuple[str, str, str, str]], dict[str, float], int]:
     """Read a JSONL event stream: counts per (user, tool, name, outcome) of the guard decisions, LLM spend in USD per
     user, and the number of lines that were not event objects."""
     result = Tally()
-    bad = _read(lines, result)
+    bad = len(_read(lines, result).bad)
     counts: Counter[tuple[str, str, str, str]] = Counter()
     for (user, tool, name), outcomes in result.decisions.items():
         for outcome, n in outcomes.items():
@@ -123,16 +141,26 @@ def run_events(path: str) -> int:
     result = Tally()
     try:
         if path == "-":
-            bad = _read(sys.stdin, result)
+            problems = _read(sys.stdin, result)
         else:
             with open(path, encoding="utf-8") as fh:
-                bad = _read(fh, result)
+                problems = _read(fh, result)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"actguard events: cannot read {path!r}: {reason}", file=sys.stderr)
         return 1
-    print(f"{result.events} events in {'standard input' if path == '-' else path}\n")
+    noun = "event" if result.events == 1 else "events"
+    print(f"{result.events} {noun} in {'standard input' if path == '-' else path}\n")
     print(render(result))
-    if bad:
-        print(f"\n{bad} line(s) were not JSON event objects and were skipped", file=sys.stderr)
+    if problems.bad:
+        print(f"\nactguard events: skipped {_line_numbers(problems.bad)}: not a JSON event object", file=sys.stderr)
+    if problems.unknown_version:
+        from actguard.reporting import ENVELOPE_VERSION
+
+        print(
+            f"\nactguard events: warning: {_line_numbers(problems.unknown_version)}: an envelope version other than "
+            f"{ENVELOPE_VERSION} (the one this actguard reads); counted as version {ENVELOPE_VERSION}, which may "
+            "misread them: summarise them with the actguard that wrote them",
+            file=sys.stderr,
+        )
     return 0

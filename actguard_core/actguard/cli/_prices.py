@@ -44,6 +44,11 @@ def run_prices(model: str, provider: str | None, input_tokens: int, output_token
             cached_input_tokens=cached,
             output_tokens=output_tokens,
         )
-        print(f"usage:          {input_tokens} input tokens ({cached} cached), {output_tokens} output tokens")
+        usage_text = f"{_tokens(input_tokens, 'input')} ({cached} cached), {_tokens(output_tokens, 'output')}"
+        print(f"usage:          {usage_text}")
         print(f"cost:           ${price.cost(usage):.6f}")
     return 0
+
+
+def _tokens(n: int, kind: str) -> str:
+    return f"{n} {kind} token{'' if n == 1 else 's'}"

@@ -20,8 +20,8 @@ This module also keeps the registry of which tools prove which kind, used to tel
 
 from __future__ import annotations
 
+import sys
 import threading
-import uuid
 from typing import Any
 
 __all__ = ["FactTypeError", "canonical", "describe", "proving_tools", "register_prover"]
@@ -46,7 +46,8 @@ def canonical(value: Any) -> str:
         return str.__str__(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return _int_text(int(value))
-    if isinstance(value, uuid.UUID):
+    uuid = sys.modules.get("uuid")  # a UUID exists only once uuid is imported; importing it here would cost more
+    if uuid is not None and isinstance(value, uuid.UUID):
         return str(value)
     raise FactTypeError(f"{describe(value)} is not an id: accepted are str, int (not bool) and uuid.UUID")
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from actguard.custody._extract import _is_collection
@@ -30,7 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = ["BlockRegex", "RequireFact", "Rule", "Threshold"]
 
-_NUMBER = (int, float, Decimal, Fraction)
+
+def _is_number(value: Any) -> bool:
+    """An int, float, Decimal or Fraction (a Decimal or Fraction exists only once its module is imported, so those
+    modules are looked up, not imported: they would be a tenth of `import actguard`)."""
+    if isinstance(value, (int, float)):
+        return True
+    decimal, fractions = sys.modules.get("decimal"), sys.modules.get("fractions")
+    return (decimal is not None and isinstance(value, decimal.Decimal)) or (
+        fractions is not None and isinstance(value, fractions.Fraction)
+    )
+
+
 _SHOWN = 5  # values named in one message
 
 
@@ -195,9 +205,10 @@ class RequireFact(Rule):
 def _bound(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, _NUMBER) or value != value or not math.isfinite(value):
+    if isinstance(value, bool) or not _is_number(value) or value != value or not math.isfinite(value):
         raise ConfigError(f"Threshold({name}=...) must be a finite number or None, got {value!r}")
-    return value  # type: ignore[return-value]
+    bound: float = value  # a Decimal or Fraction compares with floats as it is
+    return bound
 
 
 class Threshold(Rule):
@@ -229,7 +240,7 @@ class Threshold(Rule):
         if value is None:
             return
         for item in _each(value):
-            if isinstance(item, bool) or not isinstance(item, _NUMBER) or item != item:
+            if isinstance(item, bool) or not _is_number(item) or item != item:
                 raise self._refusal(f"{self.arg} must be a number; got {describe(item)}.", item)
             if self.max is not None and item > self.max:
                 raise self._refusal(f"{self.arg} {item} is above the maximum of {self.max}.", item)

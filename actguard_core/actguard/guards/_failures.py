@@ -19,9 +19,7 @@ Kinds (:data:`FAILURE_KINDS`) and how an exception is classified, first match wi
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import socket
+import sys
 from typing import Literal
 
 __all__ = ["FAILURE_KINDS", "FailureKind", "failure_kind"]
@@ -41,7 +39,15 @@ FAILURE_KINDS: tuple[FailureKind, ...] = (
     "unknown",
 )
 
-_TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)  # distinct on 3.10
+# asyncio's and concurrent.futures' TimeoutError are the builtin one since 3.11; on 3.10 they are distinct classes
+# (asyncio is imported only there: it is most of `import actguard`'s time otherwise).
+if sys.version_info >= (3, 11):
+    _TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError,)
+else:  # pragma: no cover - Python 3.10
+    import asyncio
+    import concurrent.futures
+
+    _TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
 
 _NAME_HINTS: tuple[tuple[str, FailureKind], ...] = (
     ("timeout", "timeout"),
@@ -59,7 +65,6 @@ _NAME_HINTS: tuple[tuple[str, FailureKind], ...] = (
 
 _BUILTINS: tuple[tuple[type[BaseException], FailureKind], ...] = (
     (ConnectionError, "transport"),
-    (socket.gaierror, "transport"),
     (PermissionError, "auth"),
     (FileNotFoundError, "not_found"),
     (FileExistsError, "conflict"),
@@ -114,6 +119,9 @@ def failure_kind(exc: BaseException) -> FailureKind:
         for hint, hinted in _NAME_HINTS:
             if hint in lowered:
                 return hinted
+    socket = sys.modules.get("socket")  # a gaierror exists only once socket is imported (not imported here: it is slow)
+    if socket is not None and isinstance(exc, socket.gaierror):
+        return "transport"
     for builtin, kind in _BUILTINS:
         if isinstance(exc, builtin):
             return kind

@@ -143,7 +143,7 @@ def _parse_kinds(value: Any, arg: str) -> tuple[frozenset[str], tuple[type[BaseE
     types: list[type[BaseException]] = []
     for item in items:
         if isinstance(item, str) and item in FAILURE_KINDS:
-            kinds.add(item)
+            kinds.add(str.__str__(item))  # a plain str: a FailureKind member hashes by its name, not its value
         elif isinstance(item, type) and issubclass(item, BaseException):
             types.append(item)
         else:

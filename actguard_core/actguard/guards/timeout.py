@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import threading
 from collections.abc import Callable
@@ -82,6 +81,8 @@ def _timed_out(tool: str, limit: float) -> ToolTimeoutError:
 
 
 def _async_timeout(info: ToolInfo, limit: float) -> Any:
+    import asyncio  # here, not at the top: only coroutine tools need it, and it is most of `import actguard`
+
     fn, tool = info.fn, info.name
 
     async def async_wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -65,17 +65,19 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actguard.context import _current_run
-from actguard.reporting._http import HttpSink
-from actguard.reporting._jsonl import JsonlSink
-from actguard.reporting._queued import QueuedSink
-from actguard.reporting._sender import SenderOptions, SinkStats, all_senders
+
+if TYPE_CHECKING:
+    from actguard.reporting._http import HttpSink
+    from actguard.reporting._jsonl import JsonlSink
+    from actguard.reporting._queued import QueuedSink
+    from actguard.reporting._sender import BatchSender, SenderOptions, SinkStats
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -108,10 +110,39 @@ Subscriber = Callable[
 _sinks: tuple[Any, ...] = ()
 _envelope_sinks: tuple[Sink, ...] = ()
 _subscribers: tuple[Subscriber, ...] = ()
+
+
+# The sinks and their sender are imported when first used: the HTTP sink's http.client and ssl, and the sender's
+# dataclasses, would be most of `import actguard`, which emitting no event (or only to a callable) never needs.
+_LAZY = {
+    "HttpSink": "actguard.reporting._http",
+    "JsonlSink": "actguard.reporting._jsonl",
+    "QueuedSink": "actguard.reporting._queued",
+    "SenderOptions": "actguard.reporting._sender",
+    "SinkStats": "actguard.reporting._sender",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'actguard.reporting' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def _senders() -> list[BatchSender]:
+    """Every live background sender; none (and nothing imported) when no queued sink was ever made."""
+    sender = sys.modules.get("actguard.reporting._sender")
+    return [] if sender is None else list(sender.all_senders())
+
+
 _sinks_lock = threading.Lock()
 _agent_id: str | None = None
 _ids = itertools.count(1)
-_id_prefix = uuid.uuid4().hex[:12] + "-"
+_id_prefix = os.urandom(6).hex() + "-"
 _now = time.time
 
 
@@ -220,24 +251,27 @@ def _update_listeners() -> None:
 
 def flush(timeout: float | None = None) -> bool:
     """Deliver what every queued sink holds, waiting up to ``timeout`` seconds for each. True if all went out."""
-    return all([sender.flush(timeout) for sender in all_senders()])
+    return all([sender.flush(timeout) for sender in _senders()])
 
 
-def shutdown(timeout: float | None = None) -> bool:
+def shutdown(timeout: float | None = None, *, wait: bool = True) -> bool:
     """Flush every queued sink and stop its background thread; also runs at interpreter exit.
 
     Args:
         timeout: most seconds to wait in all; ``None`` gives each sink its own ``shutdown_timeout`` (default 5 s).
             Events still unsent when the time is up are dropped (counted in the sink's ``stats()``).
+        wait: ``False`` waits for nothing (as ``timeout=0``): the spelling of actguard 0.1.15's ``shutdown(wait=)``.
 
     Returns:
         True when every queued event was delivered (or rejected by its receiver) in time.
 
     A sink that is called again after shutdown starts a new background thread.
     """
+    if not wait:
+        timeout = 0.0
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     ok = True
-    for sender in all_senders():
+    for sender in _senders():
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         ok = sender.close(remaining) and ok
     return ok
@@ -250,7 +284,7 @@ def _set_agent_id(agent_id: str | None) -> None:
 
 def _new_id_prefix() -> None:
     global _id_prefix
-    _id_prefix = uuid.uuid4().hex[:12] + "-"
+    _id_prefix = os.urandom(6).hex() + "-"
 
 
 if hasattr(os, "register_at_fork"):

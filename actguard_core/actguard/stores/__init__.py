@@ -20,6 +20,7 @@ call and report the outage.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
 
 from actguard.exceptions import ConfigError
 from actguard.stores._base import (
@@ -32,8 +33,10 @@ from actguard.stores._base import (
     WindowDecision,
 )
 from actguard.stores.memory import MemoryStore
-from actguard.stores.redis import RedisStore
-from actguard.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from actguard.stores.redis import RedisStore
+    from actguard.stores.sqlite import SQLiteStore
 
 __all__ = [
     "BreakerDecision",
@@ -49,6 +52,20 @@ __all__ = [
     "get_default_store",
     "set_default_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported when first used: sqlite3 and asyncio are most of `import actguard` otherwise.
+    if name == "RedisStore":
+        from actguard.stores.redis import RedisStore
+
+        return RedisStore
+    if name == "SQLiteStore":
+        from actguard.stores.sqlite import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module 'actguard.stores' has no attribute {name!r}")
+
 
 _default_store: Store | None = None
 _default_lock = threading.Lock()

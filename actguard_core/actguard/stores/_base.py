@@ -19,7 +19,6 @@ max_attempts counters and chain-of-custody facts always fail closed.
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,6 @@ __all__ = [
     "refused",
 ]
 
-_log = logging.getLogger("actguard.stores")
 _T = TypeVar("_T")
 
 FailOpenKind = Literal["rate_limit", "circuit_breaker"]
@@ -156,7 +154,11 @@ class Store(ABC):
         """Fail open with ``fallback`` when ``kind`` is in :attr:`fail_open`; otherwise raise StoreUnavailable."""
         if kind not in self.fail_open:
             self._unavailable(operation, cause)
-        _log.warning("%s store unavailable during %s; %s fails open: %r", self.backend, operation, kind, cause)
+        import logging  # here: only an outage logs, and logging is a good part of `import actguard`
+
+        logging.getLogger("actguard.stores").warning(
+            "%s store unavailable during %s; %s fails open: %r", self.backend, operation, kind, cause
+        )
         emit("store", operation, "fail_open", payload={"store": self.backend, "guard": kind, "error": repr(cause)})
         return fallback
 

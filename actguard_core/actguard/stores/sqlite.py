@@ -159,7 +159,7 @@ class SQLiteStore(Store):
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             self.close()
-            self._unavailable("open", exc)
+            self._unavailable(f"open of {self.path!r}", exc)  # name the file: "unable to open" alone does not
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"

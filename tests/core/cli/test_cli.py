@@ -147,7 +147,7 @@ def test_demo_live_reports_an_api_failure_clearly() -> None:
     pytest.importorskip("openai")
     from actguard.cli._scripted_model import serve
 
-    with serve({}) as base_url:  # knows no conversation: answers 400 like an API rejecting the request
+    with serve({}, default=None) as base_url:  # knows no conversation: answers 400 like an API rejecting the request
         out = actguard_cli("demo", "--live", env=_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=base_url))
     assert out.returncode == 1
     assert "actguard demo: the OpenAI API call failed: BadRequestError" in out.stderr
@@ -174,6 +174,12 @@ def test_prices_with_usage_prints_its_cost() -> None:
     assert out.returncode == 0, out.stderr
     assert "usage: 1000000 input tokens (500000 cached), 1000 output tokens" in lines(out.stdout)
     assert f"cost: ${prices.cost_of(usage):.6f}" in lines(out.stdout)
+
+
+def test_prices_usage_of_one_token_is_singular() -> None:
+    out = actguard_cli("prices", "gpt-4o", "--input", "1", "--output", "1")
+    assert out.returncode == 0, out.stderr
+    assert "usage: 1 input token (0 cached), 1 output token" in lines(out.stdout)
 
 
 def test_prices_with_a_provider_and_long_context_tiers() -> None:
@@ -238,7 +244,19 @@ def test_events_summarises_a_file_written_by_the_jsonl_sink(tmp_path: Path) -> N
         "ben - budget_exceeded blocked 1",
         "ben refund enforce blocked 1",
     ]
-    assert "2 line(s) were not JSON event objects and were skipped" in out.stderr
+    assert "actguard events: skipped lines 11, 12: not a JSON event object" in out.stderr
+    assert "envelope version" not in out.stderr
+
+
+def test_events_names_bad_lines_and_warns_on_an_unknown_envelope_version(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    known = {"v": 1, "user_id": "ann", "tool": "t", "category": "tool_guard", "name": "timeout", "outcome": "allowed"}
+    path.write_text("\n".join([json.dumps(known), "{broken", json.dumps({**known, "v": 2}), json.dumps(known)]) + "\n")
+    out = actguard_cli("events", str(path))
+    assert out.returncode == 0, out.stderr
+    assert lines(out.stdout)[0] == f"3 events in {path}"
+    assert "actguard events: skipped line 2: not a JSON event object" in out.stderr
+    assert "actguard events: warning: line 3: an envelope version other than 1" in out.stderr
 
 
 def test_events_reads_standard_input() -> None:
@@ -259,7 +277,7 @@ def test_events_reads_standard_input() -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert "1 events in standard input" in out.stdout
+    assert "1 event in standard input" in out.stdout
     assert "zoe t timeout intervened 1" in lines(out.stdout)
 
 
@@ -281,6 +299,7 @@ def test_events_of_a_missing_file_exit_1(tmp_path: Path) -> None:
         (("prices", "gpt-4o", "--input", "5", "--cached", "10"), "--cached (10) cannot exceed --input (5)"),
         (("events",), "the following arguments are required: file"),
         (("demo", "--fast"), "unrecognized arguments: --fast"),
+        (("scripted-model", "--port", "70000"), "argument --port: expected a port number 0-65535, got '70000'"),
     ],
 )
 def test_bad_arguments_exit_2_with_usage(args: tuple[str, ...], message: str) -> None:
@@ -294,5 +313,62 @@ def test_bad_arguments_exit_2_with_usage(args: tuple[str, ...], message: str) ->
 def test_help_lists_the_commands() -> None:
     out = actguard_cli("--help")
     assert out.returncode == 0
-    for command in ("demo", "prices", "events"):
+    for command in ("demo", "prices", "events", "scripted-model"):
         assert command in out.stdout
+
+
+# -- --version, scripted-model -------------------------------------------------------------------------------------
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    out = actguard_cli("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"actguard {version('actguard')}\n"
+
+
+def test_scripted_model_serves_what_it_says_to_export() -> None:
+    """`actguard scripted-model` prints the variables to export; the OpenAI SDK pointed there gets a metered answer."""
+    openai = pytest.importorskip("openai")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actguard", "scripted-model", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        printed = [proc.stdout.readline() for _ in range(3)]
+        export = printed[2].split()
+        assert export[0] == "export", printed
+        env = dict(item.split("=", 1) for item in export[1:])
+        assert env["OPENAI_API_KEY"] == "scripted"
+        assert env["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
+        # Our own http client: openai < 1.55 builds one passing `proxies`, which httpx >= 0.28 no longer accepts.
+        client = openai.OpenAI(
+            base_url=env["OPENAI_BASE_URL"],
+            api_key=env["OPENAI_API_KEY"],
+            http_client=openai.DefaultHttpxClient(trust_env=False),
+        )
+        responses_api = hasattr(client, "responses")  # openai >= 1.66
+        with actguard.BudgetGuard(usd_limit=1.0) as guard:
+            reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+            if responses_api:
+                answer = client.responses.create(model="gpt-4o", input="Hi")
+                assert "scripted model" in answer.output_text
+        client.close()
+        assert "scripted model" in (reply.choices[0].message.content or "")
+        assert guard.usage_by_model["gpt-4o"].calls == (2 if responses_api else 1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_scripted_model_reports_a_busy_port() -> None:
+    from actguard.cli._scripted_model import serve
+
+    with serve() as base_url:
+        port = base_url.rsplit(":", 1)[1].split("/")[0]
+        out = actguard_cli("scripted-model", "--port", port)
+    assert out.returncode == 1
+    assert f"actguard scripted-model: cannot listen on 127.0.0.1:{port}" in out.stderr

@@ -90,7 +90,7 @@ def test_refusals_reach_the_model_as_error_tool_messages() -> None:
     second = guarded.invoke(call("web_search", {"query": "b"}, 2))
     assert isinstance(first, ToolMessage) and first.status == "success" and first.content == "3 results for a"
     assert isinstance(second, ToolMessage) and second.status == "error" and second.tool_call_id == "call_2"
-    assert "'web_search' is rate limited (1 calls per 60s)" in str(second.content)
+    assert "'web_search' is rate limited (1 call per 60s)" in str(second.content)
 
 
 async def test_async_tools_are_guarded_too() -> None:

@@ -13,18 +13,23 @@ import contextlib
 import importlib
 import sys
 import threading
-from collections.abc import Callable
-
-from actguard.budget.providers import anthropic, google, openai
+from types import ModuleType
 
 __all__ = ["install", "install_imported", "installed", "uninstall", "watch_imports"]
 
-# provider -> (module that must be imported, install, uninstall)
-_SDKS: dict[str, tuple[str, Callable[[], bool], Callable[[], None]]] = {
-    "openai": ("openai", openai.install, openai.uninstall),
-    "anthropic": ("anthropic", anthropic.install, anthropic.uninstall),
-    "google": ("google.genai", google.install, google.uninstall),
+# provider -> (the SDK module that must be imported, the actguard module with its install() / uninstall()). The meter
+# modules are imported with their SDK, not with actguard: a process that never imports an SDK never pays for them.
+_SDKS: dict[str, tuple[str, str]] = {
+    "openai": ("openai", "actguard.budget.providers.openai"),
+    "anthropic": ("anthropic", "actguard.budget.providers.anthropic"),
+    "google": ("google.genai", "actguard.budget.providers.google"),
 }
+
+
+def _meter(name: str) -> ModuleType:
+    return importlib.import_module(_SDKS[name][1])
+
+
 _installed: set[str] = set()
 _lock = threading.RLock()  # one installer at a time: a method is never wrapped twice
 
@@ -33,7 +38,7 @@ def watch_imports() -> None:
     """Install each SDK's meter as soon as it is imported (for SDKs not imported yet)."""
     from actguard.budget.providers._import_hook import watch
 
-    watch({module for module, _, _ in _SDKS.values()}, install_imported)
+    watch({module for module, _ in _SDKS.values()}, install_imported)
 
 
 def install_imported() -> None:
@@ -41,21 +46,21 @@ def install_imported() -> None:
     if len(_installed) == len(_SDKS):
         return
     modules = sys.modules
-    for name, (module, install_one, _) in _SDKS.items():
+    for name, (module, _) in _SDKS.items():
         if name not in _installed and module in modules:
             with _lock:
-                if name not in _installed and install_one():
+                if name not in _installed and _meter(name).install():
                     _installed.add(name)
 
 
 def install() -> list[str]:
     """Import every supported SDK that is installed and meter it. Returns the providers now metered."""
-    for module, _, _ in _SDKS.values():  # import outside the lock (an import may run the import hook, which locks)
+    for module, _ in _SDKS.values():  # import outside the lock (an import may run the import hook, which locks)
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     with _lock:
-        for name, (_, install_one, _) in _SDKS.items():
-            if name not in _installed and install_one():
+        for name in _SDKS:
+            if name not in _installed and _meter(name).install():
                 _installed.add(name)
     return sorted(_installed)
 
@@ -68,6 +73,7 @@ def installed() -> list[str]:
 def uninstall() -> None:
     """Remove every SDK meter (the SDKs behave exactly as without actguard until the next install)."""
     with _lock:
-        for name, (_, _, uninstall_one) in _SDKS.items():
-            uninstall_one()
+        for name, (_, meter) in _SDKS.items():
+            if meter in sys.modules:  # a meter never imported installed nothing
+                sys.modules[meter].uninstall()
             _installed.discard(name)

@@ -8,7 +8,6 @@ finished executing, the meters are installed. Every other import pays one set lo
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
 import importlib.machinery
 import sys
 import threading
@@ -21,7 +20,9 @@ __all__ = ["watch"]
 _lock = threading.Lock()
 
 
-class _Loader(importlib.abc.Loader):
+# Plain classes, not importlib.abc's: the import system needs only these methods, and importlib.abc imports
+# importlib.resources, a tenth of `import actguard`.
+class _Loader:
     def __init__(self, inner: Any, after: Callable[[], None]) -> None:
         self._inner = inner
         self._after = after
@@ -39,7 +40,7 @@ class _Loader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     def __init__(self, names: set[str], after: Callable[[], None]) -> None:
         self.names = names
         self.after = after
@@ -57,7 +58,7 @@ class _Finder(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader, self.after)
+                    spec.loader = _Loader(spec.loader, self.after)  # type: ignore[assignment]
                 return spec
         return None
 
