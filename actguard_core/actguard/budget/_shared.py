@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import threading
 import warnings
 from collections import OrderedDict
@@ -46,7 +45,6 @@ DEFAULT_RESERVE_OUTPUT_TOKENS = 4096
 RESERVATION_LEASE = 900.0
 """Seconds a reservation holds budget unless settled first (longer than any LLM call should take)."""
 
-_log = logging.getLogger("actguard.budget")
 _OUTBOX_MAX = 10_000  # parked settles kept per process; beyond it the oldest is reported and dropped
 
 
@@ -134,7 +132,9 @@ def _report_lost(entries: list[ParkedSpend], why: str) -> None:
         f"actguard could not deliver ${usd:.6f} and {tokens} tokens of shared-budget spend to the store ({why}); "
         f"keys: {', '.join(keys)}"
     )
-    _log.error("%s", message)
+    import logging  # only here: `import actguard` stays free of logging (tests/core/test_import.py)
+
+    logging.getLogger("actguard.budget").error("%s", message)
     with contextlib.suppress(Exception):  # warnings turned into errors must not make record() raise
         warnings.warn(message, ActGuardWarning, stacklevel=2)
     emit(

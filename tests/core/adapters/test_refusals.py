@@ -65,7 +65,7 @@ def test_on_refusal_raise_raises_recoverable_refusals_too() -> None:
 
 def test_the_text_names_the_tool_the_model_called() -> None:
     assert refusal_text(RATE, "search") == (
-        "Tool 'search' is rate limited (1 calls per 60s). Retry after 30s or continue without it."
+        "Tool 'search' is rate limited (1 call per 60s). Retry after 30s or continue without it."
     )
     missing = GuardError("MISSING_FACT", "order_id 'o9' was not returned by a read tool")
     assert refusal_text(missing, "delete_order").endswith("(tool 'delete_order')")
