@@ -38,6 +38,7 @@ from actguard.exceptions import (
     IdempotencyError,
     IdempotencyInProgress,
     IdempotencyOutcomeUnknown,
+    LoopDetected,
     MaxAttemptsExceeded,
     MissingRuntimeContextError,
     RateLimitExceeded,
@@ -46,7 +47,7 @@ from actguard.exceptions import (
     ToolTimeoutError,
     UnknownModelPriceError,
 )
-from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
+from actguard.guards import circuit_breaker, idempotent, loop_guard, max_attempts, rate_limit, timeout, tool
 from actguard.reporting import HttpSink, JsonlSink, shutdown
 from actguard.stores import MemoryStore, RedisStore, SQLiteStore, Store, get_default_store, set_default_store
 
@@ -72,6 +73,7 @@ __all__ = [
     "IdempotencyOutcomeUnknown",
     "JsonlSink",
     "LLMUsage",
+    "LoopDetected",
     "MaxAttemptsExceeded",
     "MemoryStore",
     "MissingRuntimeContextError",
@@ -100,6 +102,7 @@ __all__ = [
     "enforce",
     "get_default_store",
     "idempotent",
+    "loop_guard",
     "max_attempts",
     "prices",
     "prove",

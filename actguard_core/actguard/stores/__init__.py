@@ -19,7 +19,15 @@ from __future__ import annotations
 import threading
 
 from actguard.exceptions import ConfigError
-from actguard.stores._base import BreakerDecision, BreakerSnapshot, Claim, SpendTotals, Store, WindowDecision
+from actguard.stores._base import (
+    BreakerDecision,
+    BreakerSnapshot,
+    Claim,
+    LoopStep,
+    SpendTotals,
+    Store,
+    WindowDecision,
+)
 from actguard.stores.memory import MemoryStore
 from actguard.stores.redis import RedisStore
 from actguard.stores.sqlite import SQLiteStore
@@ -28,6 +36,7 @@ __all__ = [
     "BreakerDecision",
     "BreakerSnapshot",
     "Claim",
+    "LoopStep",
     "MemoryStore",
     "RedisStore",
     "SQLiteStore",

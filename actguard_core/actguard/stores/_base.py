@@ -34,6 +34,7 @@ __all__ = [
     "BreakerSnapshot",
     "Claim",
     "FailOpenKind",
+    "LoopStep",
     "SpendTotals",
     "Store",
     "WindowDecision",
@@ -118,6 +119,14 @@ class SpendTotals:
 
     usd: float
     tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStep:
+    """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls."""
+
+    count: int  # times this call (tool + arguments) was observed in the run, this one included
+    recent: tuple[str, ...]  # the run's last observed calls, oldest first, ending with this one
 
 
 class Store(ABC):
@@ -218,6 +227,15 @@ class Store(ABC):
     def spend_get(self, key: str) -> SpendTotals:
         """The spend under ``key`` (zero when absent or expired)."""
 
+    # -- loop detection (loop_guard) ----------------------------------------------------------------------------
+    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        """Record one call ``entry`` in the run ``key``: count it, append it to the run's last ``keep`` calls.
+
+        The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
+        first observed call. Stores that predate loop detection raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement loop_observe (needed by loop_guard)")
+
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Release connections. The default does nothing."""
@@ -267,6 +285,9 @@ class Store(ABC):
     async def aclose(self) -> None:
         """Release connections (async clients too). The default calls :meth:`close`."""
         self.close()
+
+    async def aloop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        return self.loop_observe(key, entry, keep, ttl)
 
     async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         return self.spend_add(key, usd, tokens, ttl)

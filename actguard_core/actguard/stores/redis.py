@@ -21,6 +21,7 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    LoopStep,
     SpendTotals,
     Store,
     WindowDecision,
@@ -38,6 +39,7 @@ __all__ = ["RedisStore"]
 
 _INSTALL_HINT = 'RedisStore needs redis-py: pip install "actguard[redis]"'
 _BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change (plus reset_timeout) is forgotten
+_LOOP_RECENT = 32  # recent calls kept per run, at least (guards that ask for more get more)
 _MAX_FACTS = 100_000  # facts kept per namespace; beyond it the soonest-expiring go first
 _SCRIPTS = {
     "hit_window": _lua.HIT_WINDOW,
@@ -51,6 +53,7 @@ _SCRIPTS = {
     "facts_missing": _lua.FACTS_MISSING,
     "spend_add": _lua.SPEND_ADD,
     "spend_get": _lua.SPEND_GET,
+    "loop_observe": _lua.LOOP_OBSERVE,
 }
 
 
@@ -393,6 +396,26 @@ class RedisStore(Store):
             return int(await self._arun("incr", self._key("ct", key), _num(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
+
+    # -- loop detection -----------------------------------------------------------------------------------------
+    def _loop_args(self, key: str, entry: str, keep: int, ttl: float) -> tuple[Any, ...]:
+        return ("loop_observe", self._key("lg", key), _num(ttl), entry, max(keep, _LOOP_RECENT), keep)
+
+    @staticmethod
+    def _loop_step(reply: Any) -> LoopStep:
+        return LoopStep(int(reply[0]), tuple(_text(e) for e in reply[1:]))
+
+    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        try:
+            return self._loop_step(self._run(*self._loop_args(key, entry, keep, ttl)))
+        except self._errors as exc:
+            self._unavailable("loop_observe", exc)
+
+    async def aloop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        try:
+            return self._loop_step(await self._arun(*self._loop_args(key, entry, keep, ttl)))
+        except self._errors as exc:
+            self._unavailable("loop_observe", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
     def idem_claim(self, key: str, ttl: float) -> Claim:
