@@ -2,11 +2,14 @@
 
 ``f(1, b=2)``, ``f(a=1, b=2)`` and ``f(1)`` (when ``b`` defaults to 2) are the same call; so are two calls whose dict
 arguments list their keys in different orders. The binding of arguments to parameters is planned once at decoration
-(``fingerprinter``), so a call costs a few tuple and dict lookups plus one short hash, never ``inspect`` work.
+(``fingerprinter``), so a call costs a few tuple and dict lookups and one ``repr``, never ``inspect`` work.
 
 Values are compared by content: strings, numbers, ``None``, lists/tuples, dicts, sets and pydantic models
 (``model_dump()``) exactly; anything else by type and ``repr`` (an object whose ``repr`` shows only its address is
 never the same as another call's, so it can only be missed as a repeat, never mistaken for one).
+
+A fingerprint is ``"<tool name>\\x1f<tool id>\\x1f<arguments>"``: the arguments' canonical text when it is short, else a
+128-bit BLAKE2b digest of it (so a store never holds long argument values).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Fingerprinter", "canonical", "fingerprinter"]
+__all__ = ["Fingerprinter", "canonical", "fingerprinter", "tool_name_of"]
 
 Fingerprinter = Callable[[tuple[Any, ...], dict[str, Any]], str]
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _EMPTY: Any = inspect.Parameter.empty
+_SHORT = 64  # argument texts up to this length are kept as they are; longer ones are digested
 
 
 def canonical(value: Any) -> str:
@@ -44,42 +48,67 @@ def canonical(value: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}:{value!r}"
 
 
-def fingerprinter(signature: inspect.Signature, ident: str) -> Fingerprinter:
-    """Return ``fingerprint(args, kwargs)``: 16 hex digits naming the call of tool ``ident`` with those arguments.
+def tool_name_of(fingerprint: str) -> str:
+    """The tool name a fingerprint starts with."""
+    return fingerprint.partition("\x1f")[0]
+
+
+def fingerprinter(signature: inspect.Signature, name: str, ident: str) -> Fingerprinter:
+    """Return ``fingerprint(args, kwargs)`` naming the call of tool ``name`` (identity ``ident``) with those arguments.
 
     A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
     """
     params = list(signature.parameters.values())
-    seed = ident.encode() + b"\0"
+    head = f"{name}\x1f{hashlib.blake2b(ident.encode(), digest_size=6).hexdigest()}\x1f"
+
+    def finish(values: tuple[Any, ...]) -> str:
+        for value in values:
+            if type(value) not in _PLAIN:
+                text = canonical(values)  # starts with "[": never equal to a tuple's repr, which starts with "("
+                break
+        else:
+            text = repr(values)
+        if len(text) <= _SHORT:
+            return head + text
+        return head + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
 
         def by_binding(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            return _digest(seed, canonical(bound.arguments))
+            return finish((canonical(bound.arguments),))
 
         return by_binding
 
-    names = tuple(p.name for p in params)
-    defaults = tuple(p.default for p in params)
-    keyword_ok = frozenset(p.name for p in params if p.kind is not p.POSITIONAL_ONLY)
-    count = len(names)
+    count = len(params)
+    # For each number of positional arguments: the parameters left to fill from keywords or defaults, their
+    # defaults, the names that must come as keywords, and the names already taken by position.
+    plans = []
+    for given in range(count + 1):
+        rest = params[given:]
+        plans.append(
+            (
+                tuple(p.name for p in rest),
+                tuple(p.default for p in rest),
+                frozenset(p.name for p in rest if p.default is _EMPTY),
+                frozenset(p.name for p in rest if p.kind is not p.POSITIONAL_ONLY),
+            )
+        )
 
     def by_plan(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        if len(args) > count or (kwargs and not keyword_ok.issuperset(kwargs)):
+        given = len(args)
+        if given > count:
             signature.bind(*args, **kwargs)  # raises Python's TypeError for this call
-        parts = [canonical(v) for v in args]
-        for i in range(len(args), count):
-            value = kwargs.get(names[i], defaults[i]) if names[i] in keyword_ok else defaults[i]
-            if value is _EMPTY:
-                signature.bind(*args, **kwargs)  # a required argument is missing: Python's TypeError
-            parts.append(canonical(value))
-        if kwargs and len(args) > 0 and any(name in kwargs for name in names[: len(args)]):
-            signature.bind(*args, **kwargs)  # one argument given twice: Python's TypeError
-        return _digest(seed, "\0".join(parts))
+        names, defaults, required, by_keyword = plans[given]
+        if not kwargs:
+            if required:
+                signature.bind(*args)  # a required argument is missing: Python's TypeError
+            return finish(args + defaults if given else defaults)
+        keys = kwargs.keys()
+        if not (keys >= required and keys <= by_keyword):
+            signature.bind(*args, **kwargs)  # missing, unknown or duplicated argument: Python's TypeError
+        values = tuple(map(kwargs.get, names, defaults))
+        return finish(args + values if given else values)
 
     return by_plan
-
-
-def _digest(seed: bytes, text: str) -> str:
-    return hashlib.blake2b(seed + text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()

@@ -7,7 +7,7 @@ from typing import Any, NoReturn, TypeVar, overload
 
 from actguard.context import current_run
 from actguard.exceptions import ConfigError, LoopDetected, MissingRuntimeContextError
-from actguard.guards._fingerprint import fingerprinter
+from actguard.guards._fingerprint import fingerprinter, tool_name_of
 from actguard.guards._keys import encode
 from actguard.guards._wrap import ToolInfo, check_int, check_positive, check_store, finish
 from actguard.reporting import emit
@@ -17,7 +17,6 @@ __all__ = ["find_cycle", "loop_guard"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DAY = 86_400.0
-_DIGEST = 16  # hex digits of a call's fingerprint; a recorded call is "<fingerprint><tool name>"
 
 
 @overload
@@ -101,7 +100,7 @@ def find_cycle(recent: Sequence[str], max_cycle: int) -> Sequence[str] | None:
 
 def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Store | None) -> Any:
     fn, tool = info.fn, info.name
-    fingerprint = fingerprinter(info.signature, info.ident)
+    fingerprint = fingerprinter(info.signature, tool, info.ident)
     prefix = encode("loop_guard")
     keep = 2 * max_cycle if max_cycle else 1
 
@@ -110,13 +109,14 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         raise MissingRuntimeContextError("loop_guard", tool)
 
     def judge(count: int, recent: tuple[str, ...], run_id: str) -> None:
+        """Refuse a repeat or the close of a cycle; called only for a call seen before in the run."""
         if count > limit:
             emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"kind": "repeat", "repeats": count})
             raise LoopDetected(tool_name=tool, kind="repeat", limit=limit, repeats=count, run_id=run_id)
         if max_cycle:
             cycle = find_cycle(recent, max_cycle)
             if cycle is not None:
-                names = tuple(entry[_DIGEST:] for entry in cycle)
+                names = tuple(tool_name_of(entry) for entry in cycle)
                 emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"kind": "cycle", "cycle": list(names)})
                 raise LoopDetected(tool_name=tool, kind="cycle", limit=limit, cycle=names, run_id=run_id)
         emit("tool_guard", "loop_guard", "allowed", tool=tool)
@@ -138,10 +138,13 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
             run_id = run.run_id
             last = memo[0]
             key = last[1] if last[0] is run_id else key_for(run_id)
-            entry = fingerprint(args, kwargs) + tool
+            entry = fingerprint(args, kwargs)
             store = own_store if own_store is not None else get_default_store()
-            step = await store.aloop_observe(key, entry, keep, ttl)
-            judge(step.count, step.recent, run_id)
+            count, recent = await store.aloop_observe(key, entry, keep, ttl)
+            if count > 1:  # a first call is neither a repeat nor the close of a cycle
+                judge(count, recent, run_id)
+            else:
+                emit("tool_guard", "loop_guard", "allowed", tool=tool)
             return await fn(*args, **kwargs)
 
         return finish(async_wrapper, info)
@@ -153,10 +156,13 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         run_id = run.run_id
         last = memo[0]
         key = last[1] if last[0] is run_id else key_for(run_id)
-        entry = fingerprint(args, kwargs) + tool
+        entry = fingerprint(args, kwargs)
         store = own_store if own_store is not None else get_default_store()
-        step = store.loop_observe(key, entry, keep, ttl)
-        judge(step.count, step.recent, run_id)
+        count, recent = store.loop_observe(key, entry, keep, ttl)
+        if count > 1:  # a first call is neither a repeat nor the close of a cycle
+            judge(count, recent, run_id)
+        else:
+            emit("tool_guard", "loop_guard", "allowed", tool=tool)
         return fn(*args, **kwargs)
 
     return finish(wrapper, info)

@@ -23,7 +23,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, NamedTuple, NoReturn, TypeVar
 
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.reporting import emit
@@ -121,12 +121,11 @@ class SpendTotals:
     tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class LoopStep:
+class LoopStep(NamedTuple):
     """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls."""
 
-    count: int  # times this call (tool + arguments) was observed in the run, this one included
-    recent: tuple[str, ...]  # the run's last observed calls, oldest first, ending with this one
+    count: int  # times this call was observed in the run, this one included
+    recent: tuple[str, ...]  # the run's last calls, oldest first, ending with this one; () for a first call
 
 
 class Store(ABC):
@@ -229,9 +228,10 @@ class Store(ABC):
 
     # -- loop detection (loop_guard) ----------------------------------------------------------------------------
     def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
-        """Record one call ``entry`` in the run ``key``: count it, append it to the run's last ``keep`` calls.
+        """Record one call ``entry`` in the run ``key``: count it, append it to the run's recent calls.
 
-        The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
+        Returns the call's count in the run and, when it was seen before (a first call can close no cycle, so the
+        common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store keeps the last 32). The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
         first observed call. Stores that predate loop detection raise ``NotImplementedError``.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement loop_observe (needed by loop_guard)")

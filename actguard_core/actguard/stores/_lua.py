@@ -241,7 +241,7 @@ return {h[1] or '0', tonumber(h[2]) or 0}
 
 # loop_guard's record of one run. Hash fields: e expires_at, r the recent calls (a JSON array), c:<entry> each call's
 # count. ARGV: offset, ttl, entry, stored (how many recent calls to keep), keep (how many to return)
-# -> {count, recent...}
+# -> {count, recent...} (count alone for a first call)
 LOOP_OBSERVE = (
     _NOW
     + """
@@ -261,6 +261,7 @@ local stored = tonumber(ARGV[4])
 while #recent > stored do table.remove(recent, 1) end
 redis.call('HSET', KEYS[1], 'r', cjson.encode(recent))
 local out = {count}
+if count == 1 then return out end
 for i = math.max(1, #recent - tonumber(ARGV[5]) + 1), #recent do out[#out + 1] = recent[i] end
 return out
 """

@@ -22,7 +22,7 @@ from actguard.stores._base import (
 
 __all__ = ["MemoryStore"]
 
-_LOOP_RECENT = 32  # recent calls kept per run, at least (guards that ask for more get more)
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _SWEEP_EVERY = 4096  # writes between sweeps of expired entries (amortised O(1) eviction)
 
 # Immutable results shared by every call: building a frozen dataclass costs more than the rest of a hot operation.
@@ -31,6 +31,7 @@ _CLOSED = BreakerDecision(True, False, 0.0, 0)
 _CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
 _CLAIMED = Claim("claimed")
 _IN_PROGRESS = Claim("in_progress")
+_FIRST_CALL = LoopStep(1, ())
 
 
 class MemoryStore(Store):
@@ -57,7 +58,7 @@ class MemoryStore(Store):
         self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
         self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
         self._writes = 0
-        self._loops: dict[str, tuple[list[float], dict[str, int], deque[str]]] = {}  # run -> ([expires], counts, recent)
+        self._loops: dict[str, tuple[float, dict[str, int], list[str]]] = {}  # run -> (expires_at, counts, recent)
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_keys={self.max_keys})"
@@ -275,21 +276,20 @@ class MemoryStore(Store):
         with self._lock:
             now = self._now()
             loop = self._loops.get(key)
-            if loop is None or loop[0][0] <= now:
+            if loop is None or loop[0] <= now:
                 self._loops.pop(key, None)
                 if len(self._loops) % 64 == 0:  # amortised: a run is created once for many calls
-                    for run in [k for k, v in self._loops.items() if v[0][0] <= now]:
+                    for run in [k for k, v in self._loops.items() if v[0] <= now]:
                         del self._loops[run]
-                loop = self._loops[key] = ([now + ttl], {}, deque(maxlen=max(keep, _LOOP_RECENT)))
+                loop = self._loops[key] = (now + ttl, {}, [])
                 self._bound(self._loops)
-            elif loop[2].maxlen is not None and loop[2].maxlen < keep:  # a guard looking further back joined
-                loop = self._loops[key] = (loop[0], loop[1], deque(loop[2], maxlen=keep))
             counts, recent = loop[1], loop[2]
-            count = counts.pop(entry, 0) + 1
-            counts[entry] = count  # re-inserted last: the least recently seen calls are the ones evicted
-            if len(counts) > self.max_keys:
+            count = counts[entry] = counts.get(entry, 0) + 1
+            if count == 1 and len(counts) > self.max_keys:
                 del counts[next(iter(counts))]
             recent.append(entry)
-            if len(recent) <= keep:
-                return LoopStep(count, tuple(recent))
-            return LoopStep(count, tuple(recent)[-keep:])
+            if len(recent) > 4 * _LOOP_RECENT:  # trimmed in batches: one slice per 96 calls
+                del recent[:-_LOOP_RECENT]
+            if count == 1:
+                return _FIRST_CALL
+            return LoopStep(count, tuple(recent[-keep:]))

@@ -39,7 +39,7 @@ __all__ = ["RedisStore"]
 
 _INSTALL_HINT = 'RedisStore needs redis-py: pip install "actguard[redis]"'
 _BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change (plus reset_timeout) is forgotten
-_LOOP_RECENT = 32  # recent calls kept per run, at least (guards that ask for more get more)
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _MAX_FACTS = 100_000  # facts kept per namespace; beyond it the soonest-expiring go first
 _SCRIPTS = {
     "hit_window": _lua.HIT_WINDOW,
@@ -399,11 +399,12 @@ class RedisStore(Store):
 
     # -- loop detection -----------------------------------------------------------------------------------------
     def _loop_args(self, key: str, entry: str, keep: int, ttl: float) -> tuple[Any, ...]:
-        return ("loop_observe", self._key("lg", key), _num(ttl), entry, max(keep, _LOOP_RECENT), keep)
+        return ("loop_observe", self._key("lg", key), _num(ttl), entry, _LOOP_RECENT, keep)
 
     @staticmethod
     def _loop_step(reply: Any) -> LoopStep:
-        return LoopStep(int(reply[0]), tuple(_text(e) for e in reply[1:]))
+        count = int(reply[0])
+        return LoopStep(count, tuple(_text(e) for e in reply[1:]) if count > 1 else ())
 
     def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
         try:

@@ -67,7 +67,7 @@ CREATE INDEX IF NOT EXISTS loop_runs_exp ON loop_runs (expires_at);
 CREATE TABLE IF NOT EXISTS loop_counts (key TEXT NOT NULL, entry TEXT NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (key, entry)) WITHOUT ROWID;
 """
-_LOOP_RECENT = 32  # recent calls kept per run, at least (guards that ask for more get more)
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend")
 
 
@@ -501,7 +501,7 @@ class SQLiteStore(Store):
             else:
                 recent, expires_at = json.loads(row[0]), row[1]
             recent.append(entry)
-            del recent[: -max(keep, _LOOP_RECENT)]
+            del recent[:-_LOOP_RECENT]
             conn.execute(
                 "INSERT OR REPLACE INTO loop_runs (key, recent, expires_at) VALUES (?, ?, ?)",
                 (key, json.dumps(recent), expires_at),
@@ -509,7 +509,7 @@ class SQLiteStore(Store):
             seen = conn.execute("SELECT count FROM loop_counts WHERE key = ? AND entry = ?", (key, entry)).fetchone()
             count = 1 if seen is None else int(seen[0]) + 1
             conn.execute("INSERT OR REPLACE INTO loop_counts (key, entry, count) VALUES (?, ?, ?)", (key, entry, count))
-            return LoopStep(count, tuple(recent[-keep:]))
+            return LoopStep(count, tuple(recent[-keep:]) if count > 1 else ())
 
         try:
             if not self._loop_schema_ready:

@@ -25,18 +25,19 @@ def call(request: pytest.FixtureRequest, backend: Any) -> Callable[..., Any]:
 
 
 async def test_counts_each_call_and_returns_the_recent_calls_oldest_first(backend: Any, call: Any) -> None:
-    assert await call("loop_observe", "run-1", "A", 4, 100) == LoopStep(1, ("A",))
-    assert await call("loop_observe", "run-1", "B", 4, 100) == LoopStep(1, ("A", "B"))
+    assert await call("loop_observe", "run-1", "A", 4, 100) == LoopStep(1, ())  # a first call: no history needed
+    assert await call("loop_observe", "run-1", "B", 4, 100) == LoopStep(1, ())
     assert await call("loop_observe", "run-1", "A", 4, 100) == LoopStep(2, ("A", "B", "A"))
-    assert await call("loop_observe", "run-1", "C", 4, 100) == LoopStep(1, ("A", "B", "A", "C"))
+    assert await call("loop_observe", "run-1", "C", 4, 100) == LoopStep(1, ())
     assert await call("loop_observe", "run-1", "A", 4, 100) == LoopStep(3, ("B", "A", "C", "A"))  # the last 4
-    assert await call("loop_observe", "run-2", "A", 4, 100) == LoopStep(1, ("A",))  # runs are independent
+    assert await call("loop_observe", "run-2", "A", 4, 100) == LoopStep(1, ())  # runs are independent
+    assert await call("loop_observe", "run-2", "A", 4, 100) == LoopStep(2, ("A", "A"))
 
 
 async def test_a_guard_looking_further_back_sees_calls_a_shorter_one_recorded(backend: Any, call: Any) -> None:
     for entry in "ABCDEF":
         await call("loop_observe", "run", entry, 2, 100)
-    assert await call("loop_observe", "run", "G", 6, 100) == LoopStep(1, tuple("BCDEFG"))
+    assert await call("loop_observe", "run", "B", 6, 100) == LoopStep(2, tuple("BCDEFB"))
 
 
 async def test_the_record_expires_after_the_runs_first_call(backend: Any, call: Any) -> None:
@@ -44,7 +45,7 @@ async def test_the_record_expires_after_the_runs_first_call(backend: Any, call: 
     backend.advance(99)
     assert await call("loop_observe", "run", "A", 4, 100) == LoopStep(2, ("A", "A"))  # later calls do not extend it
     backend.advance(1)
-    assert await call("loop_observe", "run", "A", 4, 100) == LoopStep(1, ("A",))
+    assert await call("loop_observe", "run", "A", 4, 100) == LoopStep(1, ())
 
 
 async def test_entries_are_opaque_text(backend: Any, call: Any) -> None:
