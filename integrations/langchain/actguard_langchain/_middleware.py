@@ -25,6 +25,7 @@ from actguard.exceptions import ConfigError
 from actguard.reporting import emit
 from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
+from actguard_langchain._landing import with_landing_note
 from actguard_langchain._tools import RECOVERABLE, check_guards, guard_tool
 from actguard_langchain._usage import call_id_of, model_of, usage_from_message
 
@@ -182,6 +183,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         call, stop = self._before_call(request)
         if stop is not None:
             return stop
+        request = with_landing_note(request)
         if call is None:
             return handler(request)
         response = None
@@ -197,6 +199,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         call, stop = self._before_call(request)
         if stop is not None:
             return stop
+        request = with_landing_note(request)
         if call is None:
             return await handler(request)
         response = None
