@@ -13,6 +13,7 @@ from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
+from actguard_openai_agents._landing import add_landing_note
 from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
@@ -153,7 +154,8 @@ class ActGuardRunHooks(RunHooks[Any]):
     async def on_llm_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
     ) -> None:
-        """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model."""
+        """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model;
+        once a budget has warned (``warn_at``), add the note telling the model to finish to the call's input."""
         run = self._run(context)
         try:
             run.check(*split_model(model_name(self.model, agent)))
@@ -168,6 +170,7 @@ class ActGuardRunHooks(RunHooks[Any]):
                 payload={"limit_type": error.limit_type, "limit": error.limit, "used": error.used},
             )
             raise
+        add_landing_note(input_items, run.budget, run.enclosing)
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
         """Record the call's usage in the run's budget."""
