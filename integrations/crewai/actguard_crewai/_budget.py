@@ -25,6 +25,7 @@ from typing import Any
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
+from actguard_crewai._landing import add_landing_note
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
 
 __all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
@@ -216,6 +217,7 @@ class CrewBudget:
                     payload={"limit_type": exc.limit_type, "limit": exc.limit, "used": exc.used},
                 )
                 raise CrewBudgetExceeded(exc) from exc
+            add_landing_note(context, budget)  # once a budget warned (warn_at)
 
         token = _active.set(state)
         try:
