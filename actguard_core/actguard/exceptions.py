@@ -281,8 +281,7 @@ class LoopDetected(ToolGuardError):
             )
         else:
             message = (
-                f"{tool_name!r} called with the same arguments {repeats} times in run {run_id!r}; "
-                f"the limit is {limit}"
+                f"{tool_name!r} called with the same arguments {repeats} times in run {run_id!r}; the limit is {limit}"
             )
         super().__init__(message, tool_name=tool_name)
 

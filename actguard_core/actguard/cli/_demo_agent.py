@@ -122,8 +122,8 @@ def run_agent(client: Any, model: str, user: str, request: str, say: Callable[[s
         if note is not None and not told:
             told = True
             say(f"  note to the model: {_short(note, _WIDTH - 21)}")
-        request = messages if note is None else [*messages, {"role": "system", "content": note}]
-        response = client.chat.completions.create(model=model, messages=request, tools=TOOL_SCHEMAS)
+        sent = messages if note is None else [*messages, {"role": "system", "content": note}]
+        response = client.chat.completions.create(model=model, messages=sent, tools=TOOL_SCHEMAS)
         message = response.choices[0].message
         if not message.tool_calls:
             return str(message.content or "")

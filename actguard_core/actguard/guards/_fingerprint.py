@@ -43,7 +43,7 @@ def canonical(value: Any) -> str:
     if callable(dump):
         try:
             return f"{cls.__qualname__}{canonical(dump())}"
-        except Exception:  # noqa: BLE001 - a model that cannot dump itself is compared by repr below
+        except Exception:
             pass
     return f"{cls.__module__}.{cls.__qualname__}:{value!r}"
 

@@ -29,9 +29,7 @@ def loop_guard(
 ) -> Callable[[F], F]: ...
 
 
-def loop_guard(
-    max_repeats: Any = 2, *, max_cycle: int = 3, ttl_s: float = _DAY, store: Store | None = None
-) -> Any:
+def loop_guard(max_repeats: Any = 2, *, max_cycle: int = 3, ttl_s: float = _DAY, store: Store | None = None) -> Any:
     """Refuse a tool call that repeats, within one run, a call the agent already made.
 
     Two patterns are refused with :class:`actguard.LoopDetected`, before the tool runs:

@@ -122,9 +122,12 @@ class SpendTotals:
 
 
 class LoopStep(NamedTuple):
-    """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls."""
+    """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls.
 
-    count: int  # times this call was observed in the run, this one included
+    (A NamedTuple, not a frozen dataclass: building one is cheaper on loop_guard's hot path.)
+    """
+
+    seen: int  # times this call was observed in the run, this one included
     recent: tuple[str, ...]  # the run's last calls, oldest first, ending with this one; () for a first call
 
 
@@ -230,8 +233,9 @@ class Store(ABC):
     def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
         """Record one call ``entry`` in the run ``key``: count it, append it to the run's recent calls.
 
-        Returns the call's count in the run and, when it was seen before (a first call can close no cycle, so the
-        common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store keeps the last 32). The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
+        Returns how often the call was seen in the run (``seen``) and, when it was seen before (a first call can close no cycle, so the
+        common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store keeps the last 32).
+        The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
         first observed call. Stores that predate loop detection raise ``NotImplementedError``.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement loop_observe (needed by loop_guard)")

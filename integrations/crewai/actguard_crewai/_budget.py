@@ -25,8 +25,8 @@ from typing import Any
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
-from actguard_crewai._landing import add_landing_note
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
+from actguard_crewai._landing import add_landing_note
 
 __all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -204,10 +205,8 @@ def test_exact_under_threads(store: MemoryStore) -> None:
     def worker() -> None:
         barrier.wait()
         for _ in range(4):
-            try:
+            with contextlib.suppress(LoopDetected):
                 hot(1)
-            except LoopDetected:
-                pass
 
     with RunContext():
         threads = [threading.Thread(target=actguard.bind_context(worker)) for _ in range(8)]

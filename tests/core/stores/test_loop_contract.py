@@ -51,7 +51,7 @@ async def test_the_record_expires_after_the_runs_first_call(backend: Any, call: 
 async def test_entries_are_opaque_text(backend: Any, call: Any) -> None:
     odd = ['e"}', "c:e", "r", "", "ünï \\ '"]
     for entry in odd:
-        assert (await call("loop_observe", "run", entry, 8, 100)).count == 1
+        assert (await call("loop_observe", "run", entry, 8, 100)).seen == 1
     assert await call("loop_observe", "run", "r", 8, 100) == LoopStep(2, (*odd, "r"))
 
 
@@ -60,7 +60,7 @@ async def test_counts_are_exact_under_threads(backend: Any) -> None:
 
     def worker() -> None:
         barrier.wait()
-        counts.extend(store.loop_observe("hot", "A", 4, 3600).count for _ in range(5))
+        counts.extend(store.loop_observe("hot", "A", 4, 3600).seen for _ in range(5))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -72,4 +72,4 @@ async def test_counts_are_exact_under_threads(backend: Any) -> None:
 
 async def test_counts_are_exact_under_tasks(backend: Any) -> None:
     steps = await asyncio.gather(*(backend.store.aloop_observe("hot", "A", 4, 3600) for _ in range(30)))
-    assert sorted(step.count for step in steps) == list(range(1, 31))
+    assert sorted(step.seen for step in steps) == list(range(1, 31))

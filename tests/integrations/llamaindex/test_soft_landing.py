@@ -36,7 +36,7 @@ def notes(fake: FakeOpenAI) -> list[bool]:
 async def finish(handler: Any) -> tuple[Any, BaseException | None]:
     try:
         return await handler, None
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         return None, exc
 
 
