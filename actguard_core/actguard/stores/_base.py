@@ -233,8 +233,9 @@ class Store(ABC):
     def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
         """Record one call ``entry`` in the run ``key``: count it, append it to the run's recent calls.
 
-        Returns how often the call was seen in the run (``seen``) and, when it was seen before (a first call can close no cycle, so the
-        common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store keeps the last 32).
+        Returns how often the call was seen in the run (``seen``) and, when it was seen before (a first call can
+        close no cycle, so the common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store
+        keeps the last 32).
         The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
         first observed call. Stores that predate loop detection raise ``NotImplementedError``.
         """

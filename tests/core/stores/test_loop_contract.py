@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,3 +78,29 @@ async def test_counts_are_exact_under_threads(backend: Any) -> None:
 async def test_counts_are_exact_under_tasks(backend: Any) -> None:
     steps = await asyncio.gather(*(backend.store.aloop_observe("hot", "A", 4, 3600) for _ in range(30)))
     assert sorted(step.seen for step in steps) == list(range(1, 31))
+
+
+_WORKER = """
+import json, sys, actguard
+kind, where = sys.argv[1], sys.argv[2]
+store = actguard.SQLiteStore(where) if kind == "sqlite" else actguard.RedisStore(where, prefix=sys.argv[3])
+sys.stdin.readline()  # every process starts together
+print(json.dumps([store.loop_observe("run", "A", 4, 3600).seen for _ in range(50)]))
+"""
+
+
+def test_counts_are_exact_across_processes(tmp_path: Path, redis_server: Any) -> None:
+    for args in (["sqlite", str(tmp_path / "loops.db")], ["redis", redis_server.url, f"mp-{uuid.uuid4().hex[:6]}"]):
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WORKER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        for worker in workers:  # released together once all are started
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = [w.communicate(timeout=120)[0] for w in workers]
+        seen = sorted(n for out in outputs for n in json.loads(out))
+        assert seen == list(range(1, 201)), args  # 4 processes x 50 calls, no count lost or repeated
