@@ -121,11 +121,3 @@ def test_a_repeated_tool_call_is_refused_back_to_the_model() -> None:
     assert "repeating yourself" in str(results[2].content)
     assert out["messages"][-1].content == "final answer"
 
-
-def test_guard_tool_accepts_loop_guard() -> None:
-    from actguard_langchain import guard_tool
-
-    guarded = guard_tool(search, loop_guard=1)
-    with actguard.RunContext():
-        assert guarded.invoke({"query": "a"}) == "result for a"
-        assert "repeating yourself" in str(guarded.invoke({"query": "a"}))
