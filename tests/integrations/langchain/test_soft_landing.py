@@ -120,4 +120,3 @@ def test_a_repeated_tool_call_is_refused_back_to_the_model() -> None:
     assert [m.status for m in results] == ["success", "success", "error"]
     assert "repeating yourself" in str(results[2].content)
     assert out["messages"][-1].content == "final answer"
-
