@@ -9,6 +9,7 @@ import openai
 import pytest
 from budget_fakes import LLMServer, chat_completion
 
+import actguard
 from actguard import BudgetExceededError, BudgetGuard, ConfigError, LLMUsage
 from actguard.budget import landing_note
 from actguard.testing import capture_events
@@ -127,3 +128,15 @@ def test_sdk_calls_warn_before_the_stop(llm: LLMServer) -> None:
         with pytest.raises(BudgetExceededError):
             client.chat.completions.create(model="gpt-4o", messages=messages)  # 1200: crossed
     assert len(llm.requests) == 3
+
+
+def test_a_shared_budget_warns_on_spend_other_processes_added() -> None:
+    store = actguard.MemoryStore()
+    mine = BudgetGuard(user_id="alice", usd_limit=1.0, shared=True, store=store, warn_at=0.8)
+    other = BudgetGuard(user_id="alice", usd_limit=1.0, shared=True, store=store)  # another worker, same key
+    with other:
+        other.add_cost("search", 0.85)
+    assert not mine.warned
+    with mine:
+        mine.check()  # reads the shared totals: 85% of the limit
+    assert mine.warned and mine.usd_used == 0.0
