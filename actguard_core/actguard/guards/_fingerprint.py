@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
-__all__ = ["Fingerprinter", "canonical", "fingerprinter", "tool_name_of"]
+__all__ = ["CallKeyer", "Fingerprinter", "canonical", "fingerprinter", "fingerprinters", "tool_name_of"]
 
-Fingerprinter = Callable[[tuple[Any, ...], dict[str, Any]], str]
+Fingerprinter = Callable[..., str]  # called with the tool call's own arguments
+CallKeyer = Callable[..., Hashable]
+T = TypeVar("T")
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _EMPTY: Any = inspect.Parameter.empty
@@ -48,9 +50,10 @@ def canonical(value: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}:{value!r}"
 
 
-def tool_name_of(fingerprint: str) -> str:
-    """The tool name a fingerprint starts with."""
-    return fingerprint.partition("\x1f")[0]
+def tool_name_of(fingerprint: Hashable) -> str:
+    """The tool name a fingerprint (or a call key of :func:`fingerprinters`) starts with."""
+    head = fingerprint if isinstance(fingerprint, str) else fingerprint[0]  # type: ignore[index]
+    return str(head).partition("\x1f")[0]
 
 
 def fingerprinter(signature: inspect.Signature, name: str, ident: str) -> Fingerprinter:
@@ -58,10 +61,25 @@ def fingerprinter(signature: inspect.Signature, name: str, ident: str) -> Finger
 
     A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
     """
+    return fingerprinters(signature, name, ident)[0]
+
+
+def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple[Fingerprinter, CallKeyer]:
+    """Return ``(fingerprint, call_key)`` for the calls of tool ``name`` (identity ``ident``).
+
+    ``fingerprint(args, kwargs)`` is the text a shared store keeps. ``call_key(args, kwargs)`` is the cheaper
+    in-process key: the same text in general, but for a call whose arguments are all ``str`` (up to 64 characters),
+    ``int``, ``bool`` or ``None`` (the common case), a tuple of the tool's head and the bound values, with their types
+    when a ``bool`` is among them (``True == 1`` in a tuple, never in a fingerprint). Two calls have equal keys exactly
+    when they have equal fingerprints (a tuple never equals a text), so a MemoryStore decides as a shared store would.
+    ``float`` takes the text path: ``-0.0 == 0.0`` and ``nan != nan`` as values, not as text.
+
+    A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
+    """
     params = list(signature.parameters.values())
     head = f"{name}\x1f{hashlib.blake2b(ident.encode(), digest_size=6).hexdigest()}\x1f"
 
-    def finish(values: tuple[Any, ...]) -> str:
+    def text(values: tuple[Any, ...]) -> str:
         for value in values:
             if type(value) not in _PLAIN:
                 text = canonical(values)  # starts with "[": never equal to a tuple's repr, which starts with "("
@@ -72,43 +90,53 @@ def fingerprinter(signature: inspect.Signature, name: str, ident: str) -> Finger
             return head + text
         return head + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+    def key(values: tuple[Any, ...]) -> Hashable:
+        typed = False
+        for value in values:
+            cls = type(value)
+            if cls is str:
+                if len(value) > _SHORT:  # a store never holds long argument values
+                    return text(values)
+            elif cls is bool:
+                typed = True
+            elif cls is not int and value is not None:
+                return text(values)
+        return (head, values, tuple(map(type, values))) if typed else (head, values)
 
-        def by_binding(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name.startswith("_ag_") for p in params):
+
+        def by_binding(*args: Any, **kwargs: Any) -> str:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            return finish((canonical(bound.arguments),))
+            return text((canonical(bound.arguments),))
 
-        return by_binding
+        return by_binding, by_binding
 
-    count = len(params)
-    # For each number of positional arguments: the parameters left to fill from keywords or defaults, their
-    # defaults, the names that must come as keywords, and the names already taken by position.
-    plans = []
-    for given in range(count + 1):
-        rest = params[given:]
-        plans.append(
-            (
-                tuple(p.name for p in rest),
-                tuple(p.default for p in rest),
-                frozenset(p.name for p in rest if p.default is _EMPTY),
-                frozenset(p.name for p in rest if p.kind is not p.POSITIONAL_ONLY),
-            )
-        )
+    return _planned(params, text), _planned(params, key)
 
-    def by_plan(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        given = len(args)
-        if given > count:
-            signature.bind(*args, **kwargs)  # raises Python's TypeError for this call
-        names, defaults, required, by_keyword = plans[given]
-        if not kwargs:
-            if required:
-                signature.bind(*args)  # a required argument is missing: Python's TypeError
-            return finish(args + defaults if given else defaults)
-        keys = kwargs.keys()
-        if not (keys >= required and keys <= by_keyword):
-            signature.bind(*args, **kwargs)  # missing, unknown or duplicated argument: Python's TypeError
-        values = tuple(map(kwargs.get, names, defaults))
-        return finish(args + values if given else values)
 
-    return by_plan
+def _planned(params: list[inspect.Parameter], finish: Callable[[Any], T]) -> Callable[..., T]:
+    """``finish`` of a call's argument values in parameter order, defaults filled in.
+
+    Python binds them itself: a function with the tool's parameters (names, kinds, the same default objects) that
+    returns them as a tuple is generated here once, so a call costs one C-level binding and a call that does not fit
+    raises Python's own ``TypeError`` for it.
+    """
+    space: dict[str, Any] = {"_ag_finish": finish}
+    out: list[str] = []
+    for index, p in enumerate(params):
+        if p.kind is p.KEYWORD_ONLY and "*" not in out:
+            out.append("*")
+        if p.default is _EMPTY:
+            out.append(p.name)
+        else:
+            space[f"_ag_default_{index}"] = p.default
+            out.append(f"{p.name}=_ag_default_{index}")
+        if p.kind is p.POSITIONAL_ONLY and (index + 1 == len(params) or params[index + 1].kind is not p.POSITIONAL_ONLY):
+            out.append("/")
+    names = "".join(f"{p.name}, " for p in params)
+    name = "_ag_bind"
+    source = f"def {name}({', '.join(out)}):\n    return _ag_finish(({names}))\n"
+    exec(source, space)  # noqa: S102 - source built here from parameter names (identifiers) only
+    bind: Callable[..., T] = space[name]
+    return bind

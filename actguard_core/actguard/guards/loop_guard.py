@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NoReturn, TypeVar, overload
 
-from actguard.context import current_run
+from actguard import reporting as _reporting
+from actguard import stores as _stores
+from actguard.context import _current_run
 from actguard.exceptions import ConfigError, LoopDetected, MissingRuntimeContextError
-from actguard.guards._fingerprint import fingerprinter, tool_name_of
+from actguard.guards._fingerprint import fingerprinters, tool_name_of
 from actguard.guards._keys import encode
 from actguard.guards._wrap import ToolInfo, check_int, check_positive, check_store, finish
 from actguard.reporting import emit
-from actguard.stores import Store, get_default_store
+from actguard.stores import MemoryStore, Store, get_default_store
 
 __all__ = ["find_cycle", "loop_guard"]
 
@@ -83,7 +85,7 @@ def loop_guard(max_repeats: Any = 2, *, max_cycle: int = 3, ttl_s: float = _DAY,
     return decorate
 
 
-def find_cycle(recent: Sequence[str], max_cycle: int) -> Sequence[str] | None:
+def find_cycle(recent: Sequence[Hashable], max_cycle: int) -> Sequence[Hashable] | None:
     """The pass of a cycle that ``recent`` (oldest first, ending with the current call) just completed twice in a
     row, for cycles of 2..``max_cycle`` calls that are not all the same call; ``None`` when there is none."""
     size = len(recent)
@@ -98,7 +100,10 @@ def find_cycle(recent: Sequence[str], max_cycle: int) -> Sequence[str] | None:
 
 def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Store | None) -> Any:
     fn, tool = info.fn, info.name
-    fingerprint = fingerprinter(info.signature, tool, info.ident)
+    # A shared store keeps each call's fingerprint text; the in-process store takes the cheaper call key (equal
+    # exactly when the fingerprints are), so the common call builds no text.
+    fingerprint, call_key = fingerprinters(info.signature, tool, info.ident)
+    get_run = _current_run.get
     prefix = encode("loop_guard")
     keep = 2 * max_cycle if max_cycle else 1
 
@@ -106,7 +111,7 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"reason": "no_run"})
         raise MissingRuntimeContextError("loop_guard", tool)
 
-    def judge(count: int, recent: tuple[str, ...], run_id: str) -> None:
+    def judge(count: int, recent: tuple[Hashable, ...], run_id: str) -> None:
         """Refuse a repeat or the close of a cycle; called only for a call seen before in the run."""
         if count > limit:
             emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"kind": "repeat", "repeats": count})
@@ -130,36 +135,40 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
     if info.is_async:
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = current_run()
+            run = get_run()
             if run is None:
                 no_run()
             run_id = run.run_id
             last = memo[0]
             key = last[1] if last[0] is run_id else key_for(run_id)
-            entry = fingerprint(args, kwargs)
-            store = own_store if own_store is not None else get_default_store()
-            count, recent = await store.aloop_observe(key, entry, keep, ttl)
+            store = own_store or _stores._default_store or get_default_store()
+            if type(store) is MemoryStore:  # in-process: nothing to await
+                count, recent = store.loop_observe(key, call_key(*args, **kwargs), keep, ttl)
+            else:
+                count, recent = await store.aloop_observe(key, fingerprint(*args, **kwargs), keep, ttl)
             if count > 1:  # a first call is neither a repeat nor the close of a cycle
                 judge(count, recent, run_id)
-            else:
+            elif _reporting._sinks:  # emit's own first test, without the call when nobody listens
                 emit("tool_guard", "loop_guard", "allowed", tool=tool)
             return await fn(*args, **kwargs)
 
         return finish(async_wrapper, info)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        run = current_run()
+        run = get_run()
         if run is None:
             no_run()
         run_id = run.run_id
         last = memo[0]
         key = last[1] if last[0] is run_id else key_for(run_id)
-        entry = fingerprint(args, kwargs)
-        store = own_store if own_store is not None else get_default_store()
-        count, recent = store.loop_observe(key, entry, keep, ttl)
+        store = own_store or _stores._default_store or get_default_store()
+        if type(store) is MemoryStore:
+            count, recent = store.loop_observe(key, call_key(*args, **kwargs), keep, ttl)
+        else:
+            count, recent = store.loop_observe(key, fingerprint(*args, **kwargs), keep, ttl)
         if count > 1:  # a first call is neither a repeat nor the close of a cycle
             judge(count, recent, run_id)
-        else:
+        elif _reporting._sinks:  # emit's own first test, without the call when nobody listens
             emit("tool_guard", "loop_guard", "allowed", tool=tool)
         return fn(*args, **kwargs)
 

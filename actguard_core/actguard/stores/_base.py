@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, NoReturn, TypeVar
 
@@ -128,7 +128,7 @@ class LoopStep(NamedTuple):
     """
 
     seen: int  # times this call was observed in the run, this one included
-    recent: tuple[str, ...]  # the run's last calls, oldest first, ending with this one; () for a first call
+    recent: tuple[Hashable, ...]  # the run's last calls (entries as given), oldest first, ending with this one; () for a first call
 
 
 class Store(ABC):

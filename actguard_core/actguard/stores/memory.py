@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from actguard._clock import SYSTEM_CLOCK, Clock
@@ -58,7 +58,7 @@ class MemoryStore(Store):
         self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
         self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
         self._writes = 0
-        self._loops: dict[str, tuple[float, dict[str, int], list[str]]] = {}  # run -> (expires_at, counts, recent)
+        self._loops: dict[str, tuple[float, dict[Hashable, int], list[Hashable]]] = {}  # run -> (expires_at, counts, recent)
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_keys={self.max_keys})"
@@ -272,24 +272,32 @@ class MemoryStore(Store):
             return SpendTotals(entry[0], int(entry[1]))
 
     # -- loop detection -----------------------------------------------------------------------------------------
-    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+    def loop_observe(self, key: str, entry: Hashable, keep: int, ttl: float) -> LoopStep:
+        """See :meth:`Store.loop_observe`; ``entry`` may be any hashable here (loop_guard's in-process call keys)."""
         with self._lock:
-            now = self._now()
             loop = self._loops.get(key)
-            if loop is None or loop[0] <= now:
-                self._loops.pop(key, None)
-                if len(self._loops) % 64 == 0:  # amortised: a run is created once for many calls
-                    for run in [k for k, v in self._loops.items() if v[0] <= now]:
-                        del self._loops[run]
-                loop = self._loops[key] = (now + ttl, {}, [])
-                self._bound(self._loops)
-            counts, recent = loop[1], loop[2]
-            count = counts[entry] = counts.get(entry, 0) + 1
-            if count == 1 and len(counts) > self.max_keys:
-                del counts[next(iter(counts))]
+            if loop is None or loop[0] <= self._now():
+                loop = self._new_loop(key, ttl)
+            counts = loop[1]
+            count = counts.get(entry, 0) + 1
+            counts[entry] = count
+            recent = loop[2]
             recent.append(entry)
             if len(recent) > 4 * _LOOP_RECENT:  # trimmed in batches: one slice per 96 calls
                 del recent[:-_LOOP_RECENT]
             if count == 1:
+                if len(counts) > self.max_keys:
+                    del counts[next(iter(counts))]
                 return _FIRST_CALL
             return LoopStep(count, tuple(recent[-keep:]))
+
+    def _new_loop(self, key: str, ttl: float) -> tuple[float, dict[Hashable, int], list[Hashable]]:
+        """Start the record of run ``key`` (replacing an expired one), sweeping expired runs now and then."""
+        now = self._now()
+        self._loops.pop(key, None)
+        if len(self._loops) % 64 == 0:  # amortised: a run is created once for many calls
+            for run in [k for k, v in self._loops.items() if v[0] <= now]:
+                del self._loops[run]
+        loop = self._loops[key] = (now + ttl, {}, [])
+        self._bound(self._loops)
+        return loop
