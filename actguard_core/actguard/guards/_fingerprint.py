@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 __all__ = ["CallKeyer", "Fingerprinter", "canonical", "fingerprinter", "fingerprinters", "tool_name_of"]
 
 Fingerprinter = Callable[..., str]  # called with the tool call's own arguments
 CallKeyer = Callable[..., Hashable]
-T = TypeVar("T")
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _EMPTY: Any = inspect.Parameter.empty
@@ -90,19 +89,6 @@ def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple
             return head + text
         return head + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
-    def key(values: tuple[Any, ...]) -> Hashable:
-        typed = False
-        for value in values:
-            cls = type(value)
-            if cls is str:
-                if len(value) > _SHORT:  # a store never holds long argument values
-                    return text(values)
-            elif cls is bool:
-                typed = True
-            elif cls is not int and value is not None:
-                return text(values)
-        return (head, values, tuple(map(type, values))) if typed else (head, values)
-
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name.startswith("_ag_") for p in params):
 
         def by_binding(*args: Any, **kwargs: Any) -> str:
@@ -112,17 +98,36 @@ def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple
 
         return by_binding, by_binding
 
-    return _planned(params, text), _planned(params, key)
+    space = {"_ag_text": text, "_ag_head": head, "_ag_short": _SHORT}
+    return _planned(params, _TEXT_BODY, space), _planned(params, _KEY_BODY, space)
 
 
-def _planned(params: list[inspect.Parameter], finish: Callable[[Any], T]) -> Callable[..., T]:
-    """``finish`` of a call's argument values in parameter order, defaults filled in.
+# Bodies of the generated binders (see ``_planned``); ``_ag_values`` holds the call's values in parameter order.
+_TEXT_BODY = "return _ag_text(_ag_values)"
+_KEY_BODY = """_ag_typed = False
+for _ag_value in _ag_values:
+    _ag_type = type(_ag_value)
+    if _ag_type is str:
+        if len(_ag_value) > _ag_short:  # a store never holds long argument values
+            return _ag_text(_ag_values)
+    elif _ag_type is bool:
+        _ag_typed = True
+    elif _ag_type is not int and _ag_value is not None:
+        return _ag_text(_ag_values)
+if _ag_typed:
+    return (_ag_head, _ag_values, tuple(map(type, _ag_values)))
+return (_ag_head, _ag_values)"""
 
-    Python binds them itself: a function with the tool's parameters (names, kinds, the same default objects) that
-    returns them as a tuple is generated here once, so a call costs one C-level binding and a call that does not fit
-    raises Python's own ``TypeError`` for it.
+
+def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) -> Callable[..., Any]:
+    """A function taking the tool's arguments that runs ``body`` on their values in parameter order.
+
+    Python binds them itself: the function is generated here once with the tool's parameters (names, kinds, the
+    same default objects), so a call costs one C-level binding, and a call that does not fit raises Python's own
+    ``TypeError`` for it. Names the body uses start with ``_ag_`` (a tool with such a parameter is bound by
+    ``inspect`` instead).
     """
-    space: dict[str, Any] = {"_ag_finish": finish}
+    space = dict(space)
     out: list[str] = []
     for index, p in enumerate(params):
         if p.kind is p.KEYWORD_ONLY and "*" not in out:
@@ -134,9 +139,9 @@ def _planned(params: list[inspect.Parameter], finish: Callable[[Any], T]) -> Cal
             out.append(f"{p.name}=_ag_default_{index}")
         if p.kind is p.POSITIONAL_ONLY and (index + 1 == len(params) or params[index + 1].kind is not p.POSITIONAL_ONLY):
             out.append("/")
-    names = "".join(f"{p.name}, " for p in params)
-    name = "_ag_bind"
-    source = f"def {name}({', '.join(out)}):\n    return _ag_finish(({names}))\n"
-    exec(source, space)  # noqa: S102 - source built here from parameter names (identifiers) only
-    bind: Callable[..., T] = space[name]
+    values = "".join(f"{p.name}, " for p in params)
+    lines = "".join(f"\n    {line}" for line in body.splitlines())
+    source = f"def _ag_bind({', '.join(out)}):\n    _ag_values = ({values}){lines}\n"
+    exec(source, space)  # noqa: S102 - source built here from parameter names (identifiers) and the bodies above
+    bind: Callable[..., Any] = space["_ag_bind"]
     return bind
