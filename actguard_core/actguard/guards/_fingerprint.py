@@ -99,28 +99,29 @@ def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple
         return by_binding, by_binding
 
     space = {"_ag_text": text, "_ag_head": head, "_ag_short": _SHORT}
-    return _planned(params, _TEXT_BODY, space), _planned(params, _KEY_BODY, space)
-
-
-# Bodies of the generated binders (see ``_planned``); ``_ag_values`` holds the call's values in parameter order.
-_TEXT_BODY = "return _ag_text(_ag_values)"
-_KEY_BODY = """_ag_typed = False
-for _ag_value in _ag_values:
-    _ag_type = type(_ag_value)
-    if _ag_type is str:
-        if len(_ag_value) > _ag_short:  # a store never holds long argument values
-            return _ag_text(_ag_values)
-    elif _ag_type is bool:
-        _ag_typed = True
-    elif _ag_type is not int and _ag_value is not None:
-        return _ag_text(_ag_values)
-if _ag_typed:
-    return (_ag_head, _ag_values, tuple(map(type, _ag_values)))
-return (_ag_head, _ag_values)"""
+    names = [p.name for p in params]
+    values = "".join(f"{n}, " for n in names)
+    # The key: (head, *values), or (head, *values, *their types) when a bool is among them; a text when a value
+    # is of another type or a long str. Checks are unrolled per parameter: no loop, one tuple.
+    checks = "".join(
+        f"""
+_ag_type = type({n})
+if _ag_type is str:
+    if len({n}) > _ag_short:
+        return _ag_text(({values}))
+elif _ag_type is bool:
+    _ag_typed = True
+elif _ag_type is not int and {n} is not None:
+    return _ag_text(({values}))"""
+        for n in names
+    )
+    typed = "".join(f"type({n}), " for n in names)
+    key_body = f"_ag_typed = False{checks}\nif _ag_typed:\n    return (_ag_head, {values}{typed})\nreturn (_ag_head, {values})"
+    return _planned(params, f"return _ag_text(({values}))", space), _planned(params, key_body, space)
 
 
 def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) -> Callable[..., Any]:
-    """A function taking the tool's arguments that runs ``body`` on their values in parameter order.
+    """A function taking the tool's arguments (as its parameters' names) that runs ``body``.
 
     Python binds them itself: the function is generated here once with the tool's parameters (names, kinds, the
     same default objects), so a call costs one C-level binding, and a call that does not fit raises Python's own
@@ -139,9 +140,8 @@ def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) 
             out.append(f"{p.name}=_ag_default_{index}")
         if p.kind is p.POSITIONAL_ONLY and (index + 1 == len(params) or params[index + 1].kind is not p.POSITIONAL_ONLY):
             out.append("/")
-    values = "".join(f"{p.name}, " for p in params)
     lines = "".join(f"\n    {line}" for line in body.splitlines())
-    source = f"def _ag_bind({', '.join(out)}):\n    _ag_values = ({values}){lines}\n"
+    source = f"def _ag_bind({', '.join(out)}):{lines}\n"
     exec(source, space)  # noqa: S102 - source built here from parameter names (identifiers) and the bodies above
     bind: Callable[..., Any] = space["_ag_bind"]
     return bind
