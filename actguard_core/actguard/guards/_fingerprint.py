@@ -1,8 +1,8 @@
 """The identity of one tool call: the tool plus its arguments, however they were passed.
 
 ``f(1, b=2)``, ``f(a=1, b=2)`` and ``f(1)`` (when ``b`` defaults to 2) are the same call; so are two calls whose dict
-arguments list their keys in different orders. The binding of arguments to parameters is planned once at decoration
-(``fingerprinter``), so a call costs a few tuple and dict lookups and one ``repr``, never ``inspect`` work.
+arguments list their keys in different orders. Binding arguments to parameters is done by Python itself, through a
+function with the tool's parameters generated once at decoration (``fingerprinters``), never by ``inspect`` per call.
 
 Values are compared by content: strings, numbers, ``None``, lists/tuples, dicts, sets and pydantic models
 (``model_dump()``) exactly; anything else by type and ``repr`` (an object whose ``repr`` shows only its address is
@@ -116,7 +116,9 @@ elif _ag_type is not int and {n} is not None:
         for n in names
     )
     typed = "".join(f"type({n}), " for n in names)
-    key_body = f"_ag_typed = False{checks}\nif _ag_typed:\n    return (_ag_head, {values}{typed})\nreturn (_ag_head, {values})"
+    key_body = (
+        f"_ag_typed = False{checks}\nif _ag_typed:\n    return (_ag_head, {values}{typed})\nreturn (_ag_head, {values})"
+    )
     return _planned(params, f"return _ag_text(({values}))", space), _planned(params, key_body, space)
 
 
@@ -138,10 +140,12 @@ def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) 
         else:
             space[f"_ag_default_{index}"] = p.default
             out.append(f"{p.name}=_ag_default_{index}")
-        if p.kind is p.POSITIONAL_ONLY and (index + 1 == len(params) or params[index + 1].kind is not p.POSITIONAL_ONLY):
+        if p.kind is p.POSITIONAL_ONLY and (
+            index + 1 == len(params) or params[index + 1].kind is not p.POSITIONAL_ONLY
+        ):
             out.append("/")
     lines = "".join(f"\n    {line}" for line in body.splitlines())
     source = f"def _ag_bind({', '.join(out)}):{lines}\n"
-    exec(source, space)  # noqa: S102 - source built here from parameter names (identifiers) and the bodies above
+    exec(source, space)
     bind: Callable[..., Any] = space["_ag_bind"]
     return bind

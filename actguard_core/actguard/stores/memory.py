@@ -32,6 +32,7 @@ _CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
 _CLAIMED = Claim("claimed")
 _IN_PROGRESS = Claim("in_progress")
 _FIRST_CALL = LoopStep(1, ())
+_LoopRecord = tuple[float, dict[Hashable, int], list[Hashable]]  # a run's (expires_at, call -> count, recent calls)
 
 
 class MemoryStore(Store):
@@ -58,7 +59,7 @@ class MemoryStore(Store):
         self._facts: dict[str, dict[tuple[str, str], float]] = {}  # namespace -> (kind, value) -> expires_at
         self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
         self._writes = 0
-        self._loops: dict[str, tuple[float, dict[Hashable, int], list[Hashable]]] = {}  # run -> (expires_at, counts, recent)
+        self._loops: dict[str, _LoopRecord] = {}  # run -> (expires_at, counts, recent)
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_keys={self.max_keys})"
@@ -291,7 +292,7 @@ class MemoryStore(Store):
                 return _FIRST_CALL
             return LoopStep(count, tuple(recent[-keep:]))
 
-    def _new_loop(self, key: str, ttl: float) -> tuple[float, dict[Hashable, int], list[Hashable]]:
+    def _new_loop(self, key: str, ttl: float) -> _LoopRecord:
         """Start the record of run ``key`` (replacing an expired one), sweeping expired runs now and then."""
         now = self._now()
         self._loops.pop(key, None)
