@@ -128,9 +128,8 @@ class LoopStep(NamedTuple):
     """
 
     seen: int  # times this call was observed in the run, this one included
-    recent: tuple[
-        Hashable, ...
-    ]  # the run's last calls (entries as given), oldest first, ending with this one; () for a first call
+    # The run's last calls (the entries as given), oldest first, ending with this one; () for a first call.
+    recent: tuple[Hashable, ...]
 
 
 class Store(ABC):

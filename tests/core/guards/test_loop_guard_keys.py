@@ -155,3 +155,12 @@ async def test_every_backend_refuses_the_same_calls(backend: Any) -> None:
     first, second = outcomes[:11], outcomes[11:]
     assert first == ["ran"] * 11  # 1, True, "1", 1.0, 1 vs True as flag, -0.0 vs 0.0: all different calls
     assert second == ["refused"] * 12  # each again (None == None with the default spelled out; dict key order)
+
+
+def test_a_run_with_more_calls_than_max_keys_forgets_the_oldest_and_stays_fast() -> None:
+    store = MemoryStore(max_keys=16)
+    for i in range(10_000):  # evicting in batches: one at a time from a dict's front is O(n) each
+        assert store.loop_observe("run", f"call {i}", 4, 60).seen == 1
+    assert store.loop_observe("run", "call 9999", 4, 60).seen == 2  # the newest calls are remembered
+    assert store.loop_observe("run", "call 0", 4, 60).seen == 1  # the oldest were forgotten
+    assert len(store._loops["run"][1]) <= 16
