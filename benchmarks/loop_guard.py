@@ -7,7 +7,7 @@ query each call (so nothing is refused) in three spellings: positional, keyword,
 Each figure is a round's time per call minus the bare round's (best of several interleaved rounds), in
 microseconds, on the default in-process MemoryStore with no event sink (reporting off).
 
-- loop_guard(max_repeats=2) (cycle detection on, max_cycle=3): one fingerprint of the arguments plus one store
+- loop_guard(max_repeats=2) (cycle detection on, max_cycle=3): one key of the bound arguments plus one store
   operation per call.
 - loop_guard(max_repeats=2, max_cycle=0): repeats only.
 - max_attempts(calls=10**9): one store counter per call; the peer.  Target: loop_guard / max_attempts <= 1.

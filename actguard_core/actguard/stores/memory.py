@@ -283,16 +283,18 @@ class MemoryStore(Store):
             if loop is None or loop[0] <= self._now():
                 loop = self._new_loop(key, ttl)
             counts = loop[1]
-            count = counts.get(entry, 0) + 1
-            counts[entry] = count
+            size = len(counts)
+            count = counts.setdefault(entry, 1)  # a first call (the common case) costs one dict lookup
             recent = loop[2]
             recent.append(entry)
             if len(recent) > 4 * _LOOP_RECENT:  # trimmed in batches: one slice per 96 calls
                 del recent[:-_LOOP_RECENT]
-            if count == 1:
-                if len(counts) > self.max_keys:
+            if len(counts) > size:
+                if size >= self.max_keys:
                     self._evict_calls(counts)
                 return _FIRST_CALL
+            count += 1
+            counts[entry] = count
             return LoopStep(count, tuple(recent[-keep:]))
         finally:
             lock.release()
