@@ -119,10 +119,10 @@ elif _ag_type is not int and {n} is not None:
     key_body = (
         f"_ag_typed = False{checks}\nif _ag_typed:\n    return (_ag_head, {values}{typed})\nreturn (_ag_head, {values})"
     )
-    return _planned(params, f"return _ag_text(({values}))", space), _planned(params, key_body, space)
+    return _planned(name, params, f"return _ag_text(({values}))", space), _planned(name, params, key_body, space)
 
 
-def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) -> Callable[..., Any]:
+def _planned(name: str, params: list[inspect.Parameter], body: str, space: dict[str, Any]) -> Callable[..., Any]:
     """A function taking the tool's arguments (as its parameters' names) that runs ``body``.
 
     Python binds them itself: the function is generated here once with the tool's parameters (names, kinds, the
@@ -147,5 +147,8 @@ def _planned(params: list[inspect.Parameter], body: str, space: dict[str, Any]) 
     lines = "".join(f"\n    {line}" for line in body.splitlines())
     source = f"def _ag_bind({', '.join(out)}):{lines}\n"
     exec(source, space)
-    bind: Callable[..., Any] = space["_ag_bind"]
-    return bind
+    bind: Any = space["_ag_bind"]
+    # Python's TypeError for a call that does not fit names the tool (3.10 takes the code's name, later the function's).
+    bind.__code__ = bind.__code__.replace(co_name=name)
+    bind.__name__ = bind.__qualname__ = name
+    return bind  # type: ignore[no-any-return]

@@ -88,7 +88,18 @@ def test_a_call_that_does_not_fit_raises_pythons_type_error_on_both_paths() -> N
                 path(*args, **kwargs)
 
 
-def test_a_parameter_named_like_the_generated_code_still_binds() -> None:
+def test_the_type_error_names_the_tool_as_python_would(store: MemoryStore) -> None:
+    @loop_guard
+    def search(query: str, limit: int = 10) -> None: ...
+
+    with RunContext():
+        with pytest.raises(TypeError, match=r"^search\(\) missing 1 required positional argument: 'query'$"):
+            search()  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match=r"^search\(\) got an unexpected keyword argument 'lim'$"):
+            search("rome", lim=3)  # type: ignore[call-arg]
+
+
+def test_a_parameter_named_like_the_generated_code_still_binds(store: MemoryStore) -> None:
     @loop_guard(max_repeats=1)
     def tool(_ag_values: int, _ag_type: str = "t") -> None: ...
 
@@ -98,7 +109,7 @@ def test_a_parameter_named_like_the_generated_code_still_binds() -> None:
             tool(_ag_values=1, _ag_type="t")
 
 
-def test_defaults_are_the_functions_own_objects() -> None:
+def test_defaults_are_the_functions_own_objects(store: MemoryStore) -> None:
     marker = object()
     seen: list[Any] = []
 
