@@ -35,6 +35,7 @@ from actguard.exceptions import (
     IdempotencyError,
     IdempotencyInProgress,
     IdempotencyOutcomeUnknown,
+    LoopDetected,
     MaxAttemptsExceeded,
     MissingRuntimeContextError,
     RateLimitExceeded,
@@ -43,7 +44,7 @@ from actguard.exceptions import (
     ToolTimeoutError,
     UnknownModelPriceError,
 )
-from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
+from actguard.guards import circuit_breaker, idempotent, loop_guard, max_attempts, rate_limit, timeout, tool
 from actguard.guards.failure_kinds import (
     FAIL_ON_DEFAULT,
     FAIL_ON_INFRA_ONLY,
@@ -115,6 +116,7 @@ __all__ = [
     "IdempotencyOutcomeUnknown",
     "JsonlSink",
     "LLMUsage",
+    "LoopDetected",
     "MaxAttemptsExceeded",
     "MemoryStore",
     "MissingRuntimeContextError",
@@ -143,6 +145,7 @@ __all__ = [
     "enforce",
     "get_default_store",
     "idempotent",
+    "loop_guard",
     "max_attempts",
     "prices",
     "prove",

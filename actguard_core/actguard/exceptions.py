@@ -14,6 +14,7 @@ All of them derive from :class:`ActGuardError`, so ``except ActGuardError`` catc
         ├── CircuitOpenError
         ├── ToolTimeoutError         (also a builtin TimeoutError)
         ├── MaxAttemptsExceeded
+        ├── LoopDetected             the same call (or cycle of calls) again within one run
         └── IdempotencyError
             ├── IdempotencyInProgress
             ├── DuplicateIdempotencyKey
@@ -40,6 +41,7 @@ __all__ = [
     "IdempotencyInProgress",
     "IdempotencyOutcomeUnknown",
     "LimitType",
+    "LoopDetected",
     "MaxAttemptsExceeded",
     "MissingRuntimeContextError",
     "RateLimitExceeded",
@@ -292,6 +294,58 @@ class MaxAttemptsExceeded(ToolGuardError):
     def used(self) -> int:
         """0.1.15's name for :attr:`attempts`."""
         return self.attempts
+
+
+class LoopDetected(ToolGuardError):
+    """The agent is going round in circles: the call repeats one already made in this run.
+
+    Attributes:
+        kind: ``"repeat"`` (the same tool with the same arguments once more than allowed) or ``"cycle"`` (the
+            same short sequence of calls twice in a row, e.g. A, B, A, B).
+        repeats: for ``"repeat"``: this call's number among identical calls in the run.
+        limit: the ``max_repeats`` allowed.
+        cycle: for ``"cycle"``: the tool names of one pass of the cycle, in call order.
+        run_id: the run's id.
+    """
+
+    def __init__(
+        self,
+        *,
+        tool_name: str,
+        kind: str,
+        limit: int,
+        repeats: int = 0,
+        cycle: tuple[str, ...] = (),
+        run_id: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.limit = limit
+        self.repeats = repeats
+        self.cycle = cycle
+        self.run_id = run_id
+        if kind == "cycle":
+            message = (
+                f"{tool_name!r} would repeat the cycle {' -> '.join(cycle)} a second time in a row with the same "
+                f"arguments in run {run_id!r}"
+            )
+        else:
+            message = (
+                f"{tool_name!r} called with the same arguments {repeats} times in run {run_id!r}; the limit is {limit}"
+            )
+        super().__init__(message, tool_name=tool_name)
+
+    def to_prompt(self) -> str:
+        if self.kind == "cycle":
+            return (
+                f"You are going in circles: you just made the calls {' -> '.join(self.cycle)} with these same "
+                "arguments twice in a row, and they will not give anything new. Do not repeat them: use the results "
+                "you already have, try a different tool or different arguments, or give your answer."
+            )
+        return (
+            f"You are repeating yourself: {self.tool_name!r} was already called with these same arguments in this "
+            f"run ({self.limit} times allowed), so calling it again will not give anything new. Use the result you "
+            "already have, change the arguments, try another tool, or give your answer."
+        )
 
 
 class IdempotencyError(ToolGuardError):

@@ -14,6 +14,10 @@ Enforcement:
 - Streams stop as soon as their running estimate (prompt plus one token per 4 streamed characters) reaches a limit;
   a stream that ends is charged the usage the provider reports, one closed or abandoned early the estimate.
 
+Soft landing: ``BudgetGuard(..., warn_at=0.8, on_warn=callable)`` warns once when the spend reaches 80% of a limit
+(``guard.warned``, the callback, a ``budget`` / ``soft_limit`` / ``warned`` event); from then on :func:`landing_note`
+gives the note the framework adapters put in front of the model's next call, telling it to finish with what it has.
+
 Prices come from genai-prices' bundled data, cached per model (:mod:`actguard.budget.prices`).
 
 Shared budgets: ``BudgetGuard(user_id="alice", usd_limit=5, shared=True, window="1d", store=None)`` also adds its
@@ -29,11 +33,12 @@ from __future__ import annotations
 
 from actguard.budget import prices
 from actguard.budget._guard import BudgetGuard, ModelUsage, add_cost, current_budget
+from actguard.budget._landing import landing_note
 from actguard.budget._usage import LLMUsage
 from actguard.budget.providers import install_imported as _install_imported
 from actguard.budget.providers import watch_imports as _watch_imports
 
-__all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "add_cost", "current_budget", "prices"]
+__all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "add_cost", "current_budget", "landing_note", "prices"]
 
 _install_imported()
 _watch_imports()

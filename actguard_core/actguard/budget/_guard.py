@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from actguard import reporting
 from actguard.budget import _shared, prices
+from actguard.budget._landing import OnWarn, SoftLimit
 from actguard.budget._usage import LLMUsage
 from actguard.budget._window import parse_window
 from actguard.exceptions import (
@@ -185,6 +186,11 @@ class BudgetGuard:
             reservations + this one would cross a limit; after the call the reservation settles to the metered
             cost. So concurrent workers never overshoot a shared limit with calls that set a max output (or fit in
             ``reserve``). A reservation not settled within 15 minutes (its worker died) expires.
+        warn_at: soft limit, a fraction in (0, 1) of each limit: when the spend first reaches it, :attr:`warned`
+            becomes True, ``on_warn(guard)`` runs and one ``budget`` / ``soft_limit`` / ``warned`` event is emitted
+            (once per guard); the framework adapters then tell the model to finish with what it has
+            (:func:`actguard.budget.landing_note`). The hard limits still stop the run.
+        on_warn: called with the guard when it warns (with ``warn_at``); its errors are logged, never raised.
     """
 
     def __init__(
@@ -201,6 +207,8 @@ class BudgetGuard:
         window: float | str | None = None,
         store: Store | None = None,
         reserve: int | None = None,
+        warn_at: float | None = None,
+        on_warn: OnWarn | None = None,
     ) -> None:
         if user_id is not None and not isinstance(user_id, str):
             raise ConfigError(f"BudgetGuard(user_id=...) must be a str or None, got {user_id!r}")
@@ -233,6 +241,7 @@ class BudgetGuard:
             raise ConfigError("BudgetGuard(reserve=...) applies only with shared=True")
         if shared and user_id is None and name is None:
             raise ConfigError("BudgetGuard(shared=True) needs a user_id or a name to key the shared spend")
+        self._soft = SoftLimit.parse(warn_at, on_warn, usd_limit is not None or token_limit is not None)
         self.user_id = user_id
         self.usd_limit = None if usd_limit is None else float(usd_limit)
         self.token_limit = token_limit
@@ -316,6 +325,11 @@ class BudgetGuard:
         """Non-LLM spend added with :meth:`add_cost`, by name."""
         with self._lock:
             return dict(self._ledger.costs)
+
+    @property
+    def warned(self) -> bool:
+        """Whether the spend has reached ``warn_at`` of a limit (False without ``warn_at``)."""
+        return self._soft is not None and self._soft.warned
 
     @property
     def parent(self) -> BudgetGuard | None:
@@ -454,6 +468,8 @@ class BudgetGuard:
                     error.response = response
                     guard._emit_exceeded(error)
                     raise error
+            if guard._soft is not None:  # spend added without a record (add_cost, other processes) warns here
+                guard._soft.observe(guard, *guard._totals(fresh=False))
             guard = guard._parent
 
     @property
@@ -624,6 +640,8 @@ class BudgetGuard:
             model.usd += usd
         if self.shared:
             self._add_shared(usd, usage.total_tokens)
+        if self._soft is not None:
+            self._soft.observe(self, *self._totals(fresh=False))
         return usd
 
     def _unknown_cost(self, usage: LLMUsage) -> float:

@@ -1,7 +1,8 @@
 """``actguard demo``: a support agent on the real OpenAI SDK, talking to an embedded scripted model.
 
 Shows each guard doing its job: a write of an unproven id blocked and then allowed after the read, a side effect
-deduplicated, a rate limit, an open circuit and its recovery, and a budget stop. Ends with spend per user and the
+deduplicated, a rate limit, an open circuit and its recovery, a loop refused, and a budget that warns the model
+(soft landing) before it stops the run. Ends with spend per user and the
 guard decisions, both built from the events the guards emitted. Time is fast-forwarded with a fake clock instead of
 sleeping, so the demo runs in about a second.
 """
@@ -31,6 +32,7 @@ class _Conversation:
     narration: str
     script: list[Step]
     wait_s: float = 0.0  # time that passes before this conversation (fast-forwarded)
+    warn_at: float | None = None  # the budget's soft limit
 
 
 _REFUND = [
@@ -75,11 +77,20 @@ CONVERSATIONS = [
         wait_s=30,
     ),
     _Conversation(
+        "erin",
+        0.05,
+        "Where is my parcel p7?",
+        "loop_guard: the same call with the same arguments a third time in one run is refused.",
+        [Step(calls=(("track_parcel", {"parcel_id": "p7"}),)) for _ in range(3)]
+        + [Step(text="Parcel p7 is at the depot and goes out for delivery tomorrow.")],
+    ),
+    _Conversation(
         "dave",
         0.001,
         "Research everything about refunds, exhaustively.",
-        "BudgetGuard: this request may spend $0.001; the agent's loop is stopped once it crosses that.",
+        "BudgetGuard: $0.001 for this request; at 75% the model is told to finish, at 100% the loop is stopped.",
         [Step(calls=(("search_kb", {"query": f"refunds, part {i}"}),)) for i in range(1, 11)],
+        warn_at=0.75,
     ),
 ]
 
@@ -90,6 +101,8 @@ _MOMENTS = {
     ("circuit_breaker", "opened"): "circuit_breaker: 2 failures, the 'warehouse' circuit is now open",
     ("circuit_breaker", "blocked"): "circuit_breaker: failed fast, the warehouse was not called",
     ("circuit_breaker", "closed"): "circuit_breaker: the probe succeeded, the circuit is closed again",
+    ("loop_guard", "blocked"): "loop_guard: blocked, the agent is repeating itself; it answers instead",
+    ("soft_limit", "warned"): "BudgetGuard: 75% of the budget spent (warn_at); the model is told to finish",
     ("budget_exceeded", "blocked"): "BudgetGuard: over the limit, the run is stopped",
 }
 
@@ -183,7 +196,9 @@ def _play(conversation: _Conversation, client: Any, model: str, clock: FakeClock
         notes, seen = _moments(events, seen)
         print("\n".join([line, *notes]))
 
-    guard = actguard.BudgetGuard(user_id=conversation.user, usd_limit=conversation.usd_limit)
+    guard = actguard.BudgetGuard(
+        user_id=conversation.user, usd_limit=conversation.usd_limit, warn_at=conversation.warn_at
+    )
     try:
         scope = {"user_id": conversation.user}
         with (

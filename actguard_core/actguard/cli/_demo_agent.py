@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import actguard
+from actguard.budget import landing_note
 from actguard.exceptions import ActGuardError, BudgetExceededError
 
 WAREHOUSE = {"up": False}  # the flaky dependency behind check_stock
@@ -54,8 +55,14 @@ def search_kb(query: str) -> str:
     return f"3 articles about {query!r}"
 
 
+@actguard.loop_guard(max_repeats=2)
+def track_parcel(parcel_id: str) -> str:
+    """Where a parcel is now."""
+    return f"parcel {parcel_id}: at the depot, out for delivery tomorrow"
+
+
 TOOLS: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in (list_orders, refund_order, send_email, check_stock, search_kb)
+    f.__name__: f for f in (list_orders, refund_order, send_email, check_stock, search_kb, track_parcel)
 }
 
 
@@ -80,6 +87,7 @@ TOOL_SCHEMAS = [
     _schema("send_email", "Email the user.", user_id="string", subject="string"),
     _schema("check_stock", "Units in stock for a SKU.", sku="string"),
     _schema("search_kb", "Search help-centre articles.", query="string"),
+    _schema("track_parcel", "Where a parcel is now.", parcel_id="string"),
 ]
 
 
@@ -107,8 +115,15 @@ def run_agent(client: Any, model: str, user: str, request: str, say: Callable[[s
         {"role": "system", "content": system},
         {"role": "user", "content": request},
     ]
+    told = False
     for _ in range(12):
-        response = client.chat.completions.create(model=model, messages=messages, tools=TOOL_SCHEMAS)
+        # Soft landing: once the budget warned (warn_at), each request ends with a note telling the model to finish.
+        note = landing_note()
+        if note is not None and not told:
+            told = True
+            say(f"  note to the model: {_short(note, _WIDTH - 21)}")
+        sent = messages if note is None else [*messages, {"role": "system", "content": note}]
+        response = client.chat.completions.create(model=model, messages=sent, tools=TOOL_SCHEMAS)
         message = response.choices[0].message
         if not message.tool_calls:
             return str(message.content or "")

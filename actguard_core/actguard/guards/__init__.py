@@ -5,6 +5,7 @@
 * :func:`timeout` - bound a call's wall-clock time.
 * :func:`max_attempts` - at most N calls of a tool per run.
 * :func:`idempotent` - at most one execution per idempotency key per run.
+* :func:`loop_guard` - refuse a call (or short cycle of calls) an agent already made in this run.
 * :func:`tool` - all of the above (plus chain of custody) in one declaration, in a fixed order.
 
 Every decorator keeps the wrapped function's name, docstring and signature, works on plain and coroutine
@@ -17,6 +18,7 @@ from __future__ import annotations
 from actguard.guards._failures import FAILURE_KINDS, FailureKind, failure_kind
 from actguard.guards.circuit_breaker import DEFAULT_FAIL_ON, circuit_breaker
 from actguard.guards.idempotent import idempotent
+from actguard.guards.loop_guard import loop_guard
 from actguard.guards.max_attempts import max_attempts
 from actguard.guards.rate_limit import rate_limit
 from actguard.guards.timeout import timeout
@@ -30,6 +32,7 @@ __all__ = [
     "circuit_breaker",
     "failure_kind",
     "idempotent",
+    "loop_guard",
     "max_attempts",
     "rate_limit",
     "timeout",

@@ -10,6 +10,7 @@ from actguard.exceptions import ConfigError
 from actguard.guards._wrap import check_name, check_store
 from actguard.guards.circuit_breaker import circuit_breaker as _circuit_breaker
 from actguard.guards.idempotent import idempotent as _idempotent
+from actguard.guards.loop_guard import loop_guard as _loop_guard
 from actguard.guards.max_attempts import max_attempts as _max_attempts
 from actguard.guards.rate_limit import rate_limit as _rate_limit
 from actguard.guards.timeout import timeout as _timeout
@@ -20,7 +21,16 @@ __all__ = ["GUARD_ORDER", "tool"]
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
-GUARD_ORDER = ("enforce", "prove", "idempotent", "max_attempts", "circuit_breaker", "rate_limit", "timeout")
+GUARD_ORDER = (
+    "enforce",
+    "prove",
+    "idempotent",
+    "max_attempts",
+    "loop_guard",
+    "circuit_breaker",
+    "rate_limit",
+    "timeout",
+)
 """The order :func:`tool` applies its guards in, outermost first; the function itself is innermost."""
 
 
@@ -33,6 +43,7 @@ def tool(
     *,
     idempotent: Mapping[str, Any] | bool | None = ...,
     max_attempts: Mapping[str, Any] | int | None = ...,
+    loop_guard: Mapping[str, Any] | int | bool | None = ...,
     rate_limit: Mapping[str, Any] | None = ...,
     circuit_breaker: Mapping[str, Any] | None = ...,
     timeout: float | Mapping[str, Any] | None = ...,
@@ -49,6 +60,7 @@ def tool(
     *,
     idempotent: Mapping[str, Any] | bool | None = None,
     max_attempts: Mapping[str, Any] | int | None = None,
+    loop_guard: Mapping[str, Any] | int | bool | None = None,
     rate_limit: Mapping[str, Any] | None = None,
     circuit_breaker: Mapping[str, Any] | None = None,
     timeout: float | Mapping[str, Any] | None = None,
@@ -61,7 +73,8 @@ def tool(
 
     Order, outermost first (a call meets them in this order; :data:`GUARD_ORDER`)::
 
-        enforce -> prove -> idempotent -> max_attempts -> circuit_breaker -> rate_limit -> timeout -> the function
+        enforce -> prove -> idempotent -> max_attempts -> loop_guard -> circuit_breaker -> rate_limit -> timeout
+        -> the function
 
     Why this order:
 
@@ -71,6 +84,8 @@ def tool(
       in progress) consumes no attempt, no rate-limit slot and no breaker probe.
     * ``max_attempts`` before the breaker and the rate limit: it caps the agent's tries, and a try that an open
       circuit or a rate limit refuses is still a try (an agent looping on a refused tool is what it stops).
+    * ``loop_guard`` after ``max_attempts`` (a refused repeat is still a try) and before the breaker and the rate
+      limit, so a model that keeps repeating a call those refuse is told it is looping.
     * ``circuit_breaker`` before ``rate_limit``: while the dependency is down, calls fail fast without spending
       rate-limit slots (which often model a quota of the same dependency); a call the rate limit refuses is an
       actguard refusal, which the breaker never counts (a half-open probe slot is handed back).
@@ -85,6 +100,8 @@ def tool(
         idempotent: keyword arguments of :func:`actguard.idempotent` (``{"ttl_s": 600, "on_duplicate": "return"}``),
             or ``True`` for its defaults.
         max_attempts: keyword arguments of :func:`actguard.max_attempts` (``{"calls": 3}``), or the number of calls.
+        loop_guard: keyword arguments of :func:`actguard.loop_guard` (``{"max_repeats": 2, "max_cycle": 3}``),
+            the number of identical calls allowed, or ``True`` for its defaults.
         rate_limit: keyword arguments of :func:`actguard.rate_limit` (``{"max_calls": 10, "period": 60}``).
         circuit_breaker: keyword arguments of :func:`actguard.circuit_breaker` (``{"name": "search_api"}``).
         timeout: seconds (``2.0``), or ``{"seconds": 2.0}``.
@@ -121,6 +138,14 @@ def tool(
     if max_attempts is not None:
         options = {"calls": max_attempts} if isinstance(max_attempts, int) else _options(max_attempts, "max_attempts")
         layers["max_attempts"] = _build(_max_attempts, "max_attempts", options, store, named)
+    if loop_guard is not None and loop_guard is not False:
+        if loop_guard is True:
+            options = {}
+        elif isinstance(loop_guard, int):
+            options = {"max_repeats": loop_guard}
+        else:
+            options = _options(loop_guard, "loop_guard")
+        layers["loop_guard"] = _build(_loop_guard, "loop_guard", options, store, named)
     if circuit_breaker is not None:
         options = _options(circuit_breaker, "circuit_breaker")
         tool_named = {"tool_name": name} if name is not None else {}

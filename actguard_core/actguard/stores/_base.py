@@ -20,9 +20,9 @@ max_attempts counters and chain-of-custody facts always fail closed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, NamedTuple, NoReturn, TypeVar
 
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.reporting import emit
@@ -33,6 +33,7 @@ __all__ = [
     "BreakerSnapshot",
     "Claim",
     "FailOpenKind",
+    "LoopStep",
     "Reservation",
     "SpendTotals",
     "Store",
@@ -118,6 +119,17 @@ class SpendTotals:
 
     usd: float
     tokens: int
+
+
+class LoopStep(NamedTuple):
+    """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls.
+
+    (A NamedTuple, not a frozen dataclass: building one is cheaper on loop_guard's hot path.)
+    """
+
+    seen: int  # times this call was observed in the run, this one included
+    # The run's last calls (the entries as given), oldest first, ending with this one; () for a first call.
+    recent: tuple[Hashable, ...]
 
 
 def refused(total: float, amount: float, limit: float | None) -> bool:
@@ -269,6 +281,18 @@ class Store(ABC):
         counted twice (Redis remembers settled ids for a while; SQLite and memory never apply a failed one).
         """
 
+    # -- loop detection (loop_guard) ----------------------------------------------------------------------------
+    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        """Record one call ``entry`` in the run ``key``: count it, append it to the run's recent calls.
+
+        Returns how often the call was seen in the run (``seen``) and, when it was seen before (a first call can
+        close no cycle, so the common case skips the copy), the run's last ``keep`` calls (``keep`` <= 32: a store
+        keeps the last 32).
+        The whole record of a run (every call's count and the recent calls) expires ``ttl`` seconds after the run's
+        first observed call. Stores that predate loop detection raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement loop_observe (needed by loop_guard)")
+
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Release connections. The default does nothing."""
@@ -318,6 +342,9 @@ class Store(ABC):
     async def aclose(self) -> None:
         """Release connections (async clients too). The default calls :meth:`close`."""
         self.close()
+
+    async def aloop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        return self.loop_observe(key, entry, keep, ttl)
 
     async def aspend_add(self, key: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         return self.spend_add(key, usd, tokens, ttl)

@@ -21,6 +21,7 @@ __all__ = [
     "IDEM_CLAIM",
     "IDEM_SET",
     "INCR",
+    "LOOP_OBSERVE",
     "SPEND_ADD",
     "SPEND_GET",
     "SPEND_RESERVE",
@@ -312,5 +313,33 @@ if ARGV[7] ~= '' then  -- now and then (the client decides): keep the newest max
   redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
 end
 return spend_add(3)
+"""
+)
+
+# loop_guard's record of one run. Hash fields: e expires_at, r the recent calls (a JSON array), c:<entry> each call's
+# count. ARGV: offset, ttl, entry, stored (how many recent calls to keep), keep (how many to return)
+# -> {count, recent...} (count alone for a first call)
+LOOP_OBSERVE = (
+    _NOW
+    + """
+local e = redis.call('HGET', KEYS[1], 'e')
+local recent = {}
+if not e or tonumber(e) <= now then
+  local ttl = tonumber(ARGV[2])
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'e', num(now + ttl))
+  redis.call('PEXPIRE', KEYS[1], ms(ttl))
+else
+  recent = cjson.decode(redis.call('HGET', KEYS[1], 'r'))
+end
+local count = redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[3], 1)
+recent[#recent + 1] = ARGV[3]
+local stored = tonumber(ARGV[4])
+while #recent > stored do table.remove(recent, 1) end
+redis.call('HSET', KEYS[1], 'r', cjson.encode(recent))
+local out = {count}
+if count == 1 then return out end
+for i = math.max(1, #recent - tonumber(ARGV[5]) + 1), #recent do out[#out + 1] = recent[i] end
+return out
 """
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from actguard._clock import SYSTEM_CLOCK, Clock
@@ -14,6 +15,7 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    LoopStep,
     Reservation,
     SpendTotals,
     Store,
@@ -23,6 +25,7 @@ from actguard.stores._base import refused as _refused
 
 __all__ = ["MemoryStore"]
 
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _SWEEP_EVERY = 4096  # writes between sweeps of expired entries (amortised O(1) eviction)
 
 # Immutable results shared by every call: building a frozen dataclass costs more than the rest of a hot operation.
@@ -31,6 +34,8 @@ _CLOSED = BreakerDecision(True, False, 0.0, 0)
 _CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
 _CLAIMED = Claim("claimed")
 _IN_PROGRESS = Claim("in_progress")
+_FIRST_CALL = LoopStep(1, ())
+_LoopRecord = tuple[float, dict[Hashable, int], list[Hashable]]  # a run's (expires_at, call -> count, recent calls)
 
 
 class MemoryStore(Store):
@@ -58,6 +63,7 @@ class MemoryStore(Store):
         self._spend: dict[str, list[float]] = {}  # key -> [usd, tokens, expires_at]
         self._reserved: dict[str, dict[str, tuple[float, int, float]]] = {}  # key -> op_id -> (usd, tokens, until)
         self._writes = 0
+        self._loops: dict[str, _LoopRecord] = {}  # run -> (expires_at, counts, recent)
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_keys={self.max_keys})"
@@ -322,3 +328,46 @@ class MemoryStore(Store):
             if entry is None or entry[2] <= self._now():
                 return SpendTotals(0.0, 0)
             return SpendTotals(entry[0], int(entry[1]))
+
+    # -- loop detection -----------------------------------------------------------------------------------------
+    def loop_observe(self, key: str, entry: Hashable, keep: int, ttl: float) -> LoopStep:
+        """See :meth:`Store.loop_observe`; ``entry`` may be any hashable here (loop_guard's in-process call keys)."""
+        lock = self._lock
+        lock.acquire()  # not ``with``: acquire/release is measurably cheaper on loop_guard's hot path
+        try:
+            loop = self._loops.get(key)
+            if loop is None or loop[0] <= self._now():
+                loop = self._new_loop(key, ttl)
+            counts = loop[1]
+            size = len(counts)
+            count = counts.setdefault(entry, 1)  # a first call (the common case) costs one dict lookup
+            recent = loop[2]
+            recent.append(entry)
+            if len(recent) > 4 * _LOOP_RECENT:  # trimmed in batches: one slice per 96 calls
+                del recent[:-_LOOP_RECENT]
+            if len(counts) > size:
+                if size >= self.max_keys:
+                    self._evict_calls(counts)
+                return _FIRST_CALL
+            count += 1
+            counts[entry] = count
+            return LoopStep(count, tuple(recent[-keep:]))
+        finally:
+            lock.release()
+
+    def _evict_calls(self, counts: dict[Hashable, int]) -> None:
+        """Forget a run's oldest calls, an eighth of ``max_keys`` at a time: popping one at a time from the front
+        of a dict costs O(n) per call once many are gone (the scan skips the holes), batches keep it amortised O(1)."""
+        for oldest in list(itertools.islice(counts, max(1, self.max_keys // 8))):
+            del counts[oldest]
+
+    def _new_loop(self, key: str, ttl: float) -> _LoopRecord:
+        """Start the record of run ``key`` (replacing an expired one), sweeping expired runs now and then."""
+        now = self._now()
+        self._loops.pop(key, None)
+        if len(self._loops) % 64 == 0:  # amortised: a run is created once for many calls
+            for run in [k for k, v in self._loops.items() if v[0] <= now]:
+                del self._loops[run]
+        loop = self._loops[key] = (now + ttl, {}, [])
+        self._bound(self._loops)
+        return loop

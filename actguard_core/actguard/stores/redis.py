@@ -22,6 +22,7 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    LoopStep,
     Reservation,
     SpendTotals,
     Store,
@@ -40,6 +41,7 @@ __all__ = ["RedisStore"]
 
 _INSTALL_HINT = 'RedisStore needs redis-py: pip install "actguard[redis]"'
 _BREAKER_IDLE = 86_400.0  # a circuit untouched this long after its last change (plus reset_timeout) is forgotten
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _MAX_FACTS = 100_000  # facts kept per namespace; beyond it the soonest-expiring go first
 _SCRIPTS = {
     "hit_window": _lua.HIT_WINDOW,
@@ -55,6 +57,7 @@ _SCRIPTS = {
     "spend_get": _lua.SPEND_GET,
     "spend_reserve": _lua.SPEND_RESERVE,
     "spend_settle": _lua.SPEND_SETTLE,
+    "loop_observe": _lua.LOOP_OBSERVE,
 }
 _SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
@@ -412,6 +415,27 @@ class RedisStore(Store):
             return int(await self._arun("incr", self._key("ct", key), _num(ttl)))
         except self._errors as exc:
             self._unavailable("incr", exc)
+
+    # -- loop detection -----------------------------------------------------------------------------------------
+    def _loop_args(self, key: str, entry: str, keep: int, ttl: float) -> tuple[Any, ...]:
+        return ("loop_observe", self._key("lg", key), _num(ttl), entry, _LOOP_RECENT, keep)
+
+    @staticmethod
+    def _loop_step(reply: Any) -> LoopStep:
+        count = int(reply[0])
+        return LoopStep(count, tuple(_text(e) for e in reply[1:]) if count > 1 else ())
+
+    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        try:
+            return self._loop_step(self._run(*self._loop_args(key, entry, keep, ttl)))
+        except self._errors as exc:
+            self._unavailable("loop_observe", exc)
+
+    async def aloop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        try:
+            return self._loop_step(await self._arun(*self._loop_args(key, entry, keep, ttl)))
+        except self._errors as exc:
+            self._unavailable("loop_observe", exc)
 
     # -- idempotency --------------------------------------------------------------------------------------------
     def idem_claim(self, key: str, ttl: float, owner: str = "") -> Claim:

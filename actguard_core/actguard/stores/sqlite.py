@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from actguard.stores._base import (
     BreakerDecision,
     BreakerSnapshot,
     Claim,
+    LoopStep,
     Reservation,
     SpendTotals,
     Store,
@@ -65,6 +67,14 @@ CREATE TABLE IF NOT EXISTS reservations (
     PRIMARY KEY (key, op)
 ) WITHOUT ROWID;
 """
+_LOOP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS loop_runs (key TEXT PRIMARY KEY, recent TEXT NOT NULL, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS loop_runs_exp ON loop_runs (expires_at);
+CREATE TABLE IF NOT EXISTS loop_counts (key TEXT NOT NULL, entry TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (key, entry)) WITHOUT ROWID;
+"""
+_LOOP_RECENT = 32  # recent calls kept per run (loop_observe's keep is at most this)
 _TABLES_WITH_EXPIRY = ("breakers", "counters", "claims", "facts", "spend", "reservations")
 
 
@@ -153,6 +163,7 @@ class SQLiteStore(Store):
         self._conns_lock = threading.Lock()
         self._pid = os.getpid()
         self._writes = 0
+        self._loop_schema_ready = False  # loop_guard's tables are created on its first use
         try:
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
@@ -538,6 +549,44 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             self._unavailable("spend_get", exc)
         return SpendTotals(0.0, 0) if row is None else SpendTotals(float(row[0]), int(row[1]))
+
+    # -- loop detection -----------------------------------------------------------------------------------------
+    def loop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        def body(conn: sqlite3.Connection, now: float) -> LoopStep:
+            row = conn.execute("SELECT recent, expires_at FROM loop_runs WHERE key = ?", (key,)).fetchone()
+            if row is None or row[1] <= now:
+                # A new run: drop this key's stale counts and, while at it, every expired run (runs start far less
+                # often than calls are made, so this is the sweep).
+                conn.execute(
+                    "DELETE FROM loop_counts WHERE key = ? OR key IN (SELECT key FROM loop_runs WHERE expires_at <= ?)",
+                    (key, now),
+                )
+                conn.execute("DELETE FROM loop_runs WHERE expires_at <= ?", (now,))
+                recent: list[str] = []
+                expires_at = now + ttl
+            else:
+                recent, expires_at = json.loads(row[0]), row[1]
+            recent.append(entry)
+            del recent[:-_LOOP_RECENT]
+            conn.execute(
+                "INSERT OR REPLACE INTO loop_runs (key, recent, expires_at) VALUES (?, ?, ?)",
+                (key, json.dumps(recent), expires_at),
+            )
+            seen = conn.execute("SELECT count FROM loop_counts WHERE key = ? AND entry = ?", (key, entry)).fetchone()
+            count = 1 if seen is None else int(seen[0]) + 1
+            conn.execute("INSERT OR REPLACE INTO loop_counts (key, entry, count) VALUES (?, ?, ?)", (key, entry, count))
+            return LoopStep(count, tuple(recent[-keep:]) if count > 1 else ())
+
+        try:
+            if not self._loop_schema_ready:
+                self._conn().executescript(_LOOP_SCHEMA)
+                self._loop_schema_ready = True
+            return self._write("loop_observe", body)
+        except sqlite3.Error as exc:
+            self._unavailable("loop_observe", exc)
+
+    async def aloop_observe(self, key: str, entry: str, keep: int, ttl: float) -> LoopStep:
+        return await asyncio.to_thread(self.loop_observe, key, entry, keep, ttl)
 
     # -- async twins: run in a worker thread, so waiting for another process's lock never blocks the event loop --
     async def ahit_window(self, key: str, limit: int, period: float) -> WindowDecision:

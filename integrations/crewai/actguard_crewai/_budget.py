@@ -27,6 +27,7 @@ from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, report_blocked
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
 from actguard_crewai._escalate import collecting_aborts
+from actguard_crewai._landing import add_landing_note
 
 __all__ = ["ActGuardCrewHooks", "AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
 
@@ -226,6 +227,7 @@ class ActGuardCrewHooks:
                 state.stopped = exc
                 report_blocked(exc)
                 raise CrewBudgetExceeded(exc) from exc
+            add_landing_note(context, budget)  # once a budget warned (warn_at)
 
         aborts: list[BaseException] = []
         token = _active.set(state)

@@ -26,6 +26,7 @@ from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned
 from actguard.runs import check_call
 from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
+from actguard_langchain._landing import with_landing_note
 from actguard_langchain._tools import check_guards, guard_tool
 from actguard_langchain._usage import call_id_of, model_of, usage_from_message
 
@@ -186,6 +187,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         call, stop = self._before_call(request)
         if stop is not None:
             return stop
+        request = with_landing_note(request)
         if call is None:
             return handler(request)
         response = None
@@ -201,6 +203,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         call, stop = self._before_call(request)
         if stop is not None:
             return stop
+        request = with_landing_note(request)
         if call is None:
             return await handler(request)
         response = None

@@ -31,6 +31,7 @@ from actguard.exceptions import ActGuardWarning, ConfigError
 from actguard.refusals import parked_in
 from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
+from actguard_llamaindex._landing import add_landing_note
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
 __all__ = [
@@ -187,6 +188,7 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
             max_output = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
         # Spent budgets (this one and every enclosing one), unpriced models under a usd_limit, strict worst cases.
         check_call([budget], model, provider=provider, max_output_tokens=max_output)
+        add_landing_note((payload or {}).get(EventPayload.MESSAGES), budget)  # once a budget warned (warn_at)
         with self._lock:
             self._calls[event_id] = (budget, model, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:

@@ -10,6 +10,7 @@ from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, check_call
+from actguard_openai_agents._landing import add_landing_note
 from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
@@ -141,8 +142,10 @@ class ActGuardRunHooks(RunHooks[Any]):
     async def on_llm_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], system_prompt: str | None, input_items: Any
     ) -> None:
-        """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model."""
-        self._check(context, agent)
+        """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model;
+        once a budget has warned (``warn_at``), add the note telling the model to finish to the call's input."""
+        budget = self._check(context, agent)
+        add_landing_note(input_items, budget, current_budget())
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
         """Record the call's usage in the run's budget."""

@@ -22,6 +22,9 @@ DEMO_MOMENTS = [
     "circuit_breaker: 2 failures, the 'warehouse' circuit is now open",
     "circuit_breaker: failed fast, the warehouse was not called",
     "circuit_breaker: the probe succeeded, the circuit is closed again",
+    "loop_guard: blocked, the agent is repeating itself; it answers instead",
+    "BudgetGuard: 75% of the budget spent (warn_at); the model is told to finish",
+    "note to the model: Budget notice: you have used 81% of this request's budget. Finish with what you have",
     "BudgetGuard: over the limit, the run is stopped",
 ]
 
@@ -32,6 +35,7 @@ DEMO_TABLES = [
     "bob 1 4 5400 0.001080 0",
     "carol 2 6 8100 0.001620 0",
     "dave 1 4 5400 0.001080 1",
+    "erin 1 4 5400 0.001080 0",
     "Guard decisions",
     "alice list_orders prove recorded 1",
     "alice refund_order enforce blocked 1, allowed 2",
@@ -39,6 +43,8 @@ DEMO_TABLES = [
     "bob send_email rate_limit allowed 2, blocked 1",
     "carol check_stock circuit_breaker allowed 3, opened 1, blocked 1, closed 1",
     "dave - budget_exceeded blocked 1",
+    "dave - soft_limit warned 1",
+    "erin track_parcel loop_guard allowed 2, blocked 1",
 ]
 
 
@@ -83,6 +89,7 @@ def test_demo_runs_offline_and_shows_each_guard_then_the_tables() -> None:
     assert_in_order(DEMO_MOMENTS + DEMO_TABLES, out.stdout)
     assert 'refund_order(order_id="o9", idempotency_key="refund-o9") -> refused: Refused (MISSING_FACT)' in out.stdout
     assert "stopped: budget exceeded for user 'dave'" in out.stdout
+    assert 'track_parcel(parcel_id="p7") -> refused: You are repeating yourself' in out.stdout
     assert lines(out.stdout)[-1] == "refunds issued: 1 (o1)"  # the retried refund did not run again
     assert len(out.stdout.splitlines()) < 80  # short enough to read in one screen or two
     assert max(len(line) for line in out.stdout.splitlines()) <= 110  # and narrow enough for a terminal

@@ -179,15 +179,19 @@ def test_store_argument_reaches_every_guard(store: MemoryStore) -> None:
 
 def test_events_in_order(store: MemoryStore) -> None:
     @actguard.tool(
-        idempotent=True, max_attempts=2, circuit_breaker={"name": "e"}, rate_limit={"max_calls": 5, "period": 1}
+        idempotent=True,
+        max_attempts=2,
+        loop_guard=True,
+        circuit_breaker={"name": "e"},
+        rate_limit={"max_calls": 5, "period": 1},
     )
     def f(idempotency_key: str) -> None: ...
 
     with capture_events() as events, RunContext():
         f("k")
     names = [e["name"] for e in events.of(category="tool_guard")]
-    assert names == ["idempotent", "max_attempts", "circuit_breaker", "rate_limit"]
-    assert GUARD_ORDER[2:6] == ("idempotent", "max_attempts", "circuit_breaker", "rate_limit")
+    assert names == ["idempotent", "max_attempts", "loop_guard", "circuit_breaker", "rate_limit"]
+    assert GUARD_ORDER[2:7] == ("idempotent", "max_attempts", "loop_guard", "circuit_breaker", "rate_limit")
 
 
 @pytest.mark.parametrize(
