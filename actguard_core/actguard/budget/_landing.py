@@ -9,7 +9,6 @@ framework's own way. The hard limit still stops the run.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SoftLimit", "landing_note"]
 
-_log = logging.getLogger("actguard.budget")
 
 OnWarn = Callable[["BudgetGuard"], Any]
 
@@ -94,7 +92,9 @@ class SoftLimit:
             try:
                 self.on_warn(guard)
             except Exception:  # a user's callback must not break the metering of a call that already happened
-                _log.exception("BudgetGuard on_warn callback raised")
+                import logging  # here, not at import: `import actguard` stays lean (tests/core/test_import.py)
+
+                logging.getLogger("actguard.budget").exception("BudgetGuard on_warn callback raised")
 
 
 def landing_note(*guards: BudgetGuard | None) -> str | None:
