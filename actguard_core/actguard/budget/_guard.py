@@ -26,13 +26,14 @@ from actguard.exceptions import (
 )
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
-from actguard.stores._base import SpendTotals, refused
+from actguard.stores._base import Reservation, SpendTotals, refused
 
 __all__ = ["BudgetGuard", "ModelUsage", "add_cost", "current_budget"]
 
 _current: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar("actguard_budget", default=None)
 # Reservations taken before an LLM call in this thread or task, settled when the call is recorded: (guard, op_id)
 # pairs in an immutable tuple, so tasks that copied the context never share one.
+_OUTSTANDING_MAX = 10_000  # unsettled reservations remembered per guard
 _reserved: contextvars.ContextVar[tuple[tuple[BudgetGuard, str], ...]] = contextvars.ContextVar(
     "actguard_budget_reservations", default=()
 )
@@ -184,8 +185,11 @@ class BudgetGuard:
             4096). Before each LLM call a shared guard reserves the call's worst case (prompt estimate + max output
             tokens, at the model's price) in one atomic store operation and refuses the call when spend + live
             reservations + this one would cross a limit; after the call the reservation settles to the metered
-            cost. So concurrent workers never overshoot a shared limit with calls that set a max output (or fit in
-            ``reserve``). A reservation not settled within 15 minutes (its worker died) expires.
+            cost. When ``reserve`` does not fit, a call without a max reserves what is left of the limits after its
+            prompt instead (refused only when not one output token fits). So concurrent workers never overshoot a
+            shared limit with calls that set a max output (or stay within their reservation); past that, by at most
+            what a call wrote beyond its reservation. A reservation not settled within 15 minutes (its worker died)
+            expires.
         warn_at: soft limit, a fraction in (0, 1) of each limit: when the spend first reaches it, :attr:`warned`
             becomes True, ``on_warn(guard)`` runs and one ``budget`` / ``soft_limit`` / ``warned`` event is emitted
             (once per guard); the framework adapters then tell the model to finish with what it has
@@ -256,6 +260,11 @@ class BudgetGuard:
         self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
         self.reserve = _shared.DEFAULT_RESERVE_OUTPUT_TOKENS if reserve is None else reserve
         self._lock = threading.Lock()
+        # Reservations of this guard not yet settled, oldest first: a framework that runs its before-call hook in a
+        # copied context (asyncio.gather, a worker thread) loses the context's record of it, and the call's record
+        # then settles the oldest of these instead; guard exit hands back what is left.
+        self._outstanding: list[str] = []
+        self._outstanding_lock = threading.Lock()
         self._ledger = _Ledger()
         self._seen: set[str] = set()  # call ids charged here, the newest _SEEN_CALLS_MAX of them
         self._seen_order: deque[str] = deque()
@@ -283,8 +292,11 @@ class BudgetGuard:
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
-        if self.shared and _reserved.get():
-            self._release_reservation()  # a call reserved here and never recorded (it failed) holds nothing after
+        if self.shared and self._outstanding:
+            with self._outstanding_lock:
+                stale, self._outstanding = self._outstanding, []
+            for op_id in stale:  # calls reserved here and never recorded (they failed) hold nothing after
+                _shared.settle(self._get_store(), self._shared_key, op_id, 0.0, 0, self.window)
 
     async def __aenter__(self) -> BudgetGuard:
         return self.__enter__()
@@ -364,25 +376,58 @@ class BudgetGuard:
             seen = self._shared_seen
             self._shared_seen = SpendTotals(seen.usd + usd, seen.tokens + tokens)
 
-    def _take_reservation(self) -> str | None:
-        """Remove and return this guard's pending reservation in this thread or task."""
+    def _take_reservation(self, *, any_context: bool = True) -> str | None:
+        """Remove and return this guard's pending reservation in this thread or task; with ``any_context``, when
+        this context holds none, the guard's oldest outstanding one (reserved in a context the record cannot see)."""
         held = _reserved.get()
         for i, (guard, op_id) in enumerate(held):
             if guard is self:
                 _reserved.set(held[:i] + held[i + 1 :])
-                return op_id
-        return None
+                with self._outstanding_lock:
+                    if op_id in self._outstanding:
+                        self._outstanding.remove(op_id)
+                        return op_id
+                break  # already settled through another context: look for the oldest below
+        if not any_context:
+            return None
+        with self._outstanding_lock:
+            return self._outstanding.pop(0) if self._outstanding else None
 
     def _release_reservation(self) -> None:
         """Hand back this context's pending reservation (its call was never recorded), settling it to nothing."""
-        stale = self._take_reservation()
+        stale = self._take_reservation(any_context=False)
         if stale is not None:
             _shared.settle(self._get_store(), self._shared_key, stale, 0.0, 0, self.window)
 
     def _reserve_call(self, price: prices.ModelPrice | None, prompt_tokens: int, max_output: int | None) -> None:
-        """Reserve an LLM call's worst case before it is sent; refuse it when that would cross a limit."""
+        """Reserve an LLM call's worst case before it is sent; refuse it when that would cross a limit.
+
+        A call that names no max output reserves ``reserve`` output tokens; if that does not fit, it retries once
+        with what is left of the limits after its prompt (so a small budget is not refused by a default guess), and
+        is refused only when not even one output token fits."""
         self._release_reservation()  # the previous call here was never recorded (it failed)
         output = self.reserve if max_output is None else max_output
+        answer, usd, tokens = self._reserve(price, prompt_tokens, output)
+        if not answer.granted and max_output is None:
+            room = self._output_room(price, prompt_tokens, answer)
+            if 0 < room < output:
+                answer, usd, tokens = self._reserve(price, prompt_tokens, room)
+        if not answer.granted:
+            # used: the spend (and live reservations) when already at the limit, else what this call would bring
+            if self.token_limit is not None and refused(answer.tokens, tokens, self.token_limit):
+                used_tokens = answer.tokens if answer.tokens >= self.token_limit else answer.tokens + tokens
+                error = BudgetExceededError(self.user_id, "token", self.token_limit, used_tokens, guard_name=self.name)
+            else:
+                assert self.usd_limit is not None
+                used_usd = answer.usd if answer.usd >= self.usd_limit else answer.usd + usd
+                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, used_usd, guard_name=self.name)
+            self._emit_exceeded(error, strict=True)
+            raise error
+
+    def _reserve(
+        self, price: prices.ModelPrice | None, prompt_tokens: int, output: int
+    ) -> tuple[Reservation, float, int]:
+        """One atomic reservation of ``prompt_tokens`` + ``output``; a granted one is held for this context's call."""
         tokens = prompt_tokens + output
         usd = price.estimate(prompt_tokens, output) if price is not None and self.usd_limit is not None else 0.0
         op_id = _shared.new_op_id()
@@ -400,19 +445,32 @@ class BudgetGuard:
         except StoreUnavailable:
             # It may still land (a stalled Redis runs it later): keep its id, so the next call here releases it
             # instead of leaving it to hold budget for its whole lease.
-            _reserved.set((*_reserved.get(), (self, op_id)))
+            self._hold(op_id)
             raise
-        if not answer.granted:
-            if self.token_limit is not None and refused(answer.tokens, tokens, self.token_limit):
-                error = BudgetExceededError(
-                    self.user_id, "token", self.token_limit, answer.tokens + tokens, guard_name=self.name
-                )
-            else:
-                assert self.usd_limit is not None
-                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, answer.usd + usd, guard_name=self.name)
-            self._emit_exceeded(error, strict=True)
-            raise error
+        if answer.granted:
+            self._hold(op_id)
+        return answer, usd, tokens
+
+    def _hold(self, op_id: str) -> None:
+        """Remember a reservation until its call is recorded: in this context, and on the guard (bounded by the
+        calls in flight; an expired lease frees the store's side anyway)."""
         _reserved.set((*_reserved.get(), (self, op_id)))
+        with self._outstanding_lock:
+            self._outstanding.append(op_id)
+            if len(self._outstanding) > _OUTSTANDING_MAX:
+                del self._outstanding[0]
+
+    def _output_room(self, price: prices.ModelPrice | None, prompt_tokens: int, held: Reservation) -> int:
+        """Output tokens that still fit under every limit after the prompt, given the store's spend + reservations."""
+        room = 10_000_000
+        if self.token_limit is not None:
+            room = min(room, self.token_limit - held.tokens - prompt_tokens)
+        if self.usd_limit is not None and price is not None:
+            per_token = price.estimate(0, 1_000_000) / 1_000_000
+            usd_room = self.usd_limit - held.usd - price.estimate(prompt_tokens, 0)
+            if per_token > 0:
+                room = min(room, int(usd_room / per_token))
+        return room
 
     def _get_store(self) -> Store:
         return self._store if self._store is not None else get_default_store()

@@ -29,8 +29,9 @@ def test_worst_case_is_reserved_then_settled_to_the_metered_cost() -> None:
         with pytest.raises(BudgetExceededError) as info:
             BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store).check_call(
                 "gpt-4o", provider="openai", prompt_tokens=1, max_output_tokens=0
-            )  # another worker: 150 spent + 850 held + 1
-    assert (info.value.limit_type, info.value.limit, info.value.used) == ("token", 1_000, 1_001)
+            )  # another worker: 150 spent + 850 held is the limit already
+    # at the limit, `used` is what is spent and held, not a call that never ran
+    assert (info.value.limit_type, info.value.limit, info.value.used) == ("token", 1_000, 1_000)
 
 
 def test_a_call_that_was_never_recorded_hands_its_reservation_back() -> None:
@@ -41,18 +42,59 @@ def test_a_call_that_was_never_recorded_hands_its_reservation_back() -> None:
         guard.check_call("gpt-4o", provider="openai", prompt_tokens=100, max_output_tokens=800)
 
 
-def test_without_a_max_the_guard_reserves_its_reserve_default_or_the_given_one() -> None:
-    guard = BudgetGuard(user_id="u", token_limit=4_000, shared=True, store=actguard.MemoryStore())
-    with guard, pytest.raises(BudgetExceededError) as info:
-        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # 100 + 4,096 > 4,000
-    assert info.value.used == 4_196
-    with BudgetGuard(user_id="u", token_limit=4_000, shared=True, reserve=1_000, store=actguard.MemoryStore()) as g:
-        g.check_call("gpt-4o", provider="openai", prompt_tokens=100)
+def held_by_others(store: actguard.MemoryStore, limit: int) -> int:
+    """Tokens another worker can still reserve under ``limit`` (the largest grant, found by bisection)."""
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        probe = store.spend_reserve(
+            "actguard:budget::u", f"probe-{mid}", 0.0, mid, usd_limit=None, token_limit=limit, ttl=None, lease=60
+        )
+        if probe.granted:
+            store.spend_settle("actguard:budget::u", f"probe-{mid}", 0.0, 0, ttl=None)  # hand it back
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def test_without_a_max_the_guard_reserves_its_reserve_or_what_is_left() -> None:
+    store = actguard.MemoryStore()
+    with BudgetGuard(user_id="u", token_limit=10_000, shared=True, store=store) as guard:
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # the default: 100 + 4,096 held
+        assert held_by_others(store, 10_000) == 10_000 - 4_196
+    store = actguard.MemoryStore()
+    with BudgetGuard(user_id="u", token_limit=10_000, shared=True, reserve=1_000, store=store) as guard:
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # the given reserve: 1,100 held
+        assert held_by_others(store, 10_000) == 10_000 - 1_100
+    # A budget smaller than the default guess is not refused for it: the call holds what is left after its prompt.
+    store = actguard.MemoryStore()
+    with BudgetGuard(user_id="u", token_limit=1_000, shared=True, store=store) as guard:
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)
+        assert held_by_others(store, 1_000) == 0
+        guard.record(usage(600), call_id="c1")  # 700 spent; the reservation is settled
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)  # 200 of output still fit
+        assert held_by_others(store, 1_000) == 0
+        guard.record(usage(199), call_id="c2")  # 999 spent
+        with pytest.raises(BudgetExceededError) as info:
+            guard.check_call("gpt-4o", provider="openai", prompt_tokens=1)  # not one output token fits
+    assert (info.value.limit_type, info.value.limit) == ("token", 1_000)
     for bad in (-1, 1.5, True, "1000"):
         with pytest.raises(ConfigError, match="reserve"):
             BudgetGuard(user_id="u", shared=True, reserve=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="shared=True"):
         BudgetGuard(user_id="u", reserve=100)
+
+
+def test_without_a_max_a_usd_limit_reserves_what_is_left_at_the_models_price() -> None:
+    store = actguard.MemoryStore()
+    with BudgetGuard(user_id="u", usd_limit=0.01, shared=True, store=store) as guard:
+        # gpt-4o: 4,096 output tokens cost about $0.04, more than the whole limit; the call holds the $0.01 left
+        guard.check_call("gpt-4o", provider="openai", prompt_tokens=100)
+        other = store.spend_reserve(
+            "actguard:budget::u", "x", 0.0001, 0, usd_limit=0.01, token_limit=None, ttl=None, lease=60
+        )
+        assert not other.granted
 
 
 def test_a_crashed_workers_reservation_expires() -> None:
