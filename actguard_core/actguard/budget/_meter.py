@@ -13,10 +13,11 @@ estimate.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from actguard.budget import metering, prices
+from actguard.budget.metering import estimate_tokens
 from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
 from actguard.exceptions import BudgetExceededError
@@ -33,31 +34,6 @@ __all__ = [
 
 T = TypeVar("T")
 _CHARS_PER_TOKEN = 4
-_MAX_DEPTH = 12
-
-
-def estimate_tokens(obj: object) -> int:
-    """A tokenizer-free estimate: one token per 4 characters of the text found in ``obj`` (dicts, lists, models)."""
-    chars = _chars(obj, 0)
-    return (chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN
-
-
-def _chars(obj: object, depth: int) -> int:
-    if isinstance(obj, str):
-        return len(obj)
-    if depth > _MAX_DEPTH or obj is None or isinstance(obj, (bytes, bytearray, int, float, bool)):
-        return 0
-    if isinstance(obj, Mapping):
-        return sum(_chars(v, depth + 1) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_chars(v, depth + 1) for v in obj)
-    dump = getattr(obj, "model_dump", None)
-    if callable(dump):
-        try:
-            return _chars(dump(exclude_none=True), depth + 1)
-        except Exception:  # an estimate must never break the call
-            return 0
-    return 0
 
 
 class CallInfo:

@@ -10,10 +10,12 @@ from typing import Any
 
 from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 
-from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
+from actguard.budget import metering
+from actguard.budget.metering import estimate_tokens
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
-from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
+from actguard_openai_agents._usage import call_id_of, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
 
@@ -155,6 +157,7 @@ class ActGuardRunHooks(RunHooks[Any]):
     ) -> None:
         """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model."""
         run = self._run(context)
+        run.pending = (metering.mark(), (system_prompt, input_items))  # what on_llm_end needs to tell who metered
         try:
             run.check(*split_model(model_name(self.model, agent)))
         except BudgetExceededError as error:
@@ -170,15 +173,37 @@ class ActGuardRunHooks(RunHooks[Any]):
             raise
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
-        """Record the call's usage in the run's budget."""
+        """Record the call's usage in the run's budget (and the enclosing guards, unless already metered there).
+
+        A call that reports no usage (a streamed Chat Completion without its usage chunk: an OpenAI-compatible
+        ``base_url``, ``ModelSettings(include_usage=False)``) is charged what actguard's SDK meter counted for it,
+        when it metered it (inside a BudgetGuard), else an estimate, with a warning (see
+        :func:`actguard.budget.metering.charge_estimate`).
+        """
         usage = usage_of(response, model_name(self.model, agent))
         call_id = call_id_of(response)
         run = self._run(context)
+        pending, run.pending = run.pending, None
+        # The calls actguard's SDK meter charged to the enclosing guards while this model call ran.
+        metered = metering.since(pending[0]) if pending is not None else ()
+        if not usage.total_tokens:
+            if metered:
+                for call in metered:
+                    run.budget.record(call.usage, call_id=call.call_id)
+                return
+            prompt = pending[1] if pending is not None else None
+            estimate = LLMUsage(
+                usage.model, usage.provider, estimate_tokens(prompt), 0, 0, estimate_tokens(response.output)
+            )
+            reason = "an OpenAI Agents model call reported no token usage (a stream without its usage chunk?)"
+            for guard in (run.budget, run.enclosing):
+                if guard is not None:
+                    metering.charge_estimate(guard, estimate, reason=reason, call_id=call_id)
+            return
         run.budget.record(usage, call_id=call_id)
-        # The enclosing guards: a call with an id is recorded once whoever else saw it. A call without one (the Chat
-        # Completions model before openai-agents 0.7) was already charged to them by actguard's SDK meter when it
-        # ran on the OpenAI client.
-        if run.enclosing is not None and (call_id is not None or not metered_by_sdk(self.model, agent)):
+        # The enclosing guards: a call with an id is recorded once whoever else saw it; one without an id only if
+        # actguard's SDK meter did not already charge it to them.
+        if run.enclosing is not None and (call_id is not None or not metered):
             run.enclosing.record(usage, call_id=call_id)
 
     def __repr__(self) -> str:
@@ -191,11 +216,12 @@ class ActGuardRunHooks(RunHooks[Any]):
 class _Run:
     """One run's budget, and the BudgetGuard active where the run started (charged and enforced too)."""
 
-    __slots__ = ("budget", "enclosing")
+    __slots__ = ("budget", "enclosing", "pending")
 
     def __init__(self, budget: BudgetGuard, enclosing: BudgetGuard | None) -> None:
         self.budget = budget
         self.enclosing = enclosing
+        self.pending: tuple[object, Any] | None = None  # (metering mark, prompt) of the model call under way
 
     def check(self, model: str | None = None, provider: str | None = None) -> None:
         """Raise BudgetExceededError if the run's budget, or an enclosing one, is spent; UnknownModelPriceError if

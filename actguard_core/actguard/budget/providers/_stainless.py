@@ -139,6 +139,32 @@ def _instrument_async(stream: Any, meter: StreamMeter, on_event: Callable[[Strea
     stream.close = close
 
 
+def _meter_on_parse(response: Any, finish: Callable[[Any], Any]) -> None:
+    """Meter a ``with_streaming_response`` call when its body is parsed (``response.parse()``, sync or async): the
+    parsed stream is metered as it is read, a parsed response at once. A body read raw is not parsed here."""
+    parse = response.parse
+    done: list[bool] = []
+
+    def once(parsed: Any) -> Any:
+        if not done:
+            done.append(True)
+            finish(parsed)
+        return parsed
+
+    if inspect.iscoroutinefunction(parse):
+
+        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+            return once(await parse(*args, **kwargs))
+
+        response.parse = parse_async
+    else:
+
+        def parse_sync(*args: Any, **kwargs: Any) -> Any:
+            return once(parse(*args, **kwargs))
+
+        response.parse = parse_sync
+
+
 def sync_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
     """Make the replacement of ``SyncAPIClient.request``."""
 
@@ -152,8 +178,12 @@ def sync_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
                 return original(self, cast_to, options, *args, **kwargs)
             endpoint, info, meter = started
             result = original(self, cast_to, options, *args, **kwargs)
-            if _raw_mode(options) == "raw" and _is_api_response(result, sdk):  # parsed once, cached by the SDK
+            mode = _raw_mode(options)
+            if mode == "raw" and _is_api_response(result, sdk):  # parsed once, cached by the SDK
                 _finish(guard, sdk, endpoint, info, meter, result.parse())
+                return result
+            if mode == "stream" and _is_api_response(result, sdk):  # with_streaming_response: metered when parsed
+                _meter_on_parse(result, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
                 return result
             return _finish(guard, sdk, endpoint, info, meter, result)
 
@@ -175,9 +205,13 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
                 return await original(self, cast_to, options, *args, **kwargs)
             endpoint, info, meter = started
             result = await original(self, cast_to, options, *args, **kwargs)
-            if _raw_mode(options) == "raw" and _is_api_response(result, sdk):
+            mode = _raw_mode(options)
+            if mode == "raw" and _is_api_response(result, sdk):
                 parsed = result.parse()
                 _finish(guard, sdk, endpoint, info, meter, await parsed if inspect.isawaitable(parsed) else parsed)
+                return result
+            if mode == "stream" and _is_api_response(result, sdk):
+                _meter_on_parse(result, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
                 return result
             return _finish(guard, sdk, endpoint, info, meter, result)
 
