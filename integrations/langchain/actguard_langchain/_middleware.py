@@ -165,7 +165,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
                 return None, AIMessage(content=f"Stopped: {error}")
             raise
-        return (None if followed else ModelCall(guard, None)), None
+        return (None if followed else ModelCall(guard, None, None, getattr(request, "messages", None))), None
 
     @staticmethod
     def _reported(response: Any) -> list[tuple[LLMUsage, str | None]]:
@@ -189,7 +189,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             response = handler(request)
         finally:
             call.close()
-            call.settle(self._reported(response) if response is not None else [])
+            call.settle(self._reported(response) if response is not None else [], _output_of(response))
         return response
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -204,7 +204,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             response = await handler(request)
         finally:
             call.close()
-            call.settle(self._reported(response) if response is not None else [])
+            call.settle(self._reported(response) if response is not None else [], _output_of(response))
         return response
 
     # -- tools ----------------------------------------------------------------------------------------------
@@ -245,3 +245,10 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             if self.on_refusal == "raise":
                 raise
             return self._refusal(request, error)
+
+
+def _output_of(response: Any) -> Any:
+    """The messages a model call returned (for an estimate when no layer reported its usage)."""
+    if response is None:
+        return None
+    return [getattr(m, "content", None) for m in (response.result if hasattr(response, "result") else [response])]
