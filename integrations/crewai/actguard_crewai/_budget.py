@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from actguard.budget.usage_parsing import count, parse_usage
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
@@ -65,36 +66,30 @@ class _KickoffState:
         self.stopped: BudgetExceededError | None = None  # set when our hook refused an LLM call
 
 
-def _int(usage: dict[str, Any], *keys: str) -> int:
-    for key in keys:
-        value = usage.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return 0
+def _first(usage: dict[str, Any], *keys: str) -> int:
+    return next((count(usage, key) for key in keys if count(usage, key)), 0)
 
 
 def usage_from_event(model: str, usage: dict[str, Any]) -> LLMUsage:
-    """Normalise the usage dict CrewAI's providers put on ``LLMCallCompletedEvent`` (OpenAI, Anthropic, Gemini keys)."""
-    cached = _int(usage, "cached_prompt_tokens", "cached_tokens", "cache_read_input_tokens")
-    details = usage.get("prompt_tokens_details")
-    if not cached and isinstance(details, dict):
-        cached = _int(details, "cached_tokens")
-    written = _int(usage, "cache_creation_tokens", "cache_creation_input_tokens")
-    prompt = _int(usage, "prompt_tokens", "prompt_token_count", "input_tokens")
-    if "input_tokens" in usage and "prompt_tokens" not in usage:  # Anthropic counts cache reads/writes apart
-        prompt += cached + written
-    reasoning = _int(usage, "reasoning_tokens", "thoughts_token_count")
-    out_details = usage.get("completion_tokens_details")
-    if not reasoning and isinstance(out_details, dict):
-        reasoning = _int(out_details, "reasoning_tokens")
-    return LLMUsage(
-        model=model.split("/", 1)[-1] if "/" in model else model,
-        input_tokens=prompt,
-        cached_input_tokens=cached,
-        cache_write_tokens=written,
-        output_tokens=_int(usage, "completion_tokens", "candidates_token_count", "output_tokens"),
-        reasoning_tokens=reasoning,
-    )
+    """Normalise the usage dict CrewAI's providers put on ``LLMCallCompletedEvent``: the provider's own usage
+    (OpenAI, Anthropic, Gemini keys, read by the core parser), where CrewAI may copy some details to the top level
+    under names of its own (``cached_prompt_tokens``, ``cache_creation_tokens``, ``reasoning_tokens``)."""
+    shaped = dict(usage)
+    cached = _first(usage, "cached_prompt_tokens", "cached_tokens")
+    written = count(usage, "cache_creation_tokens")
+    reasoning = count(usage, "reasoning_tokens")
+    if "prompt_tokens" in usage:  # OpenAI-style
+        details = dict(usage.get("prompt_tokens_details") or {})
+        if cached and not count(details, "cached_tokens"):
+            shaped["prompt_tokens_details"] = {**details, "cached_tokens": cached}
+        out_details = dict(usage.get("completion_tokens_details") or {})
+        if reasoning and not count(out_details, "reasoning_tokens"):
+            shaped["completion_tokens_details"] = {**out_details, "reasoning_tokens": reasoning}
+    elif "input_tokens" in usage:  # Anthropic-style: cache reads and writes counted apart from input_tokens
+        shaped.setdefault("cache_read_input_tokens", cached)
+        shaped.setdefault("cache_creation_input_tokens", written)
+    name = model.split("/", 1)[-1] if "/" in model else model
+    return parse_usage(shaped, name, None) or LLMUsage(name)
 
 
 def _on_llm_completed(source: Any, event: Any) -> None:

@@ -165,7 +165,9 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
                 return None, AIMessage(content=f"Stopped: {error}")
             raise
-        return (None if followed else ModelCall(guard, None, None, getattr(request, "messages", None))), None
+        if followed:
+            return None, None
+        return ModelCall(guard, None, _model_name(request), getattr(request, "messages", None)), None
 
     @staticmethod
     def _reported(response: Any) -> list[tuple[LLMUsage, str | None]]:
@@ -252,3 +254,13 @@ def _output_of(response: Any) -> Any:
     if response is None:
         return None
     return [getattr(m, "content", None) for m in (response.result if hasattr(response, "result") else [response])]
+
+
+def _model_name(request: Any) -> str | None:
+    """The name of the request's chat model (``model_name`` / ``model``), for an estimate's price."""
+    model = getattr(request, "model", None)
+    for attr in ("model_name", "model"):
+        name = getattr(model, attr, None)
+        if isinstance(name, str) and name:
+            return name
+    return None
