@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from contract import CONTRACT_SCENARIOS, AdapterHarness, Turn, require
+from contract import CONTRACT_SCENARIOS, USAGE_SCENARIOS, AdapterHarness, Turn, require
 
 require("crewai")
 
@@ -164,3 +164,8 @@ def test_a_stopped_crew_does_not_block_another_crew_running_meanwhile() -> None:
         t.join()
     assert len(errors) == 1 and stopped_llm.calls == 2
     assert free_llm.calls == 6  # five tool calls and the final answer: never refused
+
+
+@pytest.mark.parametrize("scenario", USAGE_SCENARIOS, ids=lambda s: s.__name__)
+def test_usage_contract(scenario: object) -> None:
+    scenario(CrewAIHarness())  # type: ignore[operator]
