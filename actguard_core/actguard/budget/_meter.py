@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from actguard.budget import metering, prices
-from actguard.budget.metering import estimate_tokens
 from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
+from actguard.budget.metering import estimate_tokens
 from actguard.exceptions import BudgetExceededError
 
 __all__ = [

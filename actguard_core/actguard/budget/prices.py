@@ -262,7 +262,7 @@ def register(
         _rate("output_per_mtok", output_per_mtok, optional=False) or 0.0,
         _rate("cached_input_per_mtok", cached_input_per_mtok, optional=True),
         _rate("cache_write_per_mtok", cache_write_per_mtok, optional=True),
-        **_detail_rates(detail_rates),
+        **_detail_rates(detail_rates),  # type: ignore[arg-type]
     )
     with _lock:
         _registered[model] = price

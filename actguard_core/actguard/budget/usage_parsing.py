@@ -76,7 +76,7 @@ def fields(obj: Any) -> Mapping[str, Any] | _Attributes:
     if own is None:
         return _Attributes(obj)
     extra = getattr(obj, "__pydantic_extra__", None)
-    return {**own, **extra} if extra else own  # type: ignore[no-any-return]
+    return {**own, **extra} if extra else own
 
 
 def field(obj: Any, key: str) -> Any:
@@ -214,9 +214,7 @@ def google_usage(meta: Any, model: str, provider: str | None = "google") -> LLMU
         _g(meta, "tool_use_prompt_tokens_details", "toolUsePromptTokensDetails")
     )
     cache_audio, cache_image, _ = _by_modality(_g(meta, "cache_tokens_details", "cacheTokensDetails"))
-    out_audio, out_image, out_video = _by_modality(
-        _g(meta, "candidates_tokens_details", "candidatesTokensDetails")
-    )
+    out_audio, out_image, out_video = _by_modality(_g(meta, "candidates_tokens_details", "candidatesTokensDetails"))
     return LLMUsage(
         model,
         provider,

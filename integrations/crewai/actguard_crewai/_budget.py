@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.budget import metering
 from actguard.budget.usage_parsing import count, parse_usage
-from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.reporting import emit
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks

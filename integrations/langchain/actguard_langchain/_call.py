@@ -34,9 +34,7 @@ class ModelCall:
 
     __slots__ = ("mark", "model", "owner", "prompt", "provider", "run", "scope")
 
-    def __init__(
-        self, run: BudgetGuard, provider: str | None, model: str | None = None, prompt: object = None
-    ) -> None:
+    def __init__(self, run: BudgetGuard, provider: str | None, model: str | None = None, prompt: object = None) -> None:
         self.run = run
         self.provider = provider
         self.model = model

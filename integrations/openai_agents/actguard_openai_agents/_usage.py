@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models import get_default_model
 from agents.models.fake_id import FAKE_RESPONSES_ID
 

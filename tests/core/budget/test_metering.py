@@ -90,9 +90,12 @@ def test_strict_guard_refuses_a_call_it_could_not_meter(llm: LLMServer) -> None:
     import openai
 
     llm.queue(_no_usage(chat_completion(id="c1")))
-    with BudgetGuard(usd_limit=1.0, strict=True) as guard, pytest.warns(ActGuardWarning):
-        with pytest.raises(UnmeteredCallError, match="could not be metered"):
-            openai.OpenAI().chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+    with (
+        BudgetGuard(usd_limit=1.0, strict=True) as guard,
+        pytest.warns(ActGuardWarning),
+        pytest.raises(UnmeteredCallError, match="could not be metered"),
+    ):
+        openai.OpenAI().chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
     assert guard.usage.calls == 1 and guard.tokens_used > 0  # charged, then refused
 
 
@@ -179,7 +182,7 @@ def test_installed_sdks_passed_the_check() -> None:
     assert {"openai", "anthropic", "google"} <= set(providers.install())
 
 
-# -- every billed quantity, downstream -----------------------------------------------------------------------------------
+# -- every billed quantity, downstream ------------------------------------------------------------------------------
 def test_details_reach_usage_by_model_and_events() -> None:
     from actguard.testing import capture_events
 
@@ -209,14 +212,16 @@ def test_register_takes_every_rate_and_names_a_wrong_one() -> None:
         assert prices.cost_of(LLMUsage("my-audio-model", web_search_requests=2)) == pytest.approx(0.01)
     finally:
         prices.unregister("my-audio-model")
-    with pytest.raises(ConfigError, match="unknown rate.*audio_in_per_mtok.*accepted"):
+    with pytest.raises(ConfigError, match=r"unknown rate.*audio_in_per_mtok.*accepted"):
         prices.register("x", input_per_mtok=1, output_per_mtok=1, audio_in_per_mtok=1)
 
 
 def test_cli_prices_shows_the_1h_cache_rate_and_charges_it() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "actguard", "prices", "claude-sonnet-4-0", "--input", "11000", "--cache-write", "10000"]
-        + ["--cache-write-1h", "10000", "--output", "500"],
+        [
+            *(sys.executable, "-m", "actguard", "prices", "claude-sonnet-4-0", "--input", "11000", "--output", "500"),
+            *("--cache-write", "10000", "--cache-write-1h", "10000"),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -62,7 +62,9 @@ def _run_without_usage(self: CrewAIHarness, turns: list[Turn], tools: list[ToolS
 
     llm = ScriptedLLM([dataclasses.replace(r, reports_usage=False) for r in replies(turns)])
     crew = make_crew(llm, [crew_tool(t) for t in tools])
-    hooks = actguard_crewai.CrewBudget(user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit)
+    hooks = actguard_crewai.CrewBudget(
+        user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit
+    )
     error: BaseException | None = None
     try:
         hooks.kickoff(crew)

@@ -226,6 +226,7 @@ def test_install_meters_llms_built_afterwards() -> None:
 def test_a_response_without_usage_is_charged_an_estimate_and_warns_once() -> None:
     """No layer could meter the call: it is charged an estimate (one token per 4 characters of the prompt and the
     answer), warned about once, and the budget stops the next call once the estimates reach its limit."""
+
     class Silent(ScriptedLLM):
         def _usage(self, reply: Any) -> dict[str, int]:
             return {}

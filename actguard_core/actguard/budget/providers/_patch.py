@@ -35,7 +35,7 @@ class Patches:
         for done_owner, done_attr, _, _ in self._done:  # ours, kept under another library's wrapper: switched on
             if done_owner is owner and done_attr == attr:
                 return
-        wrapper = functools.wraps(current)(wrap(current))
+        wrapper: Any = functools.wraps(current)(wrap(current))
         wrapper.__actguard_original__ = current
         setattr(owner, attr, wrapper)
         self._done.append((owner, attr, current, wrapper))
