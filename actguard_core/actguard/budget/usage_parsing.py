@@ -58,6 +58,18 @@ class _Attributes:
         return getattr(self.obj, key, default)
 
 
+def _reader_of(kind: type) -> int:
+    if issubclass(kind, Mapping):
+        return _MAPPING
+    if "__pydantic_extra__" in dir(kind):
+        return _PYDANTIC
+    return _OBJECT
+
+
+_MAPPING, _PYDANTIC, _OBJECT = 0, 1, 2
+_readers: dict[type, int] = {}  # how to read each type's fields: decided once per type (an ABC check is slow)
+
+
 def fields(obj: Any) -> Mapping[str, Any] | _Attributes:
     """A read-only view of ``obj``'s fields with ``.get(key)``: the mapping itself, or a pydantic model's /
     dataclass's fields (``__dict__``, plus the extra fields SDKs keep for keys they do not model). Reading a
@@ -67,16 +79,19 @@ def fields(obj: Any) -> Mapping[str, Any] | _Attributes:
     kind = type(obj)
     if kind is dict:
         return obj  # type: ignore[no-any-return]
-    mapping = _is_mapping.get(kind)
-    if mapping is None:
-        mapping = _is_mapping[kind] = isinstance(obj, Mapping)
-    if mapping:
+    reader = _readers.get(kind)
+    if reader is None:
+        reader = _readers[kind] = _reader_of(kind)
+    if reader == _MAPPING:
         return obj  # type: ignore[no-any-return]
     own = getattr(obj, "__dict__", None)
     if own is None:
         return _Attributes(obj)
-    extra = getattr(obj, "__pydantic_extra__", None)
-    return {**own, **extra} if extra else own
+    if reader == _PYDANTIC:
+        extra = obj.__pydantic_extra__
+        if extra:
+            return {**own, **extra}
+    return own  # type: ignore[no-any-return]
 
 
 def field(obj: Any, key: str) -> Any:
@@ -107,20 +122,29 @@ def _first(obj: Any, *keys: str) -> int:
 # -- OpenAI ----------------------------------------------------------------------------------------------------------
 def openai_chat_usage(usage: Any, model: str, provider: str | None = "openai") -> LLMUsage:
     """The usage of a Chat Completions response (or its last stream chunk): ``response.usage``."""
+    # the hot path of every metered Chat Completion: reads inlined (a missing or non-int count reads as 0)
     view = fields(usage)
+    prompt, completion = view.get("prompt_tokens"), view.get("completion_tokens")
     details = fields(view.get("prompt_tokens_details"))
-    out_details = fields(view.get("completion_tokens_details"))
-    input_audio, output_audio = _int(details, "audio_tokens"), _int(out_details, "audio_tokens")
+    cached, written, input_audio = (
+        details.get("cached_tokens"),
+        details.get("cache_write_tokens"),
+        details.get("audio_tokens"),
+    )
+    out = fields(view.get("completion_tokens_details"))
+    reasoning, output_audio = out.get("reasoning_tokens"), out.get("audio_tokens")
+    input_audio = input_audio if type(input_audio) is int else 0
+    output_audio = output_audio if type(output_audio) is int else 0
     return _new(
         LLMUsage,
         (
             model,
             provider,
-            _int(view, "prompt_tokens"),
-            _int(details, "cached_tokens"),
-            _int(details, "cache_write_tokens"),
-            _int(view, "completion_tokens"),
-            _int(out_details, "reasoning_tokens"),
+            prompt if type(prompt) is int else 0,
+            cached if type(cached) is int else 0,
+            written if type(written) is int else 0,
+            completion if type(completion) is int else 0,
+            reasoning if type(reasoning) is int else 0,
             *(_NONE if not (input_audio or output_audio) else (0, input_audio, 0, output_audio, 0, 0, 0, 0, 0, 0)),
         ),
     )
