@@ -228,3 +228,23 @@ def test_cli_prices_shows_the_1h_cache_rate_and_charges_it() -> None:
     ).stdout
     assert "1h cache write: $6 per million tokens" in out
     assert "cost:           $0.070500" in out
+
+
+def test_legacy_completions_are_metered(llm: LLMServer) -> None:
+    import openai
+
+    body = {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "created": 1730000000,
+        "model": "gpt-3.5-turbo-instruct",
+        "choices": [{"index": 0, "text": "Rome.", "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100},
+    }
+    llm.queue(Reply(body))
+    with BudgetGuard(usd_limit=1.0) as guard:
+        openai.OpenAI().completions.create(model="gpt-3.5-turbo-instruct", prompt="Rome?")
+    assert (guard.usage.input_tokens, guard.usage.output_tokens) == (1000, 100)
+    assert guard.usd_used == pytest.approx(
+        prices.cost_of(LLMUsage("gpt-3.5-turbo-instruct", "openai", 1000, 0, 0, 100))
+    )

@@ -1,4 +1,4 @@
-"""Metering of the OpenAI SDK: chat completions, responses and embeddings; sync, async and streaming.
+"""Metering of the OpenAI SDK: chat completions, responses, embeddings and legacy completions; sync, async, streamed.
 
 Streamed chat completions get ``stream_options={"include_usage": True}`` added (any other stream_options the caller
 passed are kept) so the final chunk reports usage; when actguard added it, that usage-only chunk (which has no
@@ -74,6 +74,30 @@ def _chat_event(meter: StreamMeter, chunk: Any) -> bool:
     return True
 
 
+# -- legacy completions (same usage and stream options as chat completions) ------------------------------------
+def _completions_info(body: Mapping[str, Any]) -> CallInfo:
+    return CallInfo(_PROVIDER, body.get("model"), body.get("prompt"), _opt_int(body.get("max_tokens")))
+
+
+def _completions_event(meter: StreamMeter, chunk: Any) -> bool:
+    if meter.call_id is None:
+        meter.call_id = getattr(chunk, "id", None) or None
+        model = getattr(chunk, "model", None)
+        if model:
+            meter.model = pick_model(model, meter.info.model, _PROVIDER)
+    choices = getattr(chunk, "choices", None) or ()
+    for choice in choices:
+        text = getattr(choice, "text", None)
+        if isinstance(text, str):
+            meter.chars += len(text)
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        meter.set_final(openai_chat_usage(usage, meter.model))
+        if not choices and meter.hide_usage_chunk:
+            return False
+    return True
+
+
 # -- responses -------------------------------------------------------------------------------------------------
 def _responses_info(body: Mapping[str, Any]) -> CallInfo:
     prompt = (body.get("input"), body.get("instructions"), body.get("tools"))
@@ -134,6 +158,7 @@ _ENDPOINTS = {
     "/chat/completions": Endpoint(_chat_info, _chat_result, _chat_event, _chat_prepare),
     "/responses": Endpoint(_responses_info, _responses_result, _responses_event),
     "/embeddings": Endpoint(_embeddings_info, _embeddings_result, _no_stream),
+    "/completions": Endpoint(_completions_info, _chat_result, _completions_event, _chat_prepare),
 }
 
 
