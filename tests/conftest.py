@@ -22,3 +22,11 @@ def store(clock: FakeClock) -> Iterator[actguard.MemoryStore]:
     actguard.set_default_store(mem)
     yield mem
     actguard.set_default_store(None)
+
+
+@pytest.fixture(autouse=True)
+def _unmetered_warnings_forgotten() -> None:
+    """actguard warns once per process about calls it could not meter: each test starts as a fresh process would."""
+    from actguard.budget import metering
+
+    metering._warned.clear()

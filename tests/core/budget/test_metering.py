@@ -22,11 +22,6 @@ from actguard.budget.providers._patch import Patches
 MESSAGES = [{"role": "user", "content": "Tell me about Rome."}]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warnings() -> None:
-    metering._warned.clear()  # one warning per process per reason: each test starts from none
-
-
 def _no_usage(reply: Reply) -> Reply:
     body = dict(reply.body)
     body.pop("usage")
