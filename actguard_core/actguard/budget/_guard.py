@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from actguard import reporting
 from actguard.budget import prices
-from actguard.budget._usage import BILLED_DETAILS, LLMUsage
+from actguard.budget._usage import _DETAILS_AT, _NO_DETAILS, BILLED_DETAILS, LLMUsage
 from actguard.budget._window import parse_window
 from actguard.exceptions import (
     ActGuardWarning,
@@ -469,12 +469,13 @@ class BudgetGuard:
         :meth:`check` raises :class:`~actguard.UnknownModelPriceError` in guards that have a usd_limit.
         """
         price = prices.lookup(usage.model, usage.provider)
-        usd = price.cost(usage) if price is not None else None
+        details = usage[_DETAILS_AT:] != _NO_DETAILS  # most calls have no separately billed details: skip them
+        usd = price._cost(usage, details) if price is not None else None
         result: float | None = None
         recorded = False
         guard: BudgetGuard | None = self
         while guard is not None:
-            charged = guard._charge(usage, usd, call_id)
+            charged = guard._charge(usage, usd, call_id, details)
             if guard is self:
                 recorded = charged is not None
                 result = charged
@@ -505,7 +506,7 @@ class BudgetGuard:
             return 0.0 if usd is None else usd
         return result
 
-    def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None) -> float | None:
+    def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None, details: bool = True) -> float | None:
         """Charge one call here; return its cost, or None when ``call_id`` was charged already."""
         with self._lock:
             if call_id is not None:
@@ -530,7 +531,7 @@ class BudgetGuard:
             model.output_tokens += usage.output_tokens
             model.reasoning_tokens += usage.reasoning_tokens
             model.usd += usd
-            if usage.has_details:
+            if details:
                 model._add_details(usage)
         if self.shared:
             self._add_shared(usd, usage.total_tokens)

@@ -174,13 +174,16 @@ class ModelPrice:
 
     def cost(self, usage: LLMUsage) -> float:
         """USD cost of ``usage`` at this price. Each input token is charged once, at its own rate."""
+        return self._cost(usage, usage.has_details)
+
+    def _cost(self, usage: LLMUsage, details: bool) -> float:
         rates: ModelPrice | PriceTier = self
         if self.tiers:
             for tier in reversed(self.tiers):
                 if usage.input_tokens > tier.above_input_tokens:
                     rates = tier
                     break
-        if usage.has_details:
+        if details:
             return _detailed_cost(rates._plan, usage)
         return _cost(
             rates, usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens, usage.output_tokens
