@@ -243,3 +243,23 @@ def test_legacy_completions_are_metered(llm: LLMServer) -> None:
     assert guard.usd_used == pytest.approx(
         prices.cost_of(LLMUsage("gpt-3.5-turbo-instruct", "openai", 1000, 0, 0, 100))
     )
+
+
+def test_with_streaming_response_is_metered_when_parsed(llm: LLMServer) -> None:
+    """``with_streaming_response`` hands back the raw response: the call is metered when its body is parsed."""
+    import openai
+
+    client = openai.OpenAI()
+    llm.queue(chat_completion(id="c1", prompt_tokens=100, completion_tokens=10))
+    llm.queue(chat_stream(["Ro", "me"], id="c2", prompt_tokens=200, completion_tokens=20))
+    with BudgetGuard() as guard:
+        with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES) as raw:  # type: ignore[arg-type]
+            assert raw.parse().choices[0].message.content
+        with client.chat.completions.with_streaming_response.create(
+            model="gpt-4o",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+        ) as raw:
+            assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == "Rome"
+    assert guard.usage.calls == 2
+    assert (guard.usage.input_tokens, guard.usage.output_tokens) == (300, 30)
