@@ -137,7 +137,7 @@ def _async_stream(original: Any) -> Any:
 def install() -> bool:
     """Meter every google-genai client (existing and future) inside a BudgetGuard. Idempotent; False without it."""
     try:
-        from google.genai import models, version
+        from google.genai import models
     except ImportError:
         return False
     if not _patches:
@@ -147,13 +147,24 @@ def install() -> bool:
             for name in ("_generate_content", "_generate_content_stream")
             if not callable(getattr(getattr(models, cls, None), name, None))
         ]
-        if not supported("google-genai", str(getattr(version, "__version__", "0")), (1, 0), problems):
+        if not supported("google-genai", _version(), (1, 0), problems):
             return False
     _patches.patch(models.Models, "_generate_content", _sync_call)
     _patches.patch(models.Models, "_generate_content_stream", _sync_stream)
     _patches.patch(models.AsyncModels, "_generate_content", _async_call)
     _patches.patch(models.AsyncModels, "_generate_content_stream", _async_stream)
     return True
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("google-genai")
+    except Exception:  # metadata missing (a vendored copy): the module's own attribute, if any
+        import google.genai
+
+        return str(getattr(google.genai, "__version__", "0"))
 
 
 def uninstall() -> None:
