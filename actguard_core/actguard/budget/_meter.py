@@ -116,7 +116,9 @@ def record_result(
         guard.record(usage, call_id=call_id)
         metering.note(usage, call_id)
     else:
-        estimate = LLMUsage(info.model or "unknown", info.provider, info.prompt_tokens, 0, 0, estimate_tokens(response))
+        reported = getattr(response, "model", None) or getattr(response, "model_version", None)
+        model = pick_model(reported if isinstance(reported, str) else None, info.model, info.provider)
+        estimate = LLMUsage(model, info.provider, info.prompt_tokens, 0, 0, estimate_tokens(response))
         metering.charge_estimate(
             guard, estimate, reason=f"a {info.provider} response reported no token usage", call_id=call_id
         )
