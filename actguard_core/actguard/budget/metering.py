@@ -28,7 +28,7 @@ import contextvars
 import threading
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
@@ -41,9 +41,8 @@ _MAX_DEPTH = 12
 _MAX_LINKS = 64  # calls a log keeps: a layer reading further back than that gets the newest ones
 
 
-@dataclass(frozen=True, slots=True)
-class MeteredCall:
-    """One call a layer metered.
+class MeteredCall(NamedTuple):
+    """One call a layer metered (immutable; a named tuple, cheap to build on every metered call).
 
     Attributes:
         usage: what was charged.
@@ -56,8 +55,7 @@ class MeteredCall:
     estimated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Link:
+class _Link(NamedTuple):
     call: MeteredCall
     previous: _Link | None
     depth: int
