@@ -518,18 +518,19 @@ class BudgetGuard:
                     self._seen.discard(self._seen_order.popleft())
             if usd is None:
                 usd = self._unknown_cost(usage)
+            name, _, input_tokens, cached, written, output_tokens, reasoning = usage[:7]  # one read of the tuple
             ledger = self._ledger
             ledger.usd += usd
-            ledger.tokens += usage.input_tokens + usage.output_tokens
-            model = ledger.by_model.get(usage.model)
+            ledger.tokens += input_tokens + output_tokens
+            model = ledger.by_model.get(name)
             if model is None:
-                model = ledger.by_model[usage.model] = ModelUsage()
+                model = ledger.by_model[name] = ModelUsage()
             model.calls += 1  # ModelUsage.add, inlined: this is the hot path of every metered call
-            model.input_tokens += usage.input_tokens
-            model.cached_input_tokens += usage.cached_input_tokens
-            model.cache_write_tokens += usage.cache_write_tokens
-            model.output_tokens += usage.output_tokens
-            model.reasoning_tokens += usage.reasoning_tokens
+            model.input_tokens += input_tokens
+            model.cached_input_tokens += cached
+            model.cache_write_tokens += written
+            model.output_tokens += output_tokens
+            model.reasoning_tokens += reasoning
             model.usd += usd
             if details:
                 model._add_details(usage)

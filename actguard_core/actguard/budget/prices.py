@@ -185,9 +185,8 @@ class ModelPrice:
                     break
         if details:
             return _detailed_cost(rates._plan, usage)
-        return _cost(
-            rates, usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens, usage.output_tokens
-        )
+        _, _, input_tokens, cached, written, output_tokens = usage[:6]
+        return _cost(rates, input_tokens, cached, written, output_tokens)
 
     def estimate(self, input_tokens: int, output_tokens: int) -> float:
         """USD cost of ``input_tokens`` fresh input and ``output_tokens`` output tokens (for worst-case checks)."""
