@@ -82,16 +82,13 @@ def fields(obj: Any) -> Mapping[str, Any] | _Attributes:
     reader = _readers.get(kind)
     if reader is None:
         reader = _readers[kind] = _reader_of(kind)
+    if reader == _PYDANTIC:  # the SDKs' usage objects: the hot path
+        extra = obj.__pydantic_extra__
+        return {**obj.__dict__, **extra} if extra else obj.__dict__
     if reader == _MAPPING:
         return obj  # type: ignore[no-any-return]
     own = getattr(obj, "__dict__", None)
-    if own is None:
-        return _Attributes(obj)
-    if reader == _PYDANTIC:
-        extra = obj.__pydantic_extra__
-        if extra:
-            return {**own, **extra}
-    return own  # type: ignore[no-any-return]
+    return _Attributes(obj) if own is None else own
 
 
 def field(obj: Any, key: str) -> Any:
