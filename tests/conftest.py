@@ -60,3 +60,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def _unmetered_warnings_forgotten() -> None:
+    """actguard warns once per process about calls it could not meter: each test starts as a fresh process would."""
+    from actguard.budget import metering
+
+    metering._warned.clear()

@@ -43,6 +43,7 @@ from actguard.exceptions import (
     ToolGuardError,
     ToolTimeoutError,
     UnknownModelPriceError,
+    UnmeteredCallError,
 )
 from actguard.guards import circuit_breaker, idempotent, loop_guard, max_attempts, rate_limit, timeout, tool
 from actguard.guards.failure_kinds import (
@@ -134,6 +135,7 @@ __all__ = [
     "ToolGuardError",
     "ToolTimeoutError",
     "UnknownModelPriceError",
+    "UnmeteredCallError",
     "__version__",
     "add_cost",
     "bind_context",

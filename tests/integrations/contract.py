@@ -42,6 +42,7 @@ __all__ = [
     "RunOutcome",
     "ToolSpec",
     "Turn",
+    "USAGE_SCENARIOS",
 ]
 
 MODEL = "gpt-4o"
@@ -367,3 +368,39 @@ CONTRACT_SCENARIOS: list[Callable[[AdapterHarness], None]] = [
     scenario_concurrent_runs_isolated,
     *CORE_SCENARIOS,
 ]
+
+
+# -- metering: calls no layer could meter are still charged (issue 15) ----------------------------------------------
+class StreamingHarness(AdapterHarness, Protocol):
+    def run_streamed_without_usage(self, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
+        """Run as :meth:`AdapterHarness.run` does, streaming every model call, with a model (or provider) that
+        reports no token usage at all (an OpenAI-compatible gateway, ``include_usage=False``): the turns' token
+        counts are not reported."""
+        ...
+
+
+def scenario_stream_without_usage_is_charged(h: StreamingHarness) -> None:
+    """A streamed run whose model reports no usage is charged an estimate (warned about), and a usd_limit stops it
+    after the first model call."""
+    import warnings
+
+    from actguard import ActGuardWarning
+    from actguard.budget import metering
+
+    metering._warned.clear()  # warned once per process: forget earlier scenarios' warnings
+    turns = [Turn(tool="search", args={"query": f"q{i}"}) for i in range(3)]
+    turns.append(Turn(text="done"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = h.run_streamed_without_usage(
+            turns, [ToolSpec(_noop_tool_named("search"))], BudgetSpec(user_id="alice", usd_limit=1e-6)
+        )
+    err = budget_error(out.error)
+    assert err is not None and err.limit_type == "usd", f"{h.name}: expected a usd stop, got {out.error!r}"
+    assert out.model_calls == 1, f"{h.name}: the model was called {out.model_calls} times"
+    assert out.tokens_used > 0 and out.usd_used > 0, f"{h.name}: charged {out.tokens_used} tokens, ${out.usd_used}"
+    warned = [w for w in caught if issubclass(w.category, ActGuardWarning) and "no token usage" in str(w.message)]
+    assert warned, f"{h.name}: no ActGuardWarning about the unmetered call"
+
+
+USAGE_SCENARIOS: list[Callable[[Any], None]] = [scenario_stream_without_usage_is_charged]

@@ -2,7 +2,11 @@
 
 Inside ``with BudgetGuard(...)`` (or ``async with``) every OpenAI, Anthropic and Google GenAI SDK call is metered
 automatically (``providers``), and each call is recorded once however many layers see it: the SDK meter and the
-framework adapters both call :meth:`BudgetGuard.record` with the provider's response id as ``call_id``.
+framework adapters both call :meth:`BudgetGuard.record` with the provider's response id as ``call_id``, and a call
+without one is told apart through :mod:`actguard.budget.metering` (what another layer metered while it ran). Usage is
+read by :mod:`actguard.budget.usage_parsing` (OpenAI, Anthropic, Google), every separately billed quantity included
+(1-hour cache writes, audio / image / video tokens, web searches). A call no layer could meter is charged an estimate
+with a warning (refused under ``strict=True``).
 
 Enforcement:
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from actguard import reporting
 from actguard.budget import _shared, prices
 from actguard.budget._landing import OnWarn, SoftLimit
-from actguard.budget._usage import LLMUsage
+from actguard.budget._usage import _DETAILS_AT, _NO_DETAILS, BILLED_DETAILS, LLMUsage
 from actguard.budget._window import parse_window
 from actguard.exceptions import (
     ActGuardWarning,
@@ -67,7 +67,8 @@ def add_cost(name: str, usd: float) -> None:
 
 @dataclass(slots=True)
 class ModelUsage:
-    """Usage summed over calls (of one model, or of everything in a guard)."""
+    """Usage summed over calls (of one model, or of everything in a guard). The counts mean what they mean in
+    :class:`~actguard.LLMUsage`."""
 
     calls: int = 0
     input_tokens: int = 0
@@ -76,6 +77,16 @@ class ModelUsage:
     output_tokens: int = 0
     reasoning_tokens: int = 0
     usd: float = 0.0
+    cache_write_1h_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_audio_input_tokens: int = 0
+    output_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    cached_image_input_tokens: int = 0
+    output_image_tokens: int = 0
+    input_video_tokens: int = 0
+    output_video_tokens: int = 0
+    web_search_requests: int = 0
 
     def add(self, usage: LLMUsage, usd: float) -> None:
         """Add one call."""
@@ -86,6 +97,14 @@ class ModelUsage:
         self.output_tokens += usage.output_tokens
         self.reasoning_tokens += usage.reasoning_tokens
         self.usd += usd
+        if usage.has_details:
+            self._add_details(usage)
+
+    def _add_details(self, other: LLMUsage | ModelUsage) -> None:
+        for name in BILLED_DETAILS:
+            value = getattr(other, name)
+            if value:
+                setattr(self, name, getattr(self, name) + value)
 
     def merge(self, other: ModelUsage) -> None:
         """Add another summary."""
@@ -96,10 +115,11 @@ class ModelUsage:
         self.output_tokens += other.output_tokens
         self.reasoning_tokens += other.reasoning_tokens
         self.usd += other.usd
+        self._add_details(other)
 
     def copy(self) -> ModelUsage:
         """A copy."""
-        return ModelUsage(
+        copied = ModelUsage(
             self.calls,
             self.input_tokens,
             self.cached_input_tokens,
@@ -108,6 +128,8 @@ class ModelUsage:
             self.reasoning_tokens,
             self.usd,
         )
+        copied._add_details(self)
+        return copied
 
 
 @dataclass(slots=True)
@@ -636,12 +658,13 @@ class BudgetGuard:
         :meth:`check` raises :class:`~actguard.UnknownModelPriceError` in guards that have a usd_limit.
         """
         price = prices.lookup(usage.model, usage.provider)
-        usd = price.cost(usage) if price is not None else None
+        details = usage[_DETAILS_AT:] != _NO_DETAILS  # most calls have no separately billed details: skip them
+        usd = price._cost(usage, details) if price is not None else None
         result: float | None = None
         recorded = False
         guard: BudgetGuard | None = self
         while guard is not None:
-            charged = guard._charge(usage, usd, call_id)
+            charged = guard._charge(usage, usd, call_id, details)
             if guard is self:
                 recorded = charged is not None
                 result = charged
@@ -663,6 +686,7 @@ class BudgetGuard:
                     "cache_write_tokens": usage.cache_write_tokens,
                     "output_tokens": usage.output_tokens,
                     "reasoning_tokens": usage.reasoning_tokens,
+                    **{name: getattr(usage, name) for name in BILLED_DETAILS},
                     "usd_used": self._ledger.usd,
                     "tokens_used": self._ledger.tokens,
                 },
@@ -671,7 +695,7 @@ class BudgetGuard:
             return 0.0 if usd is None else usd
         return result
 
-    def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None) -> float | None:
+    def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None, details: bool = True) -> float | None:
         """Charge one call here; return its cost, or None when ``call_id`` was charged already."""
         with self._lock:
             if call_id is not None:
@@ -683,19 +707,22 @@ class BudgetGuard:
                     self._seen.discard(self._seen_order.popleft())
             if usd is None:
                 usd = self._unknown_cost(usage)
+            name, _, input_tokens, cached, written, output_tokens, reasoning = usage[:7]  # one read of the tuple
             ledger = self._ledger
             ledger.usd += usd
-            ledger.tokens += usage.input_tokens + usage.output_tokens
-            model = ledger.by_model.get(usage.model)
+            ledger.tokens += input_tokens + output_tokens
+            model = ledger.by_model.get(name)
             if model is None:
-                model = ledger.by_model[usage.model] = ModelUsage()
+                model = ledger.by_model[name] = ModelUsage()
             model.calls += 1  # ModelUsage.add, inlined: this is the hot path of every metered call
-            model.input_tokens += usage.input_tokens
-            model.cached_input_tokens += usage.cached_input_tokens
-            model.cache_write_tokens += usage.cache_write_tokens
-            model.output_tokens += usage.output_tokens
-            model.reasoning_tokens += usage.reasoning_tokens
+            model.input_tokens += input_tokens
+            model.cached_input_tokens += cached
+            model.cache_write_tokens += written
+            model.output_tokens += output_tokens
+            model.reasoning_tokens += reasoning
             model.usd += usd
+            if details:
+                model._add_details(usage)
         if self.shared:
             self._add_shared(usd, usage.total_tokens)
         if self._soft is not None:

@@ -1,7 +1,8 @@
 """The ``actguard`` command line.
 
 - ``actguard demo [--live] [--model M] [--events-file FILE]``: an offline support agent showing every guard at work.
-- ``actguard prices MODEL [--input N] [--output N] [--cached N]``: the price actguard uses and the cost of that usage.
+- ``actguard prices MODEL [--input N] [--output N] [--cached N] [--cache-write N] [--cache-write-1h N]
+  [--web-searches N]``: the price actguard uses (every separately billed rate) and the cost of that usage.
 - ``actguard events FILE``: a summary of a JSONL event file per user, tool and outcome.
 - ``actguard scripted-model [--port N]``: a scripted OpenAI-compatible model on 127.0.0.1, to try examples offline.
 - ``actguard --version``.
@@ -52,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument(
         "--cached", type=_non_negative_int, default=0, metavar="N", help="cached input tokens (part of --input)"
     )
+    prices.add_argument(
+        "--cache-write", type=_non_negative_int, default=0, metavar="N", help="cache-write tokens (part of --input)"
+    )
+    prices.add_argument(
+        "--cache-write-1h",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="1-hour cache-write tokens (part of --cache-write)",
+    )
+    prices.add_argument("--web-searches", type=_non_negative_int, default=0, metavar="N", help="web searches")
     prices.set_defaults(parser=prices)
 
     events = commands.add_parser("events", help="summarise a JSONL event file per user, tool and outcome")
@@ -99,9 +111,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "prices":
         if args.cached > args.input:
             args.parser.error(f"--cached ({args.cached}) cannot exceed --input ({args.input}): --input counts them too")
+        if args.cached + args.cache_write > args.input:
+            args.parser.error("--cached plus --cache-write cannot exceed --input: --input counts them too")
+        if args.cache_write_1h > args.cache_write:
+            args.parser.error("--cache-write-1h cannot exceed --cache-write: --cache-write counts them too")
         from actguard.cli._prices import run_prices
 
-        return run_prices(args.model, args.provider, args.input, args.output, args.cached)
+        return run_prices(
+            args.model,
+            args.provider,
+            args.input,
+            args.output,
+            args.cached,
+            cache_write=args.cache_write,
+            cache_write_1h=args.cache_write_1h,
+            web_searches=args.web_searches,
+        )
     if args.command == "events":
         from actguard.cli._events import run_events
 

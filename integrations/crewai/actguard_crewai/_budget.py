@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
+from actguard.budget import metering
+from actguard.budget.usage_parsing import count, parse_usage
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, report_blocked
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
@@ -58,54 +60,89 @@ class AgentUsage:
 
 
 class _KickoffState:
-    __slots__ = ("budget", "by_agent", "lock", "stopped")
+    __slots__ = ("budget", "by_agent", "lock", "marks", "stopped")
 
     def __init__(self, budget: BudgetGuard) -> None:
         self.budget = budget
         self.by_agent: dict[str, AgentUsage] = {}
         self.lock = threading.Lock()
+        self.marks: dict[str, object] = {}  # LLM call id -> metering mark at its start (bounded)
         self.stopped: BudgetExceededError | None = None  # set when our hook refused an LLM call
 
 
-def _int(usage: dict[str, Any], *keys: str) -> int:
-    for key in keys:
-        value = usage.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return 0
+def _first(usage: dict[str, Any], *keys: str) -> int:
+    return next((count(usage, key) for key in keys if count(usage, key)), 0)
 
 
 def usage_from_event(model: str, usage: dict[str, Any]) -> LLMUsage:
-    """Normalise the usage dict CrewAI's providers put on ``LLMCallCompletedEvent`` (OpenAI, Anthropic, Gemini keys)."""
-    cached = _int(usage, "cached_prompt_tokens", "cached_tokens", "cache_read_input_tokens")
-    details = usage.get("prompt_tokens_details")
-    if not cached and isinstance(details, dict):
-        cached = _int(details, "cached_tokens")
-    written = _int(usage, "cache_creation_tokens", "cache_creation_input_tokens")
-    prompt = _int(usage, "prompt_tokens", "prompt_token_count", "input_tokens")
-    if "input_tokens" in usage and "prompt_tokens" not in usage:  # Anthropic counts cache reads/writes apart
-        prompt += cached + written
-    reasoning = _int(usage, "reasoning_tokens", "thoughts_token_count")
-    out_details = usage.get("completion_tokens_details")
-    if not reasoning and isinstance(out_details, dict):
-        reasoning = _int(out_details, "reasoning_tokens")
-    return LLMUsage(
-        model=model.split("/", 1)[-1] if "/" in model else model,
-        input_tokens=prompt,
-        cached_input_tokens=cached,
-        cache_write_tokens=written,
-        output_tokens=_int(usage, "completion_tokens", "candidates_token_count", "output_tokens"),
-        reasoning_tokens=reasoning,
-    )
+    """Normalise the usage dict CrewAI's providers put on ``LLMCallCompletedEvent``: the provider's own usage
+    (OpenAI, Anthropic, Gemini keys, read by the core parser), where CrewAI may copy some details to the top level
+    under names of its own (``cached_prompt_tokens``, ``cache_creation_tokens``, ``reasoning_tokens``)."""
+    shaped = dict(usage)
+    cached = _first(usage, "cached_prompt_tokens", "cached_tokens")
+    written = count(usage, "cache_creation_tokens")
+    reasoning = count(usage, "reasoning_tokens")
+    if "prompt_tokens" in usage:  # OpenAI-style
+        details = dict(usage.get("prompt_tokens_details") or {})
+        if cached and not count(details, "cached_tokens"):
+            shaped["prompt_tokens_details"] = {**details, "cached_tokens": cached}
+        out_details = dict(usage.get("completion_tokens_details") or {})
+        if reasoning and not count(out_details, "reasoning_tokens"):
+            shaped["completion_tokens_details"] = {**out_details, "reasoning_tokens": reasoning}
+    elif "input_tokens" in usage:  # Anthropic-style: cache reads and writes counted apart from input_tokens
+        shaped.setdefault("cache_read_input_tokens", cached)
+        shaped.setdefault("cache_creation_input_tokens", written)
+    name = model.split("/", 1)[-1] if "/" in model else model
+    return parse_usage(shaped, name, None) or LLMUsage(name)
+
+
+_MAX_MARKS = 1024
+_UNMARKED = object()
+
+
+def _on_llm_started(source: Any, event: Any) -> None:
+    """Remember what was metered before the call (CrewAI copies the caller's context into each handler)."""
+    state = _active.get()
+    call_id = getattr(event, "call_id", None)
+    if state is not None and isinstance(call_id, str):
+        with state.lock:
+            if len(state.marks) >= _MAX_MARKS:
+                state.marks.pop(next(iter(state.marks)))
+            state.marks[call_id] = metering.mark()
 
 
 def _on_llm_completed(source: Any, event: Any) -> None:
     state = _active.get()
-    usage_dict = getattr(event, "usage", None)
-    if state is None or not usage_dict:
+    if state is None:
         return
-    usage = usage_from_event(str(getattr(event, "model", None) or "unknown"), usage_dict)
-    usd = state.budget.record(usage, call_id=getattr(event, "response_id", None))
+    with state.lock:
+        mark = state.marks.pop(getattr(event, "call_id", None) or "", _UNMARKED)
+    # The calls actguard's SDK meter charged to the kickoff's budget (current during the call) while this one ran.
+    metered = metering.since(mark) if mark is not _UNMARKED else ()
+    model = str(getattr(event, "model", None) or "unknown")
+    usage_dict = getattr(event, "usage", None)
+    response_id = getattr(event, "response_id", None)
+    if usage_dict:
+        usage = usage_from_event(model, usage_dict)
+        if metered and response_id is None:  # charged by the SDK meter already, under an id CrewAI did not keep
+            usd = sum(state.budget.record(call.usage, call_id=call.call_id) for call in metered)
+        else:
+            usd = state.budget.record(usage, call_id=response_id)
+    elif metered:
+        usage = metered[-1].usage
+        usd = sum(state.budget.record(call.usage, call_id=call.call_id) for call in metered)
+    else:  # no layer metered the call: an estimate, warned about
+        name = model.split("/", 1)[-1] if "/" in model else model
+        usage = LLMUsage(
+            name,
+            None,
+            metering.estimate_tokens(getattr(event, "messages", None)),
+            0,
+            0,
+            metering.estimate_tokens(getattr(event, "response", None)),
+        )
+        reason = f"a CrewAI LLM call of {name!r} reported no token usage"
+        usd = metering.charge_estimate(state.budget, usage, reason=reason, call_id=response_id)
     role = str(getattr(event, "agent_role", None) or "-")
     with state.lock:
         share = state.by_agent.setdefault(role, AgentUsage())
@@ -122,8 +159,9 @@ def _install() -> None:
         if _installed:
             return
         from crewai.events.event_bus import crewai_event_bus
-        from crewai.events.types.llm_events import LLMCallCompletedEvent
+        from crewai.events.types.llm_events import LLMCallCompletedEvent, LLMCallStartedEvent
 
+        crewai_event_bus.register_handler(LLMCallStartedEvent, _on_llm_started)
         crewai_event_bus.register_handler(LLMCallCompletedEvent, _on_llm_completed)
         _installed = True
 

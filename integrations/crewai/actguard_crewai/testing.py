@@ -33,6 +33,7 @@ class Reply:
     text: str
     input_tokens: int = 100
     output_tokens: int = 20
+    reports_usage: bool = True  # False: the call reports no usage at all (as a provider streaming without it)
 
 
 def tool_call(name: str, args: dict[str, Any], *, input_tokens: int = 100, output_tokens: int = 20) -> Reply:
@@ -90,12 +91,14 @@ class ScriptedLLM(BaseLLM):
             self._record_observation(messages)
             reply = self._replies[min(self.calls, len(self._replies) - 1)]
             self.calls += 1
-            usage = {
-                "prompt_tokens": reply.input_tokens,
-                "completion_tokens": reply.output_tokens,
-                "total_tokens": reply.input_tokens + reply.output_tokens,
-            }
-            self._track_token_usage_internal(usage)
+            usage: dict[str, int] | None = None
+            if reply.reports_usage:
+                usage = {
+                    "prompt_tokens": reply.input_tokens,
+                    "completion_tokens": reply.output_tokens,
+                    "total_tokens": reply.input_tokens + reply.output_tokens,
+                }
+                self._track_token_usage_internal(usage)
             with _ids_lock:
                 response_id = f"scripted-{next(_ids)}"
             self._emit_call_completed_event(

@@ -3,8 +3,10 @@
 actguard's SDK meters (OpenAI, Anthropic, Google) record into whatever ``BudgetGuard`` is current when the SDK call is
 made, under the provider's response id; LangChain reports the same call with its own usage and, when streaming, no
 provider id at all (langchain-openai drops it). So for the duration of each model call a limitless scope guard is
-made current (nested in the caller's active guard): if an SDK meter recorded the call into it, the caller's guard
-was charged by it already; otherwise LangChain's usage is charged to the scope, hence to the caller's guard.
+made current (nested in the caller's active guard), so that the SDK meter meters the call (and asks a stream for its
+usage) even when the caller has no guard. Whether it did is read from the core's metering log
+(:mod:`actguard.budget.metering`): if it did, the caller's guard was charged by it already; otherwise LangChain's usage
+is charged to the scope, hence to the caller's guard.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 
 from actguard import BudgetGuard, LLMUsage, current_budget
+from actguard.budget import metering
 
 __all__ = ["ModelCall"]
 
@@ -29,11 +32,13 @@ class ModelCall:
     scope.
     """
 
-    __slots__ = ("before", "owner", "provider", "run", "scope")
+    __slots__ = ("mark", "model", "owner", "prompt", "provider", "run", "scope")
 
-    def __init__(self, run: BudgetGuard, provider: str | None) -> None:
+    def __init__(self, run: BudgetGuard, provider: str | None, model: str | None = None, prompt: object = None) -> None:
         self.run = run
         self.provider = provider
+        self.model = model
+        self.prompt = prompt  # for an estimate, if no layer reports the call's usage
         active = current_budget()
         self.owner = not isinstance(active, _Scope)
         if isinstance(active, _Scope):
@@ -41,7 +46,7 @@ class ModelCall:
         else:
             self.scope = _Scope()
             self.scope.__enter__()
-        self.before = self.scope.usage.calls
+        self.mark = metering.mark()
 
     def close(self) -> None:
         """Leave the call's scope (a no-op where LangChain ended the call in another context)."""
@@ -49,29 +54,31 @@ class ModelCall:
             with contextlib.suppress(ValueError, RuntimeError):
                 self.scope.__exit__(None, None, None)
 
-    def settle(self, reported: list[tuple[LLMUsage, str | None]]) -> None:
+    def settle(self, reported: list[tuple[LLMUsage, str | None]], output: object = None) -> None:
         """Charge the call to the run's budget and, unless an SDK meter did already, to the caller's guard.
 
         The run's budget takes what LangChain ``reported``; when LangChain saw no usage (actguard's SDK meter asked
-        for a stream's usage and kept it to itself), it takes what the SDK meter recorded in the scope.
+        for a stream's usage and kept it to itself), it takes what the SDK meter recorded in the scope; when no layer
+        saw any, an estimate of the prompt and the ``output`` (warned about once; refused under a strict guard).
         """
-        scope = self.scope
-        metered = scope.usage.calls > self.before
+        metered = metering.since(self.mark)  # the calls actguard's SDK meter charged while this one ran
         for usage, call_id in reported:
             self.run.record(usage, call_id=call_id)
             if not metered:
-                scope.record(usage, call_id=call_id)  # charges the caller's active guard (the scope's parent)
-        if reported or not metered:
+                self.scope.record(usage, call_id=call_id)  # charges the caller's active guard (the scope's parent)
+        if reported:
             return
-        for model, used in scope.usage_by_model.items():
-            self.run.record(
-                LLMUsage(
-                    model,
-                    self.provider,
-                    input_tokens=used.input_tokens,
-                    cached_input_tokens=used.cached_input_tokens,
-                    cache_write_tokens=used.cache_write_tokens,
-                    output_tokens=used.output_tokens,
-                    reasoning_tokens=used.reasoning_tokens,
-                )
+        for call in metered:
+            self.run.record(call.usage, call_id=call.call_id)
+        if not metered and output is not None:
+            estimate = LLMUsage(
+                self.model or "unknown",
+                self.provider,
+                metering.estimate_tokens(self.prompt),
+                0,
+                0,
+                metering.estimate_tokens(output),
             )
+            reason = f"a LangChain model call of {estimate.model!r} reported no token usage"
+            metering.charge_estimate(self.run, estimate, reason=reason)
+            metering.charge_estimate(self.scope, estimate, reason=reason)  # and the caller's active guard

@@ -108,7 +108,9 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         return dict(self.runs.budget_options)
 
     # -- model calls ----------------------------------------------------------------------------------------
-    def _model_start(self, run_id: UUID, parent_run_id: UUID | None, metadata: dict[str, Any] | None) -> None:
+    def _model_start(
+        self, run_id: UUID, parent_run_id: UUID | None, metadata: dict[str, Any] | None, prompt: object = None
+    ) -> None:
         guard = self.runs.start(run_id, parent_run_id)
         meta = metadata or {}
         model = meta.get("ls_model_name")
@@ -124,7 +126,7 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         except Exception:
             self.runs.end(run_id)
             raise
-        call = ModelCall(guard, provider)
+        call = ModelCall(guard, provider, model if isinstance(model, str) else None, prompt)
         with self._lock:
             self._calls[run_id] = (call, model if isinstance(model, str) else None, provider)
             if len(self._calls) > _MAX_LIVE_CALLS:
@@ -141,7 +143,7 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Refuse the call if the run's budget is spent; remember the model for metering."""
-        self._model_start(run_id, parent_run_id, metadata)
+        self._model_start(run_id, parent_run_id, metadata, messages)
 
     def on_llm_start(
         self,
@@ -154,7 +156,7 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Refuse the call if the run's budget is spent; remember the model for metering."""
-        self._model_start(run_id, parent_run_id, metadata)
+        self._model_start(run_id, parent_run_id, metadata, prompts)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         """Meter the call's usage into its run's budget."""
@@ -173,7 +175,10 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
             return
         call, ls_model, provider = entry
         call.close()
-        call.settle(_reported(response, ls_model, provider) if response is not None else [])
+        if response is None:
+            call.settle([])
+        else:
+            call.settle(_reported(response, ls_model, provider), [g.text for gs in response.generations for g in gs])
 
     # -- run tree (which top-level run a model call belongs to) -----------------------------------------------
     def on_chain_start(

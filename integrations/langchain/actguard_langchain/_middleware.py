@@ -170,7 +170,9 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
                 return None, AIMessage(content=f"Stopped: {error}")
             raise
-        return (None if followed else ModelCall(guard, None)), None
+        if followed:
+            return None, None
+        return ModelCall(guard, None, _model_name(request), getattr(request, "messages", None)), None
 
     @staticmethod
     def _reported(response: Any) -> list[tuple[LLMUsage, str | None]]:
@@ -195,7 +197,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             response = handler(request)
         finally:
             call.close()
-            call.settle(self._reported(response) if response is not None else [])
+            call.settle(self._reported(response) if response is not None else [], _output_of(response))
         return response
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -211,7 +213,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             response = await handler(request)
         finally:
             call.close()
-            call.settle(self._reported(response) if response is not None else [])
+            call.settle(self._reported(response) if response is not None else [], _output_of(response))
         return response
 
     # -- tools ----------------------------------------------------------------------------------------------
@@ -251,11 +253,18 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             return self._refusal(request, error)
 
 
+def _output_of(response: Any) -> Any:
+    """The messages a model call returned (for an estimate when no layer reported its usage)."""
+    if response is None:
+        return None
+    return [getattr(m, "content", None) for m in (response.result if hasattr(response, "result") else [response])]
+
+
 def _model_name(request: Any) -> str | None:
-    """The model a ``ModelRequest`` will call, when its chat model names it (for the price check)."""
+    """The name of the request's chat model (``model_name`` / ``model``), for an estimate's price."""
     model = getattr(request, "model", None)
     for attr in ("model_name", "model"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str):
-            return value
+        name = getattr(model, attr, None)
+        if isinstance(name, str) and name:
+            return name
     return None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from actguard import LLMUsage
+from actguard.budget.usage_parsing import count, parse_usage
 
 __all__ = ["call_id_of", "model_of", "provider_of", "usage_from_message", "usage_from_llm_output"]
 
@@ -30,13 +31,6 @@ _PROVIDERS = {
     "perplexity": "perplexity",
     "openrouter": "openrouter",
 }
-
-
-def _int(mapping: Mapping[str, Any] | None, key: str) -> int:
-    if not mapping:
-        return 0
-    value = mapping.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def provider_of(ls_provider: Any) -> str | None:
@@ -66,7 +60,8 @@ def call_id_of(message: Any) -> str | None:
 
 
 def usage_from_message(message: Any, model: str, provider: str | None) -> LLMUsage | None:
-    """Normalise an ``AIMessage.usage_metadata`` (input incl. cached, output incl. reasoning), or None without one."""
+    """Normalise an ``AIMessage.usage_metadata`` (LangChain's own shape: input incl. cached, output incl.
+    reasoning), or None without one."""
     usage = getattr(message, "usage_metadata", None)
     if not usage:
         return None
@@ -75,23 +70,22 @@ def usage_from_message(message: Any, model: str, provider: str | None) -> LLMUsa
     return LLMUsage(
         model=model,
         provider=provider,
-        input_tokens=_int(usage, "input_tokens"),
-        cached_input_tokens=_int(details_in, "cache_read"),
-        cache_write_tokens=_int(details_in, "cache_creation"),
-        output_tokens=_int(usage, "output_tokens"),
-        reasoning_tokens=_int(details_out, "reasoning"),
+        input_tokens=count(usage, "input_tokens"),
+        cached_input_tokens=count(details_in, "cache_read"),
+        cache_write_tokens=count(details_in, "cache_creation"),
+        output_tokens=count(usage, "output_tokens"),
+        reasoning_tokens=count(details_out, "reasoning"),
+        cache_write_1h_tokens=count(details_in, "ephemeral_1h_input_tokens"),
+        input_audio_tokens=count(details_in, "audio"),
+        output_audio_tokens=count(details_out, "audio"),
     )
 
 
 def usage_from_llm_output(llm_output: Mapping[str, Any] | None, model: str, provider: str | None) -> LLMUsage | None:
-    """Usage of a completion-style LLM from ``LLMResult.llm_output["token_usage"]`` (OpenAI field names)."""
+    """Usage of a completion-style LLM from ``LLMResult.llm_output["token_usage"]`` (the provider's own usage)."""
     if not llm_output:
         return None
     usage = llm_output.get("token_usage") or llm_output.get("usage")
     if not isinstance(usage, Mapping) or not usage:
         return None
-    prompt = _int(usage, "prompt_tokens") or _int(usage, "input_tokens")
-    completion = _int(usage, "completion_tokens") or _int(usage, "output_tokens")
-    if not prompt and not completion:
-        return None
-    return LLMUsage(model=model, provider=provider, input_tokens=prompt, output_tokens=completion)
+    return parse_usage(usage, model, provider)

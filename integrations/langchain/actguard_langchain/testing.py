@@ -63,7 +63,8 @@ def _usage(input_tokens: int, output_tokens: int, cache_read: int = 0, reasoning
 class ScriptedChatModel(BaseChatModel):
     """A chat model that returns ``responses`` in order (then fails), reporting each one's usage.
 
-    Strings are final answers; build tool calls with :func:`tool_call`. ``bind_tools`` accepts any tools (the
+    Strings are final answers reporting 0 tokens; build tool calls with :func:`tool_call`, answers that report
+    usage with :func:`answer`. ``bind_tools`` accepts any tools (the
     script decides what is called). Streaming yields the text word by word and the tool calls and usage in the
     last chunk, as providers do. Each response reports ``model_name`` and a unique response ``id`` in its
     ``response_metadata``, like a provider's. Thread-safe; :attr:`calls` counts the calls made.
@@ -126,7 +127,8 @@ class ScriptedChatModel(BaseChatModel):
                 f"ScriptedChatModel: response {index + 1} wanted but only {len(self.responses)} scripted"
             )
         scripted = self.responses[index]
-        message = AIMessage(content=scripted) if isinstance(scripted, str) else scripted
+        # a plain string reports a usage of 0 tokens (a model that reports no usage at all is charged an estimate)
+        message = AIMessage(content=scripted, usage_metadata=_usage(0, 0)) if isinstance(scripted, str) else scripted
         meta = {**message.response_metadata, "model_name": self.model_name, "id": f"scripted-{next(_ids)}"}
         return message.model_copy(update={"response_metadata": meta})
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -26,8 +25,9 @@ from typing import Any
 from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
-from actguard import BudgetGuard, current_budget
-from actguard.exceptions import ActGuardWarning, ConfigError
+from actguard import BudgetGuard, LLMUsage, current_budget
+from actguard.budget import metering
+from actguard.exceptions import ConfigError
 from actguard.refusals import parked_in
 from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
@@ -80,7 +80,8 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
 
     Usage comes from each response's ``raw`` provider response (cached and reasoning tokens included) or the token
     counts in ``additional_kwargs``; a stream is metered when it has been consumed, from its last chunk. Each call is
-    recorded under the provider's response id, so a call also metered by actguard's SDK hook counts once. Once a
+    recorded under the provider's response id, so a call also metered by actguard's SDK hook counts once. A response
+    without usage is charged what the SDK meter counted for it, or else an estimate, with a warning. Once a
     limit is crossed, the next LLM call raises :class:`~actguard.BudgetExceededError` before it reaches the
     provider; the workflow fails with it and ``await handler`` raises it (before llama-index-core 0.14, LlamaIndex
     wraps a step's error in ``WorkflowRuntimeError``, the budget error being its ``__cause__``: :func:`budget_error`
@@ -118,8 +119,8 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         self.max_runs = max_runs
         self.budget_options = dict(budget_options)
         self._lock = threading.Lock()
-        self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None]] = OrderedDict()
-        self._warned_no_usage = False
+        # event id -> (budget, model, provider, metering mark, prompt) of a call under way
+        self._calls: OrderedDict[str, tuple[BudgetGuard, str | None, str | None, object, Any]] = OrderedDict()
 
     # -- runs -----------------------------------------------------------------------------------------------
     def run(self, workflow: Any, *args: Any, **kwargs: Any) -> Any:
@@ -190,7 +191,8 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         check_call([budget], model, provider=provider, max_output_tokens=max_output)
         add_landing_note((payload or {}).get(EventPayload.MESSAGES), budget)  # once a budget warned (warn_at)
         with self._lock:
-            self._calls[event_id] = (budget, model, provider)
+            prompt = (payload or {}).get(EventPayload.MESSAGES) or (payload or {}).get(EventPayload.PROMPT)
+            self._calls[event_id] = (budget, model, provider, metering.mark(), prompt)
             if len(self._calls) > _MAX_LIVE_CALLS:
                 self._calls.popitem(last=False)
         return event_id
@@ -210,19 +212,25 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
         response = (payload or {}).get(EventPayload.RESPONSE) or (payload or {}).get(EventPayload.COMPLETION)
         if call is None or response is None:
             return
-        budget, configured_model, provider = call
+        budget, configured_model, provider, mark, prompt = call
         model = model_of(response, configured_model)
         usage = usage_of(response, model, provider)
         if usage is None:
-            if not self._warned_no_usage and not _sdk_metered(response):
-                self._warned_no_usage = True
-                warnings.warn(
-                    f"actguard: an LLM response of {model!r} reported no token usage, so it was not counted against "
-                    "the budget (for OpenAI streaming, pass additional_kwargs={'stream_options': "
-                    "{'include_usage': True}} or enable actguard's OpenAI SDK meter)",
-                    ActGuardWarning,
-                    stacklevel=2,
-                )
+            if metering.since(mark):  # actguard's SDK meter charged the call (and kept a stream's usage to itself)
+                return
+            estimate = LLMUsage(
+                model,
+                provider,
+                metering.estimate_tokens(prompt),
+                0,
+                0,
+                metering.estimate_tokens(getattr(response, "message", None) or getattr(response, "text", None)),
+            )
+            reason = (
+                f"a LlamaIndex response of {model!r} reported no token usage (for OpenAI streaming, pass "
+                "additional_kwargs={'stream_options': {'include_usage': True}} or run inside a BudgetGuard)"
+            )
+            metering.charge_estimate(budget, estimate, reason=reason, call_id=call_key(response))
             return
         budget.record(usage, call_id=call_key(response))
 
@@ -237,17 +245,6 @@ class ActGuardCallbackHandler(BaseCallbackHandler):
             f"ActGuardCallbackHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
             f"token_limit={self.token_limit!r})"
         )
-
-
-_SDK_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "google": "google"}
-
-
-def _sdk_metered(response: Any) -> bool:
-    """Whether the response came through an SDK that actguard's SDK meter counts (it hides usage it asked for)."""
-    from actguard.budget import providers
-
-    package = type(getattr(response, "raw", None)).__module__.split(".", 1)[0]
-    return _SDK_PROVIDERS.get(package) in providers.installed()
 
 
 def _llms_of(target: Any) -> Iterator[Any]:

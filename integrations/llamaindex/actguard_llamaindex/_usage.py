@@ -2,16 +2,17 @@
 
 LlamaIndex keeps the provider's own response in ``response.raw`` (an SDK object or a dict) and, for OpenAI-style
 LLMs, the token counts in ``response.additional_kwargs`` too. The raw usage is preferred: it carries the cached
-and reasoning details. A streamed response is read from its last chunk (where OpenAI reports usage).
+and reasoning details. Both are read by the core parser (:mod:`actguard.budget.usage_parsing`). A streamed response
+is read from its last chunk (where OpenAI reports usage).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
 
 from actguard import LLMUsage
+from actguard.budget.usage_parsing import field, parse_usage
 
 __all__ = ["call_id_of", "model_of", "provider_of", "usage_of"]
 
@@ -31,23 +32,8 @@ _PROVIDERS = (
 )
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if type(obj) is dict:  # the common case, without the slower ABC check
-        return obj.get(key)
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def _int(obj: Any, key: str) -> int:
-    value = _get(obj, key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def _str(obj: Any, key: str) -> str | None:
-    value = _get(obj, key)
+    value = field(obj, key)
     return value if isinstance(value, str) and value else None
 
 
@@ -75,43 +61,11 @@ def call_id_of(response: Any) -> str | None:
 
 def usage_of(response: Any, model: str, provider: str | None) -> LLMUsage | None:
     """Normalise the usage of one response (input incl. cached, output incl. reasoning), or None without any."""
-    usage = _get(getattr(response, "raw", None), "usage")
-    if usage is not None and (_int(usage, "prompt_tokens") or _int(usage, "input_tokens")):
-        return _from_provider_usage(usage, model, provider)
-    counts = getattr(response, "additional_kwargs", None)
-    prompt = _int(counts, "prompt_tokens") or _int(counts, "input_tokens")
-    completion = _int(counts, "completion_tokens") or _int(counts, "output_tokens")
-    if not prompt and not completion:
-        return None
-    return LLMUsage(model=model, provider=provider, input_tokens=prompt, output_tokens=completion)
-
-
-def _from_provider_usage(usage: Any, model: str, provider: str | None) -> LLMUsage:
-    if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions (and OpenAI-compatible APIs)
-        return LLMUsage(
-            model=model,
-            provider=provider,
-            input_tokens=_int(usage, "prompt_tokens"),
-            cached_input_tokens=_int(_get(usage, "prompt_tokens_details"), "cached_tokens"),
-            output_tokens=_int(usage, "completion_tokens"),
-            reasoning_tokens=_int(_get(usage, "completion_tokens_details"), "reasoning_tokens"),
-        )
-    cache_read = _int(usage, "cache_read_input_tokens")
-    cache_write = _int(usage, "cache_creation_input_tokens")
-    if cache_read or cache_write or provider == "anthropic":  # Anthropic counts cache reads/writes apart
-        return LLMUsage(
-            model=model,
-            provider=provider,
-            input_tokens=_int(usage, "input_tokens") + cache_read + cache_write,
-            cached_input_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            output_tokens=_int(usage, "output_tokens"),
-        )
-    return LLMUsage(  # OpenAI Responses API
-        model=model,
-        provider=provider,
-        input_tokens=_int(usage, "input_tokens"),
-        cached_input_tokens=_int(_get(usage, "input_tokens_details"), "cached_tokens"),
-        output_tokens=_int(usage, "output_tokens"),
-        reasoning_tokens=_int(_get(usage, "output_tokens_details"), "reasoning_tokens"),
-    )
+    raw = getattr(response, "raw", None)
+    usage = field(raw, "usage")
+    if usage is None:
+        usage = field(raw, "usage_metadata")  # Google GenAI
+    parsed = parse_usage(usage, model, provider) if usage is not None else None
+    if parsed is not None:
+        return parsed
+    return parse_usage(getattr(response, "additional_kwargs", None), model, provider)

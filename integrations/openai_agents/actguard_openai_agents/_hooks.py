@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
 
-from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
+from actguard.budget import metering
+from actguard.budget.metering import estimate_tokens
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, check_call
 from actguard_openai_agents._landing import add_landing_note
-from actguard_openai_agents._usage import call_id_of, metered_by_sdk, model_name, split_model, usage_of
+from actguard_openai_agents._usage import call_id_of, model_name, split_model, usage_of
 
 __all__ = ["ActGuardRunHooks"]
+
+_MAX_PENDING = 10_000  # model calls under way whose metering mark is kept (oldest dropped first)
 
 
 class ActGuardRunHooks(RunHooks[Any]):
@@ -86,6 +91,8 @@ class ActGuardRunHooks(RunHooks[Any]):
         self.max_runs = max_runs
         self.budget_options = dict(budget_options)
         self._lock = threading.Lock()  # one budget per run even if two of its first calls race
+        # id(run context) -> (metering mark, prompt) of the model call under way in that run
+        self._pending: OrderedDict[int, tuple[object, Any]] = OrderedDict()
 
     # -- readings -------------------------------------------------------------------------------------------------
     @property
@@ -145,18 +152,46 @@ class ActGuardRunHooks(RunHooks[Any]):
         """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model;
         once a budget has warned (``warn_at``), add the note telling the model to finish to the call's input."""
         budget = self._check(context, agent)
+        with self._lock:  # what on_llm_end needs to tell who metered the call (hooks run in copied contexts)
+            self._pending[id(context)] = (metering.mark(), (system_prompt, input_items))
+            if len(self._pending) > _MAX_PENDING:
+                self._pending.popitem(last=False)
         add_landing_note(input_items, budget, current_budget())
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
-        """Record the call's usage in the run's budget."""
+        """Record the call's usage in the run's budget (and the enclosing guards, unless already metered there).
+
+        A call that reports no usage (a streamed Chat Completion without its usage chunk: an OpenAI-compatible
+        ``base_url``, ``ModelSettings(include_usage=False)``) is charged what actguard's SDK meter counted for it,
+        when it metered it (inside a BudgetGuard), else an estimate, with a warning (see
+        :func:`actguard.budget.metering.charge_estimate`).
+        """
         usage = usage_of(response, model_name(self.model, agent))
         call_id = call_id_of(response)
-        self._budget(context).record(usage, call_id=call_id)
-        # The enclosing guard: a call with an id is recorded once whoever else saw it. A call without one (the Chat
-        # Completions model before openai-agents 0.7) was already charged to it by actguard's SDK meter when it
-        # ran on the OpenAI client.
+        budget = self._budget(context)
         enclosing = current_budget()
-        if enclosing is not None and (call_id is not None or not metered_by_sdk(self.model, agent)):
+        with self._lock:
+            pending = self._pending.pop(id(context), None)
+        # The calls actguard's SDK meter charged to the enclosing guards while this model call ran.
+        metered = metering.since(pending[0]) if pending is not None else ()
+        if not usage.total_tokens:
+            if metered:
+                for call in metered:
+                    budget.record(call.usage, call_id=call.call_id)
+                return
+            prompt = pending[1] if pending is not None else None
+            estimate = LLMUsage(
+                usage.model, usage.provider, estimate_tokens(prompt), 0, 0, estimate_tokens(response.output)
+            )
+            reason = "an OpenAI Agents model call reported no token usage (a stream without its usage chunk?)"
+            for guard in (budget, enclosing):
+                if guard is not None:
+                    metering.charge_estimate(guard, estimate, reason=reason, call_id=call_id)
+            return
+        budget.record(usage, call_id=call_id)
+        # The enclosing guards: a call with an id is recorded once whoever else saw it; one without an id only if
+        # actguard's SDK meter did not already charge it to them.
+        if enclosing is not None and (call_id is not None or not metered):
             enclosing.record(usage, call_id=call_id)
 
     def __repr__(self) -> str:

@@ -52,3 +52,27 @@ class CrewAIHarness:
         spent = hooks.last_budget
         assert spent is not None
         return RunOutcome(llm.calls, llm.observations, error, spent.tokens_used, spent.usd_used)
+
+
+# -- runs whose model reports no usage (contract USAGE_SCENARIOS) ----------------------------------------------------
+def _run_without_usage(self: CrewAIHarness, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
+    """A kickoff whose LLM reports no usage for any call (CrewAI's scripted LLM does not stream: the scenario's
+    point, a call no layer could meter, is the same)."""
+    import dataclasses
+
+    llm = ScriptedLLM([dataclasses.replace(r, reports_usage=False) for r in replies(turns)])
+    crew = make_crew(llm, [crew_tool(t) for t in tools])
+    hooks = actguard_crewai.CrewBudget(
+        user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit
+    )
+    error: BaseException | None = None
+    try:
+        hooks.kickoff(crew)
+    except Exception as exc:
+        error = exc
+    spent = hooks.last_budget
+    assert spent is not None
+    return RunOutcome(llm.calls, llm.observations, error, spent.tokens_used, spent.usd_used)
+
+
+CrewAIHarness.run_streamed_without_usage = _run_without_usage  # type: ignore[attr-defined]

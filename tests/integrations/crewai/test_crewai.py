@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from contract import CONTRACT_SCENARIOS, AdapterHarness, Turn, require
+from contract import CONTRACT_SCENARIOS, USAGE_SCENARIOS, AdapterHarness, Turn, require
 
 require("crewai")
 
@@ -238,3 +238,8 @@ def test_a_store_outage_in_a_result_as_answer_tool_reaches_the_caller(tmp_path: 
         holder.close()
         store.close()
     assert llm.calls == 1 and llm.observations == []
+
+
+@pytest.mark.parametrize("scenario", USAGE_SCENARIOS, ids=lambda s: s.__name__)
+def test_usage_contract(scenario: object) -> None:
+    scenario(CrewAIHarness())  # type: ignore[operator]

@@ -125,3 +125,78 @@ class AgentHarness:
         guard = middleware.last_budget  # None only if the run failed before it started
         tokens, usd = (guard.tokens_used, guard.usd_used) if guard is not None else (0, 0.0)
         return RunOutcome(model.calls, tool_outputs(messages), error, tokens, usd)
+
+
+# -- streamed runs whose model reports no usage (contract USAGE_SCENARIOS) ------------------------------------------
+def script_without_usage(turns: list[Turn]) -> list[AIMessage]:
+    """The turns as AIMessages that report no ``usage_metadata`` at all (a provider streaming without usage)."""
+    return [
+        AIMessage(content="", tool_calls=[{"name": t.tool, "args": t.args, "id": f"call_{uuid.uuid4().hex[:8]}"}])
+        if t.tool is not None
+        else AIMessage(content=t.text)
+        for t in turns
+    ]
+
+
+def stream_loop(model: Any, tools: list[BaseTool]) -> RunnableLambda[list[BaseMessage], list[BaseMessage]]:
+    """The LCEL tool loop of :func:`tool_loop`, streaming each model call."""
+    bound = model.bind_tools(tools)
+    by_name = {t.name: t for t in tools}
+
+    def loop(messages: list[BaseMessage], config: RunnableConfig) -> list[BaseMessage]:
+        messages = list(messages)
+        while True:
+            reply: Any = None
+            for chunk in bound.stream(messages, config):
+                reply = chunk if reply is None else reply + chunk
+            messages.append(reply)
+            if not reply.tool_calls:
+                return messages
+            for call in reply.tool_calls:
+                messages.append(by_name[call["name"]].invoke(call, config))
+
+    return RunnableLambda(loop, name="stream_loop")
+
+
+def _lcel_streamed_without_usage(
+    self: LCELHarness, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec
+) -> RunOutcome:
+    model = ScriptedChatModel(responses=script_without_usage(turns))
+    handler = self.handler(budget)
+    run_id = uuid.uuid4()
+    messages: list[BaseMessage] = [HumanMessage("go")]
+    error: BaseException | None = None
+    try:
+        messages = stream_loop(model, [lc_tool(s) for s in tools]).invoke(
+            messages, config={"callbacks": [handler], "run_id": run_id}
+        )
+    except Exception as exc:
+        error = exc
+    guard = handler.budget_for(run_id)
+    tokens, usd = (guard.tokens_used, guard.usd_used) if guard is not None else (0, 0.0)
+    return RunOutcome(model.calls, tool_outputs(messages), error, tokens, usd)
+
+
+def _agent_streamed_without_usage(
+    self: AgentHarness, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec
+) -> RunOutcome:
+    from langchain.agents import create_agent
+
+    model = ScriptedChatModel(responses=script_without_usage(turns))
+    middleware = actguard_langchain.ActGuardMiddleware(
+        user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit
+    )
+    agent = create_agent(model, tools=[lc_tool(s) for s in tools], middleware=[middleware])
+    error: BaseException | None = None
+    try:
+        for _ in agent.stream({"messages": [HumanMessage("go")]}, stream_mode="messages"):
+            pass
+    except Exception as exc:
+        error = exc
+    guard = middleware.last_budget
+    tokens, usd = (guard.tokens_used, guard.usd_used) if guard is not None else (0, 0.0)
+    return RunOutcome(model.calls, [], error, tokens, usd)
+
+
+LCELHarness.run_streamed_without_usage = _lcel_streamed_without_usage  # type: ignore[attr-defined]
+AgentHarness.run_streamed_without_usage = _agent_streamed_without_usage  # type: ignore[attr-defined]

@@ -94,3 +94,37 @@ class AgentWorkflowHarness(_Harness):
 
 
 HARNESSES = [FunctionAgentHarness(), AgentWorkflowHarness()]
+
+
+# -- streamed runs whose model reports no usage (contract USAGE_SCENARIOS) ------------------------------------------
+class SilentLLM(ScriptedLLM):
+    """A ScriptedLLM whose responses carry no token counts (neither in ``raw`` nor in ``additional_kwargs``)."""
+
+    def _usage(self, reply: Reply) -> dict[str, int]:
+        return {}
+
+
+def _streamed_without_usage(self: _Harness, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
+    llm = SilentLLM(script(turns))
+    guard = actguard_llamaindex.ActGuardHandler(
+        user_id=budget.user_id, usd_limit=budget.usd_limit, token_limit=budget.token_limit
+    )
+    workflow = AgentWorkflowHarness().workflow(llm, [actguard_llamaindex.guard_tool(s.fn, **s.guards) for s in tools])
+
+    async def main() -> tuple[Any, BaseException | None]:
+        handler = guard.run(workflow, user_msg="go")
+        try:
+            async for _ in handler.stream_events():
+                pass
+            await handler
+        except Exception as exc:
+            return handler, exc
+        return handler, None
+
+    handler, error = asyncio.run(main())
+    spent = guard.budget_for(handler)
+    assert spent is not None
+    return RunOutcome(llm.calls, llm.observations, error, spent.tokens_used, spent.usd_used)
+
+
+_Harness.run_streamed_without_usage = _streamed_without_usage  # type: ignore[attr-defined]

@@ -223,7 +223,10 @@ def test_install_meters_llms_built_afterwards() -> None:
     assert not any(isinstance(h, ActGuardHandler) for h in Settings.callback_manager.handlers)
 
 
-def test_a_response_without_usage_warns_once() -> None:
+def test_a_response_without_usage_is_charged_an_estimate_and_warns_once() -> None:
+    """No layer could meter the call: it is charged an estimate (one token per 4 characters of the prompt and the
+    answer), warned about once, and the budget stops the next call once the estimates reach its limit."""
+
     class Silent(ScriptedLLM):
         def _usage(self, reply: Any) -> dict[str, int]:
             return {}
@@ -238,7 +241,9 @@ def test_a_response_without_usage_warns_once() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             llm.chat(MSG)
-    assert guard.tokens_used == 0
+        assert guard.usage.calls == 2 and guard.tokens_used == 2 * 7  # "hello" prompt messages + "hi" per call
+        with pytest.raises(BudgetExceededError):
+            llm.chat(MSG)
 
 
 def test_usage_reads_provider_details() -> None:
@@ -383,8 +388,8 @@ except ImportError:  # pragma: no cover - older releases
 
 @pytest.mark.skipif(MockFunctionCallingLLM is None, reason="llama-index-core 0.12.23 has no MockFunctionCallingLLM")
 def test_llama_index_own_mock_llm_is_refused_once_the_budget_is_spent() -> None:
-    # LlamaIndex's mock reports no usage (so it cannot be metered; the handler says so once), but a spent budget
-    # still stops it before its first call: the check does not depend on usage.
+    # LlamaIndex's mock reports no usage (so it is charged an estimate; the handler says so once), and a spent
+    # budget stops it before its first call: the check does not depend on usage.
     assert MockFunctionCallingLLM is not None
     llm = MockFunctionCallingLLM()
     agent = agent_for(llm, [guard_tool(search)])  # type: ignore[arg-type]
@@ -401,5 +406,6 @@ def test_llama_index_own_mock_llm_is_refused_once_the_budget_is_spent() -> None:
         outer.record(actguard.LLMUsage(model=MODEL, input_tokens=10))
         error = asyncio.run(main())
     assert budget_error(error) is not None
-    with BudgetGuard(token_limit=10), pytest.warns(ActGuardWarning, match="no token usage"):
+    with BudgetGuard(token_limit=10_000) as fresh, pytest.warns(ActGuardWarning, match="no token usage"):
         assert asyncio.run(main()) is None
+    assert fresh.usage.calls >= 1 and fresh.tokens_used > 0  # each call charged an estimate

@@ -90,3 +90,18 @@ HARNESSES: dict[str, Callable[[], AgentsHarness]] = {
     "streamed": lambda: AgentsHarness("streamed"),
     "run-functions": lambda: AgentsHarness("run", functions=True),
 }
+
+
+# -- streamed runs whose model reports no usage (contract USAGE_SCENARIOS) ------------------------------------------
+def _streamed_without_usage(
+    self: AgentsHarness, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec
+) -> RunOutcome:
+    """A streamed run whose model reports 0 tokens for every call (what the SDK's Chat Completions model reports
+    for a stream without its usage chunk)."""
+    import dataclasses
+
+    silent = [dataclasses.replace(t, input_tokens=0, output_tokens=0) for t in turns]
+    return AgentsHarness("streamed", self.functions).run(silent, tools, budget)
+
+
+AgentsHarness.run_streamed_without_usage = _streamed_without_usage  # type: ignore[attr-defined]

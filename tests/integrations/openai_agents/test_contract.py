@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract import CONTRACT_SCENARIOS, require
+from contract import CONTRACT_SCENARIOS, USAGE_SCENARIOS, require
 
 require("agents")
 
@@ -19,3 +19,8 @@ pytestmark = pytest.mark.usefixtures("store")
 @pytest.mark.parametrize("scenario", CONTRACT_SCENARIOS, ids=lambda s: s.__name__)
 def test_contract(scenario: Callable[[Any], None], mode: str) -> None:
     scenario(HARNESSES[mode]())
+
+
+@pytest.mark.parametrize("scenario", USAGE_SCENARIOS, ids=lambda s: s.__name__)
+def test_usage_contract(scenario: Callable[[Any], None]) -> None:
+    scenario(HARNESSES["streamed"]())

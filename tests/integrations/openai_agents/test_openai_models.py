@@ -263,3 +263,74 @@ async def test_calls_without_an_id_from_other_models_reach_the_enclosing_guard()
         result = await Runner.run(Agent(name="a", model=model, tools=[lookup]), "go", hooks=hooks)
     assert outer.usage.calls == 2 and outer.tokens_used == 42 + 120
     assert hooks.budget_for(result) is not None and hooks.budget_for(result).tokens_used == 42 + 120  # type: ignore[union-attr]
+
+
+# -- streamed Chat Completions without stream usage (issue 15, defect 1) --------------------------------------------
+class GatewayOpenAI(FakeOpenAI):
+    """An OpenAI-compatible gateway: streams never carry a usage chunk, whatever ``stream_options`` asks."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/chat/completions") and json.loads(request.content or b"{}").get("stream"):
+            self.calls += 1
+            return chat_stream(chat_payload(self.calls), include_usage=False)
+        return super().handle(request)
+
+
+def chat_agent(server: FakeOpenAI, include_usage: bool | None) -> Agent[Any]:
+    from agents import ModelSettings
+
+    model = OpenAIChatCompletionsModel(model="gpt-4o", openai_client=server.client())
+    settings = ModelSettings(include_usage=include_usage)
+    return Agent(name="support", instructions="Help.", model=model, tools=[lookup], model_settings=settings)
+
+
+async def stream_run(agent: Agent[Any], hooks: ActGuardRunHooks) -> Any:
+    result = Runner.run_streamed(agent, "How long do refunds take?", hooks=hooks)
+    async for _ in result.stream_events():
+        pass
+    return result
+
+
+async def test_stream_without_usage_inside_a_guard_charges_the_sdk_meters_count_to_the_run() -> None:
+    """include_usage=False: actguard's SDK meter asks for the usage and keeps it; the run's budget gets its count."""
+    server = FakeOpenAI()
+    hooks = ActGuardRunHooks(user_id="alice")
+    async with BudgetGuard() as outer:
+        result = await stream_run(chat_agent(server, include_usage=False), hooks)
+    run_budget = hooks.budget_for(result)
+    assert run_budget is not None
+    for guard in (outer, run_budget):
+        usage = guard.usage
+        assert (usage.calls, usage.input_tokens, usage.cached_input_tokens) == (2, 600, 200), guard
+        assert (usage.output_tokens, usage.reasoning_tokens) == (100, 20), guard
+    assert run_budget.usd_used == pytest.approx(outer.usd_used)
+
+
+async def test_stream_without_usage_is_charged_an_estimate_and_stopped_by_usd_limit() -> None:
+    """A gateway that never reports stream usage, no enclosing guard: the run is charged an estimate (warned about
+    once) and its usd_limit stops it."""
+    from actguard import ActGuardWarning
+
+    server = GatewayOpenAI()
+    hooks = ActGuardRunHooks(user_id="alice", usd_limit=1e-7)
+    with pytest.warns(ActGuardWarning, match="reported no token usage"), pytest.raises(BudgetExceededError):
+        await stream_run(chat_agent(server, include_usage=None), hooks)
+    assert server.calls == 1
+    budget = hooks.last_budget
+    assert budget is not None and budget.usage.calls == 1 and budget.tokens_used > 0 and budget.usd_used > 0
+
+
+async def test_stream_without_usage_through_a_gateway_inside_a_guard_counts_once() -> None:
+    """The gateway drops the usage the SDK meter asked for: the SDK meter charges its estimate to the enclosing
+    guard (warning once), and the run's budget gets that same estimate; the enclosing guard counts each call once."""
+    from actguard import ActGuardWarning
+
+    server = GatewayOpenAI()
+    hooks = ActGuardRunHooks(user_id="alice")
+    with pytest.warns(ActGuardWarning, match="without reporting token usage"):
+        async with BudgetGuard() as outer:
+            result = await stream_run(chat_agent(server, include_usage=None), hooks)
+    run_budget = hooks.budget_for(result)
+    assert run_budget is not None
+    assert outer.usage.calls == 2 and run_budget.usage.calls == 2
+    assert outer.tokens_used == run_budget.tokens_used > 0

@@ -4,7 +4,9 @@ The hooks are installed for each SDK already imported when actguard is imported,
 imported later (a ``sys.meta_path`` hook that watches only those packages), and checked again whenever a BudgetGuard
 is created or entered. They patch SDK classes, so clients built before a guard are metered
 too. Outside any BudgetGuard a hooked method costs one contextvar lookup and then runs the SDK's own code.
-:func:`uninstall` puts every SDK method back (for tests).
+:func:`uninstall` puts every SDK method back and removes the import hook (for tests). Each SDK's version and the
+shape of the internals its patch relies on are checked once, before it is patched: an SDK that does not fit is left
+alone, with one :class:`~actguard.ActGuardWarning`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def _meter(name: str) -> ModuleType:
 
 
 _installed: set[str] = set()
+_refused: set[str] = set()  # SDKs whose version or shape the meter does not support (warned once)
 _lock = threading.RLock()  # one installer at a time: a method is never wrapped twice
 
 
@@ -43,14 +46,21 @@ def watch_imports() -> None:
 
 def install_imported() -> None:
     """Install the meter of every supported SDK that is imported and not metered yet (cheap when nothing is new)."""
-    if len(_installed) == len(_SDKS):
+    if len(_installed) + len(_refused) == len(_SDKS):
         return
     modules = sys.modules
     for name, (module, _) in _SDKS.items():
-        if name not in _installed and module in modules:
+        if name not in _installed and name not in _refused and module in modules:
             with _lock:
-                if name not in _installed and _meter(name).install():
-                    _installed.add(name)
+                if name not in _installed and name not in _refused:
+                    _install_one(name)
+
+
+def _install_one(name: str) -> None:
+    if _meter(name).install():
+        _installed.add(name)
+    elif _SDKS[name][0] in sys.modules:
+        _refused.add(name)  # installed but not supported: install() warned, do not check again
 
 
 def install() -> list[str]:
@@ -60,8 +70,8 @@ def install() -> list[str]:
             importlib.import_module(module)
     with _lock:
         for name in _SDKS:
-            if name not in _installed and _meter(name).install():
-                _installed.add(name)
+            if name not in _installed and name not in _refused:
+                _install_one(name)
     return sorted(_installed)
 
 
@@ -71,9 +81,15 @@ def installed() -> list[str]:
 
 
 def uninstall() -> None:
-    """Remove every SDK meter (the SDKs behave exactly as without actguard until the next install)."""
+    """Remove every SDK meter and the import hook (the SDKs behave exactly as without actguard until the next
+    :func:`install`). A method another library wrapped on top of actguard's is left to it, with actguard's part
+    switched off."""
+    from actguard.budget.providers._import_hook import unwatch
+
+    unwatch()
     with _lock:
         for name, (_, meter) in _SDKS.items():
             if meter in sys.modules:  # a meter never imported installed nothing
                 sys.modules[meter].uninstall()
             _installed.discard(name)
+        _refused.clear()
