@@ -45,6 +45,7 @@ from actguard.exceptions import (
     ToolGuardError,
     ToolTimeoutError,
     UnknownModelPriceError,
+    UnmeteredCallError,
 )
 from actguard.guards import circuit_breaker, idempotent, max_attempts, rate_limit, timeout, tool
 from actguard.reporting import HttpSink, JsonlSink, shutdown
@@ -89,6 +90,7 @@ __all__ = [
     "ToolGuardError",
     "ToolTimeoutError",
     "UnknownModelPriceError",
+    "UnmeteredCallError",
     "__version__",
     "add_cost",
     "bind_context",

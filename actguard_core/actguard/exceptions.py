@@ -7,6 +7,7 @@ All of them derive from :class:`ActGuardError`, so ``except ActGuardError`` catc
     ├── MissingRuntimeContextError   a run-scoped guard called outside any RunContext
     ├── StoreUnavailable             the state store could not be reached (wraps the driver error)
     ├── UnknownModelPriceError       a metered model has no known price under a usd_limit
+    ├── UnmeteredCallError           a call no layer could meter, under a strict=True BudgetGuard
     ├── BudgetExceededError          a BudgetGuard limit (usd or tokens) was reached
     ├── GuardError                   chain of custody refusal, with a machine-readable ``code``
     └── ToolGuardError               a tool guard refused a call (recoverable: the agent may retry later)
@@ -45,6 +46,7 @@ __all__ = [
     "ToolGuardError",
     "ToolTimeoutError",
     "UnknownModelPriceError",
+    "UnmeteredCallError",
 ]
 
 
@@ -95,6 +97,26 @@ class UnknownModelPriceError(ActGuardError, LookupError):
             f"no price known for model {model!r}{where}, so its cost cannot be counted against usd_limit. "
             f"Register one with actguard.prices.register({model!r}, input_per_mtok=..., output_per_mtok=...) "
             "or pass BudgetGuard(..., on_unknown_model='warn', fallback_price=...)."
+        )
+
+
+class UnmeteredCallError(ActGuardError):
+    """An LLM call inside a ``strict=True`` BudgetGuard could not be metered (it was charged an estimate).
+
+    Attributes:
+        model: the call's model.
+        reason: why no layer could meter it.
+        guard_name: the name of the strict guard.
+    """
+
+    def __init__(self, model: str, reason: str, *, guard_name: str | None = None) -> None:
+        self.model = model
+        self.reason = reason
+        self.guard_name = guard_name
+        name = f" ({guard_name})" if guard_name else ""
+        super().__init__(
+            f"a call of {model!r} could not be metered ({reason}); a strict BudgetGuard{name} charged an estimate "
+            "and stops here"
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from actguard import reporting
 from actguard.budget import prices
-from actguard.budget._usage import LLMUsage
+from actguard.budget._usage import BILLED_DETAILS, LLMUsage
 from actguard.budget._window import parse_window
 from actguard.exceptions import (
     ActGuardWarning,
@@ -52,7 +52,8 @@ def add_cost(name: str, usd: float) -> None:
 
 @dataclass(slots=True)
 class ModelUsage:
-    """Usage summed over calls (of one model, or of everything in a guard)."""
+    """Usage summed over calls (of one model, or of everything in a guard). The counts mean what they mean in
+    :class:`~actguard.LLMUsage`."""
 
     calls: int = 0
     input_tokens: int = 0
@@ -61,6 +62,16 @@ class ModelUsage:
     output_tokens: int = 0
     reasoning_tokens: int = 0
     usd: float = 0.0
+    cache_write_1h_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_audio_input_tokens: int = 0
+    output_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    cached_image_input_tokens: int = 0
+    output_image_tokens: int = 0
+    input_video_tokens: int = 0
+    output_video_tokens: int = 0
+    web_search_requests: int = 0
 
     def add(self, usage: LLMUsage, usd: float) -> None:
         """Add one call."""
@@ -71,6 +82,14 @@ class ModelUsage:
         self.output_tokens += usage.output_tokens
         self.reasoning_tokens += usage.reasoning_tokens
         self.usd += usd
+        if usage.has_details:
+            self._add_details(usage)
+
+    def _add_details(self, other: LLMUsage | ModelUsage) -> None:
+        for name in BILLED_DETAILS:
+            value = getattr(other, name)
+            if value:
+                setattr(self, name, getattr(self, name) + value)
 
     def merge(self, other: ModelUsage) -> None:
         """Add another summary."""
@@ -81,10 +100,11 @@ class ModelUsage:
         self.output_tokens += other.output_tokens
         self.reasoning_tokens += other.reasoning_tokens
         self.usd += other.usd
+        self._add_details(other)
 
     def copy(self) -> ModelUsage:
         """A copy."""
-        return ModelUsage(
+        copied = ModelUsage(
             self.calls,
             self.input_tokens,
             self.cached_input_tokens,
@@ -93,6 +113,8 @@ class ModelUsage:
             self.reasoning_tokens,
             self.usd,
         )
+        copied._add_details(self)
+        return copied
 
 
 @dataclass(slots=True)
@@ -474,6 +496,7 @@ class BudgetGuard:
                     "cache_write_tokens": usage.cache_write_tokens,
                     "output_tokens": usage.output_tokens,
                     "reasoning_tokens": usage.reasoning_tokens,
+                    **{name: getattr(usage, name) for name in BILLED_DETAILS},
                     "usd_used": self._ledger.usd,
                     "tokens_used": self._ledger.tokens,
                 },
@@ -507,6 +530,8 @@ class BudgetGuard:
             model.output_tokens += usage.output_tokens
             model.reasoning_tokens += usage.reasoning_tokens
             model.usd += usd
+            if usage.has_details:
+                model._add_details(usage)
         if self.shared:
             self._add_shared(usd, usage.total_tokens)
         return usd

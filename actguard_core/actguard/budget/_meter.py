@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from actguard.budget import prices
+from actguard.budget import metering, prices
 from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
 from actguard.exceptions import BudgetExceededError
@@ -128,10 +128,22 @@ def _pick(response_model: str, request_model: str | None, provider: str) -> str:
     return response_model
 
 
-def record_result(guard: BudgetGuard, usage: LLMUsage | None, call_id: str | None, response: Any) -> None:
-    """Record a finished call's usage, then raise with ``response`` attached if it crossed a limit."""
+def record_result(
+    guard: BudgetGuard, usage: LLMUsage | None, call_id: str | None, response: Any, info: CallInfo
+) -> None:
+    """Record a finished call's usage, then raise with ``response`` attached if it crossed a limit.
+
+    A response without usage is charged an estimate (its request's prompt and the response's text), with a warning
+    (:func:`actguard.budget.metering.charge_estimate`).
+    """
     if usage is not None:
         guard.record(usage, call_id=call_id)
+        metering.note(usage, call_id)
+    else:
+        estimate = LLMUsage(info.model or "unknown", info.provider, info.prompt_tokens, 0, 0, estimate_tokens(response))
+        metering.charge_estimate(
+            guard, estimate, reason=f"a {info.provider} response reported no token usage", call_id=call_id
+        )
     guard.check(response)
 
 
@@ -191,12 +203,27 @@ class StreamMeter:
         usd = price.cost(usage) if price is not None else 0.0
         return self.guard.would_exceed(usd, usage.total_tokens)
 
-    def finish(self) -> None:
-        """Charge the call once: the reported usage, or the estimate when the stream ended early."""
+    def finish(self, complete: bool = False) -> None:
+        """Charge the call once: the reported usage, or the estimate when the stream ended early.
+
+        Args:
+            complete: the stream ran to its end (then a missing usage report is warned about: see
+                :func:`actguard.budget.metering.charge_estimate`).
+        """
         if self.done:
             return
         self.done = True
-        self.guard.record(self.estimate(), call_id=self.call_id)
+        usage = self.estimate()
+        if self._final is None and complete:
+            metering.charge_estimate(
+                self.guard,
+                usage,
+                reason=f"a streamed {self.info.provider} call ended without reporting token usage",
+                call_id=self.call_id,
+            )
+            return
+        self.guard.record(usage, call_id=self.call_id)
+        metering.note(usage, self.call_id, estimated=self._final is None)
 
 
 def meter_iterator(
@@ -217,7 +244,7 @@ def meter_iterator(
                 raise error
             if show:
                 yield event
-        meter.finish()
+        meter.finish(complete=True)
         meter.guard.check(last)
     finally:
         if not meter.done:  # closed or abandoned before its end: charge the estimate, free the connection
@@ -246,7 +273,7 @@ async def meter_async_iterator(
                 raise error
             if show:
                 yield event
-        meter.finish()
+        meter.finish(complete=True)
         meter.guard.check(last)
     finally:
         if not meter.done:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ["watch"]
+__all__ = ["unwatch", "watch"]
 
 _lock = threading.Lock()
 
@@ -77,3 +77,13 @@ def watch(names: set[str], after: Callable[[], None]) -> None:
             sys.meta_path.insert(0, _finder)
         else:
             _finder.names |= pending
+
+
+def unwatch() -> None:
+    """Remove the import hook from ``sys.meta_path`` (``watch`` adds it again)."""
+    global _finder
+    with _lock:
+        if _finder is not None:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(_finder)
+            _finder = None

@@ -28,6 +28,7 @@ from actguard.budget._meter import (
     record_result,
 )
 from actguard.budget._usage import LLMUsage
+from actguard.budget.providers._compat import has_params, supported
 from actguard.budget.providers._patch import Patches
 
 __all__ = ["Endpoint", "async_request_wrapper", "install_sdk", "sync_request_wrapper"]
@@ -53,15 +54,18 @@ class Sdk:
     stream: type
     async_stream: type
     legacy_response: tuple[type, ...]  # with_raw_response results, parsed to meter them
+    patches: Patches
 
 
 def _start(
     guard: BudgetGuard, sdk: Sdk, options: Any, kwargs: Mapping[str, Any]
 ) -> tuple[Endpoint, CallInfo, StreamMeter | None] | None:
     endpoint = sdk.endpoints.get(getattr(options, "url", None) or "")
-    body = getattr(options, "json_data", None)
-    if endpoint is None or not isinstance(body, Mapping):
+    if endpoint is None:
         return None
+    body = getattr(options, "json_data", None)
+    if not isinstance(body, Mapping):  # a body shape this meter does not know: metered from the response alone
+        body = {}
     info = endpoint.info(body)
     before_call(guard, info)
     meter: StreamMeter | None = None
@@ -101,7 +105,7 @@ def _finish(
         _instrument_async(result, meter or StreamMeter(guard, info), endpoint.on_event)
     else:
         usage, call_id = endpoint.result(result, info)
-        record_result(guard, usage, call_id, result)
+        record_result(guard, usage, call_id, result, info)
     return result
 
 
@@ -141,7 +145,7 @@ def sync_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
             guard = _current.get()
-            if guard is None:
+            if guard is None or not sdk.patches.active:
                 return original(self, cast_to, options, *args, **kwargs)
             started = _start(guard, sdk, options, kwargs)
             if started is None:
@@ -164,7 +168,7 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
             guard = _current.get()
-            if guard is None:
+            if guard is None or not sdk.patches.active:
                 return await original(self, cast_to, options, *args, **kwargs)
             started = _start(guard, sdk, options, kwargs)
             if started is None:
@@ -182,10 +186,13 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
     return wrap
 
 
-def install_sdk(package: str, endpoints: Mapping[str, Endpoint], patches: Patches) -> bool:
+def install_sdk(
+    package: str, endpoints: Mapping[str, Endpoint], patches: Patches, floor: tuple[int, ...] = (0,)
+) -> bool:
     """Meter every client of a Stainless-generated SDK (``openai``, ``anthropic``) by wrapping its base clients'
     ``request``: every route to the API (create, parse, stream helpers, raw responses) ends there, and resources
-    built before a guard are covered too. Idempotent; False when the SDK is not installed."""
+    built before a guard are covered too. Idempotent; False when the SDK is not installed, or is older than
+    ``floor`` or shaped differently from what the hook relies on (then with a warning: see ``_compat``)."""
     try:
         sdk_module = importlib.import_module(package)
         base_client = importlib.import_module(f"{package}._base_client")
@@ -195,7 +202,20 @@ def install_sdk(package: str, endpoints: Mapping[str, Endpoint], patches: Patche
         legacy: tuple[type, ...] = (importlib.import_module(f"{package}._legacy_response").LegacyAPIResponse,)
     except (ImportError, AttributeError):  # pragma: no cover - every supported release has it
         legacy = ()
-    sdk = Sdk(endpoints, sdk_module.Stream, sdk_module.AsyncStream, legacy)
+    if not patches:  # checked once per install (the caller remembers a refusal)
+        problems = [
+            f"{package}._base_client.{cls}.request(self, cast_to, options, ...) not found"
+            for cls in ("SyncAPIClient", "AsyncAPIClient")
+            if not has_params(getattr(getattr(base_client, cls, None), "request", None), ("self", "cast_to", "options"))
+        ]
+        problems += [
+            f"{package}.{cls} without close()"
+            for cls in ("Stream", "AsyncStream")
+            if not callable(getattr(getattr(sdk_module, cls, None), "close", None))
+        ]
+        if not supported(package, str(getattr(sdk_module, "__version__", "0")), floor, problems):
+            return False
+    sdk = Sdk(endpoints, sdk_module.Stream, sdk_module.AsyncStream, legacy, patches)
     patches.patch(base_client.SyncAPIClient, "request", sync_request_wrapper(sdk))
     patches.patch(base_client.AsyncAPIClient, "request", async_request_wrapper(sdk))
     return True

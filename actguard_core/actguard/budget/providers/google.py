@@ -23,16 +23,14 @@ from actguard.budget._meter import (
     record_result,
 )
 from actguard.budget._usage import LLMUsage
+from actguard.budget.providers._compat import supported
 from actguard.budget.providers._patch import Patches
+from actguard.budget.usage_parsing import google_usage
 
 __all__ = ["install", "uninstall"]
 
 _patches = Patches()
 _PROVIDER = "google"
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _info(kwargs: Mapping[str, Any]) -> CallInfo:
@@ -46,25 +44,12 @@ def _info(kwargs: Mapping[str, Any]) -> CallInfo:
     return CallInfo(_PROVIDER, model if isinstance(model, str) else None, (kwargs.get("contents"), system), max_out)
 
 
-def _usage(model: str, meta: Any) -> LLMUsage:
-    thoughts = _int(getattr(meta, "thoughts_token_count", 0))
-    return LLMUsage(
-        model,
-        _PROVIDER,
-        _int(getattr(meta, "prompt_token_count", 0)) + _int(getattr(meta, "tool_use_prompt_token_count", 0)),
-        _int(getattr(meta, "cached_content_token_count", 0)),
-        0,
-        _int(getattr(meta, "candidates_token_count", 0)) + thoughts,
-        thoughts,
-    )
-
-
 def _result(response: Any, info: CallInfo) -> tuple[LLMUsage | None, str | None]:
     meta = getattr(response, "usage_metadata", None)
     if meta is None:
         return None, None
     model = pick_model(getattr(response, "model_version", None), info.model, _PROVIDER)
-    return _usage(model, meta), getattr(response, "response_id", None)
+    return google_usage(meta, model), getattr(response, "response_id", None)
 
 
 def _event(meter: StreamMeter, chunk: Any) -> bool:
@@ -80,20 +65,20 @@ def _event(meter: StreamMeter, chunk: Any) -> bool:
                 meter.chars += len(text)
     meta = getattr(chunk, "usage_metadata", None)
     if meta is not None:  # cumulative: the last one covers the whole call
-        meter.set_final(_usage(meter.model, meta))
+        meter.set_final(google_usage(meta, meter.model))
     return True
 
 
 def _sync_call(original: Any) -> Any:
     def _generate_content(self: Any, *args: Any, **kwargs: Any) -> Any:
         guard = _current.get()
-        if guard is None:
+        if guard is None or not _patches.active:
             return original(self, *args, **kwargs)
         info = _info(kwargs)
         before_call(guard, info)
         response = original(self, *args, **kwargs)
         usage, call_id = _result(response, info)
-        record_result(guard, usage, call_id, response)
+        record_result(guard, usage, call_id, response, info)
         return response
 
     return _generate_content
@@ -102,13 +87,13 @@ def _sync_call(original: Any) -> Any:
 def _async_call(original: Any) -> Any:
     async def _generate_content(self: Any, *args: Any, **kwargs: Any) -> Any:
         guard = _current.get()
-        if guard is None:
+        if guard is None or not _patches.active:
             return await original(self, *args, **kwargs)
         info = _info(kwargs)
         before_call(guard, info)
         response = await original(self, *args, **kwargs)
         usage, call_id = _result(response, info)
-        record_result(guard, usage, call_id, response)
+        record_result(guard, usage, call_id, response, info)
         return response
 
     return _generate_content
@@ -125,7 +110,7 @@ async def _anoop() -> None:
 def _sync_stream(original: Any) -> Any:
     def _generate_content_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
         guard = _current.get()
-        if guard is None:
+        if guard is None or not _patches.active:
             return original(self, *args, **kwargs)
         info = _info(kwargs)
         before_call(guard, info)
@@ -138,7 +123,7 @@ def _sync_stream(original: Any) -> Any:
 def _async_stream(original: Any) -> Any:
     async def _generate_content_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
         guard = _current.get()
-        if guard is None:
+        if guard is None or not _patches.active:
             return await original(self, *args, **kwargs)
         info = _info(kwargs)
         before_call(guard, info)
@@ -152,9 +137,18 @@ def _async_stream(original: Any) -> Any:
 def install() -> bool:
     """Meter every google-genai client (existing and future) inside a BudgetGuard. Idempotent; False without it."""
     try:
-        from google.genai import models
+        from google.genai import models, version
     except ImportError:
         return False
+    if not _patches:
+        problems = [
+            f"google.genai.models.{cls}.{name} not found"
+            for cls in ("Models", "AsyncModels")
+            for name in ("_generate_content", "_generate_content_stream")
+            if not callable(getattr(getattr(models, cls, None), name, None))
+        ]
+        if not supported("google-genai", str(getattr(version, "__version__", "0")), (1, 0), problems):
+            return False
     _patches.patch(models.Models, "_generate_content", _sync_call)
     _patches.patch(models.Models, "_generate_content_stream", _sync_stream)
     _patches.patch(models.AsyncModels, "_generate_content", _async_call)

@@ -14,15 +14,12 @@ from actguard.budget._meter import CallInfo, StreamMeter, pick_model
 from actguard.budget._usage import LLMUsage
 from actguard.budget.providers._patch import Patches
 from actguard.budget.providers._stainless import Endpoint, install_sdk
+from actguard.budget.usage_parsing import count, openai_chat_usage, openai_responses_usage
 
 __all__ = ["install", "uninstall"]
 
 _patches = Patches()
 _PROVIDER = "openai"
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _opt_int(value: object) -> int | None:
@@ -35,30 +32,12 @@ def _chat_info(body: Mapping[str, Any]) -> CallInfo:
     return CallInfo(_PROVIDER, body.get("model"), (body.get("messages"), body.get("tools")), max_out)
 
 
-def _chat_usage(model: str, usage: Any) -> LLMUsage:
-    details = getattr(usage, "prompt_tokens_details", None)
-    out_details = getattr(usage, "completion_tokens_details", None)
-    return LLMUsage(
-        model,
-        _PROVIDER,
-        getattr(usage, "prompt_tokens", 0) or 0,
-        (getattr(details, "cached_tokens", 0) or 0)
-        if not isinstance(details, Mapping)
-        else _detail(details, "cached_tokens"),
-        0,
-        getattr(usage, "completion_tokens", 0) or 0,
-        (getattr(out_details, "reasoning_tokens", 0) or 0)
-        if not isinstance(out_details, Mapping)
-        else _detail(out_details, "reasoning_tokens"),
-    )
-
-
 def _chat_result(response: Any, info: CallInfo) -> tuple[LLMUsage | None, str | None]:
     usage = getattr(response, "usage", None)
     if usage is None:
         return None, None
     model = pick_model(getattr(response, "model", None), info.model, _PROVIDER)
-    return _chat_usage(model, usage), getattr(response, "id", None)
+    return openai_chat_usage(usage, model), getattr(response, "id", None)
 
 
 def _chat_prepare(body: Mapping[str, Any], meter: StreamMeter) -> Mapping[str, Any]:
@@ -89,7 +68,7 @@ def _chat_event(meter: StreamMeter, chunk: Any) -> bool:
                 meter.chars += len(arguments)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        meter.set_final(_chat_usage(meter.model, usage))
+        meter.set_final(openai_chat_usage(usage, meter.model))
         if not choices and meter.hide_usage_chunk:
             return False
     return True
@@ -101,31 +80,12 @@ def _responses_info(body: Mapping[str, Any]) -> CallInfo:
     return CallInfo(_PROVIDER, body.get("model"), prompt, _opt_int(body.get("max_output_tokens")))
 
 
-def _detail(details: Any, name: str) -> int:
-    """A count from a usage-details object, or from the raw dict older SDKs keep for fields they do not model."""
-    if isinstance(details, Mapping):
-        return _int(details.get(name, 0))
-    return _int(getattr(details, name, 0))
-
-
-def _responses_usage(model: str, usage: Any) -> LLMUsage:
-    return LLMUsage(
-        model,
-        _PROVIDER,
-        _int(getattr(usage, "input_tokens", 0)),
-        _detail(getattr(usage, "input_tokens_details", None), "cached_tokens"),
-        0,
-        _int(getattr(usage, "output_tokens", 0)),
-        _detail(getattr(usage, "output_tokens_details", None), "reasoning_tokens"),
-    )
-
-
 def _responses_result(response: Any, info: CallInfo) -> tuple[LLMUsage | None, str | None]:
     usage = getattr(response, "usage", None)
     if usage is None:
         return None, None
     model = pick_model(getattr(response, "model", None), info.model, _PROVIDER)
-    return _responses_usage(model, usage), getattr(response, "id", None)
+    return openai_responses_usage(usage, model), getattr(response, "id", None)
 
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -149,7 +109,7 @@ def _responses_event(meter: StreamMeter, event: Any) -> bool:
     if kind in _FINAL_EVENTS:
         usage = getattr(response, "usage", None)
         if usage is not None:
-            meter.set_final(_responses_usage(meter.model, usage))
+            meter.set_final(openai_responses_usage(usage, meter.model))
     return True
 
 
@@ -163,7 +123,7 @@ def _embeddings_result(response: Any, info: CallInfo) -> tuple[LLMUsage | None, 
     if usage is None:
         return None, None
     model = pick_model(getattr(response, "model", None), info.model, _PROVIDER)
-    return LLMUsage(model, _PROVIDER, _int(getattr(usage, "prompt_tokens", 0))), None
+    return LLMUsage(model, _PROVIDER, count(usage, "prompt_tokens")), None
 
 
 def _no_stream(meter: StreamMeter, event: Any) -> bool:
@@ -179,7 +139,7 @@ _ENDPOINTS = {
 
 def install() -> bool:
     """Meter every OpenAI client (existing and future) inside a BudgetGuard. Idempotent; False without the SDK."""
-    return install_sdk("openai", _ENDPOINTS, _patches)
+    return install_sdk("openai", _ENDPOINTS, _patches, floor=(1, 40))
 
 
 def uninstall() -> None:
