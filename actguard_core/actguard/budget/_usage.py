@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["BILLED_DETAILS", "LLMUsage"]
 
@@ -22,9 +22,10 @@ BILLED_DETAILS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LLMUsage:
+class LLMUsage(NamedTuple):
     """Token usage of one LLM call, normalised across providers.
+
+    Immutable (a named tuple: every metered call builds one, and a tuple is the cheapest immutable record to build).
 
     ``input_tokens`` counts every prompt token, cached ones included (OpenAI's convention; the Anthropic meter adds
     cache reads and writes into it). ``output_tokens`` counts every generated token, reasoning included. The other
@@ -79,15 +80,9 @@ class LLMUsage:
     @property
     def has_details(self) -> bool:
         """Whether any count of :data:`BILLED_DETAILS` is set (most calls have none: the fast path skips them)."""
-        return bool(
-            self.cache_write_1h_tokens
-            or self.input_audio_tokens
-            or self.cached_audio_input_tokens
-            or self.output_audio_tokens
-            or self.input_image_tokens
-            or self.cached_image_input_tokens
-            or self.output_image_tokens
-            or self.input_video_tokens
-            or self.output_video_tokens
-            or self.web_search_requests
-        )
+        return self[_DETAILS_AT:] != _NO_DETAILS
+
+
+_DETAILS_AT = LLMUsage._fields.index(BILLED_DETAILS[0])
+_NO_DETAILS = (0,) * len(BILLED_DETAILS)
+assert LLMUsage._fields[_DETAILS_AT:] == BILLED_DETAILS

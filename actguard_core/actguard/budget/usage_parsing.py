@@ -26,12 +26,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actguard.budget._usage import LLMUsage
+from actguard.budget._usage import BILLED_DETAILS, LLMUsage
 
 __all__ = [
     "anthropic_usage",
     "count",
     "field",
+    "fields",
     "google_usage",
     "openai_chat_usage",
     "openai_responses_usage",
@@ -39,24 +40,65 @@ __all__ = [
 ]
 
 
-def field(obj: Any, key: str) -> Any:
-    """``obj[key]`` for a mapping, ``obj.key`` otherwise; None when absent."""
+_EMPTY: Mapping[str, Any] = {}
+_new = tuple.__new__  # builds an LLMUsage from all its fields, skipping NamedTuple's keyword handling (hot path)
+_NONE = (0,) * len(BILLED_DETAILS)
+_is_mapping: dict[type, bool] = {}  # isinstance(x, Mapping) by type: an ABC check costs more than a dict lookup
+
+
+class _Attributes:
+    """``get`` over an object's attributes (objects that keep their fields in neither a dict nor ``__dict__``)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self.obj, key, default)
+
+
+def fields(obj: Any) -> Mapping[str, Any] | _Attributes:
+    """A read-only view of ``obj``'s fields with ``.get(key)``: the mapping itself, or a pydantic model's /
+    dataclass's fields (``__dict__``, plus the extra fields SDKs keep for keys they do not model). Reading a
+    field this way skips pydantic's ``__getattr__``, which raises (slowly) for a field a release lacks."""
     if obj is None:
-        return None
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
+        return _EMPTY
+    kind = type(obj)
+    if kind is dict:
+        return obj  # type: ignore[no-any-return]
+    mapping = _is_mapping.get(kind)
+    if mapping is None:
+        mapping = _is_mapping[kind] = isinstance(obj, Mapping)
+    if mapping:
+        return obj  # type: ignore[no-any-return]
+    own = getattr(obj, "__dict__", None)
+    if own is None:
+        return _Attributes(obj)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**own, **extra} if extra else own  # type: ignore[no-any-return]
+
+
+def field(obj: Any, key: str) -> Any:
+    """``obj[key]`` for a mapping, the field ``key`` otherwise (see :func:`fields`); None when absent."""
+    return fields(obj).get(key)
 
 
 def count(obj: Any, key: str) -> int:
     """The integer ``key`` of ``obj`` (a mapping or an object), or 0 when it is absent or not an int."""
-    value = field(obj, key)
+    value = fields(obj).get(key)
+    return value if type(value) is int else 0
+
+
+def _int(view: Mapping[str, Any] | _Attributes, key: str) -> int:
+    value = view.get(key)
     return value if type(value) is int else 0
 
 
 def _first(obj: Any, *keys: str) -> int:
+    view = fields(obj)
     for key in keys:
-        value = field(obj, key)
+        value = view.get(key)
         if type(value) is int:
             return value
     return 0
@@ -65,33 +107,42 @@ def _first(obj: Any, *keys: str) -> int:
 # -- OpenAI ----------------------------------------------------------------------------------------------------------
 def openai_chat_usage(usage: Any, model: str, provider: str | None = "openai") -> LLMUsage:
     """The usage of a Chat Completions response (or its last stream chunk): ``response.usage``."""
-    details = field(usage, "prompt_tokens_details")
-    out_details = field(usage, "completion_tokens_details")
-    return LLMUsage(
-        model,
-        provider,
-        count(usage, "prompt_tokens"),
-        count(details, "cached_tokens") if details is not None else 0,
-        count(details, "cache_write_tokens") if details is not None else 0,
-        count(usage, "completion_tokens"),
-        count(out_details, "reasoning_tokens") if out_details is not None else 0,
-        input_audio_tokens=count(details, "audio_tokens") if details is not None else 0,
-        output_audio_tokens=count(out_details, "audio_tokens") if out_details is not None else 0,
+    view = fields(usage)
+    details = fields(view.get("prompt_tokens_details"))
+    out_details = fields(view.get("completion_tokens_details"))
+    input_audio, output_audio = _int(details, "audio_tokens"), _int(out_details, "audio_tokens")
+    return _new(
+        LLMUsage,
+        (
+            model,
+            provider,
+            _int(view, "prompt_tokens"),
+            _int(details, "cached_tokens"),
+            _int(details, "cache_write_tokens"),
+            _int(view, "completion_tokens"),
+            _int(out_details, "reasoning_tokens"),
+            *(_NONE if not (input_audio or output_audio) else (0, input_audio, 0, output_audio, 0, 0, 0, 0, 0, 0)),
+        ),
     )
 
 
 def openai_responses_usage(usage: Any, model: str, provider: str | None = "openai") -> LLMUsage:
     """The usage of a Responses API response (``response.usage``; also the OpenAI Agents SDK's ``Usage``)."""
-    details = field(usage, "input_tokens_details")
-    out_details = field(usage, "output_tokens_details")
-    return LLMUsage(
-        model,
-        provider,
-        count(usage, "input_tokens"),
-        count(details, "cached_tokens") if details is not None else 0,
-        count(details, "cache_write_tokens") if details is not None else 0,
-        count(usage, "output_tokens"),
-        count(out_details, "reasoning_tokens") if out_details is not None else 0,
+    view = fields(usage)
+    details = fields(view.get("input_tokens_details"))
+    out_details = fields(view.get("output_tokens_details"))
+    return _new(
+        LLMUsage,
+        (
+            model,
+            provider,
+            _int(view, "input_tokens"),
+            _int(details, "cached_tokens"),
+            _int(details, "cache_write_tokens"),
+            _int(view, "output_tokens"),
+            _int(out_details, "reasoning_tokens"),
+            *_NONE,
+        ),
     )
 
 
