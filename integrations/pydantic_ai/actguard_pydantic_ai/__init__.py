@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from actguard_pydantic_ai._compat import PYDANTIC_AI_VERSION
 from actguard_pydantic_ai._capability import ActGuardCapability
+from actguard_pydantic_ai._compat import PYDANTIC_AI_VERSION
 from actguard_pydantic_ai._tools import ActGuardToolset, guard_tool, guard_tools
 
 __all__ = ["PYDANTIC_AI_VERSION", "ActGuardCapability", "ActGuardToolset", "guard_tool", "guard_tools"]

@@ -130,7 +130,10 @@ class ActGuardCapability(AbstractCapability[Any]):
         max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
         try:
             check_call(
-                [budget], model_name, provider=provider, max_output_tokens=max_tokens if type(max_tokens) is int else None
+                [budget],
+                model_name,
+                provider=provider,
+                max_output_tokens=max_tokens if type(max_tokens) is int else None,
             )
         except BudgetExceededError as error:
             self.runs.attach(error, budget)
@@ -139,7 +142,9 @@ class ActGuardCapability(AbstractCapability[Any]):
         response = await handler(request_context)
         if not metering.since(before):  # the SDK meter did not see it here (another model, or a stream)
             call_id = getattr(response, "provider_response_id", None)
-            budget.record(usage_of(response, model_name, provider), call_id=call_id if isinstance(call_id, str) else None)
+            budget.record(
+                usage_of(response, model_name, provider), call_id=call_id if isinstance(call_id, str) else None
+            )
         return response
 
     def __repr__(self) -> str:

@@ -159,7 +159,9 @@ class ActGuardToolset(WrapperToolset[Any]):
             call.__name__ = call.__qualname__ = name
             call.__module__ = "pydantic_ai.toolsets"
             call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-            guarded = _retry_on_refusal(actguard.tool(**{"name": name, **self.guards})(call), name, self.on_refusal, True)
+            guarded = _retry_on_refusal(
+                actguard.tool(**{"name": name, **self.guards})(call), name, self.on_refusal, True
+            )
             self._guarded[name] = guarded
             while len(self._guarded) > _MAX_TOOLS:
                 self._guarded.popitem(last=False)

@@ -167,7 +167,9 @@ class ScriptedModel(FunctionModel):
             output_tokens=step.output_tokens,
             details=details,
         )
-        return ModelResponse(parts=parts, usage=usage, provider_name=self.provider_name, provider_response_id=f"resp_{n}")
+        return ModelResponse(
+            parts=parts, usage=usage, provider_name=self.provider_name, provider_response_id=f"resp_{n}"
+        )
 
     async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
         step = self._next(messages)

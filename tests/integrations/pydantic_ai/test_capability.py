@@ -114,7 +114,9 @@ def test_a_run_nests_in_the_active_budget_guard_which_is_charged_and_enforced() 
 
 def test_an_agent_run_inside_a_tool_is_charged_to_the_outer_run() -> None:
     capability = ActGuardCapability(token_limit=10_000)
-    inner = Agent(ScriptedModel([answer("inner says hi", input_tokens=1000, output_tokens=1)]), capabilities=[capability])
+    inner = Agent(
+        ScriptedModel([answer("inner says hi", input_tokens=1000, output_tokens=1)]), capabilities=[capability]
+    )
 
     async def delegate(ctx: RunContext[None], question: str) -> str:
         """Ask the specialist."""

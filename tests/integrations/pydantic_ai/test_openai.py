@@ -31,7 +31,11 @@ def search(query: str) -> str:
 
 
 def agent_for(server: OpenAIServer, capability: ActGuardCapability) -> Agent[None, str]:
-    return Agent(server.model(), tools=[guard_tool(search, rate_limit={"max_calls": 100, "period": 60})], capabilities=[capability])
+    return Agent(
+        server.model(),
+        tools=[guard_tool(search, rate_limit={"max_calls": 100, "period": 60})],
+        capabilities=[capability],
+    )
 
 
 def tokens(i: int, steps: int = 2) -> int:
@@ -42,7 +46,9 @@ def usd(i: int, steps: int = 2) -> float:
     price = prices.lookup("gpt-4o-2024-08-06", "openai")
     assert price is not None
     return sum(
-        price.cost(actguard.LLMUsage("gpt-4o-2024-08-06", "openai", u["prompt_tokens"], output_tokens=u["completion_tokens"]))
+        price.cost(
+            actguard.LLMUsage("gpt-4o-2024-08-06", "openai", u["prompt_tokens"], output_tokens=u["completion_tokens"])
+        )
         for u in (usage_for(i, s) for s in range(steps))
     )
 
