@@ -26,7 +26,7 @@ limit and the observed value. :meth:`ActGuardError.to_prompt` gives text a model
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "ActGuardError",
@@ -39,6 +39,7 @@ __all__ = [
     "IdempotencyError",
     "IdempotencyInProgress",
     "IdempotencyOutcomeUnknown",
+    "LimitType",
     "MaxAttemptsExceeded",
     "MissingRuntimeContextError",
     "RateLimitExceeded",
@@ -48,6 +49,10 @@ __all__ = [
     "UnknownModelPriceError",
     "UnmeteredCallError",
 ]
+
+
+LimitType = Literal["usd", "token"]
+"""Which limit of a :class:`BudgetGuard` was reached (``BudgetExceededError.limit_type``)."""
 
 
 class ActGuardError(Exception):
@@ -134,7 +139,7 @@ class BudgetExceededError(ActGuardError):
     def __init__(
         self,
         user_id: str | None,
-        limit_type: str,
+        limit_type: LimitType,
         limit: float,
         used: float,
         *,
@@ -142,7 +147,7 @@ class BudgetExceededError(ActGuardError):
         response: Any = None,
     ) -> None:
         self.user_id = user_id
-        self.limit_type = limit_type
+        self.limit_type: LimitType = limit_type
         self.limit = limit
         self.used = used
         self.guard_name = guard_name

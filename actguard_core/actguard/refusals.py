@@ -18,7 +18,7 @@ error again) and emits the event.
 
 Some frameworks (CrewAI, LlamaIndex's agents) catch whatever a tool raises and put its text in the next prompt, so
 raising is not enough there. Their adapters :func:`park` the error (the tool returns a placeholder instead) and,
-at the framework's next model call of the run, find it again with :func:`take_parked` and raise it before the model
+at the framework's next model call of the run, find it again with :func:`parked_in` and raise it before the model
 is called: the model never sees it, the caller gets it.
 """
 
@@ -41,9 +41,9 @@ __all__ = [
     "check_on_refusal",
     "is_recoverable",
     "park",
+    "parked_in",
     "refusal_text",
     "returned_to_model",
-    "take_parked",
 ]
 
 OnRefusal = Literal["message", "raise"]
@@ -58,7 +58,7 @@ _WIRING_CODES = frozenset({"NO_SESSION"})  # custody refusals only the applicati
 
 
 def check_on_refusal(value: object, where: str) -> OnRefusal:
-    """``value`` when it is a refusal mode, else ConfigError naming ``where`` (e.g. ``"guard_tool(on_refusal=...)"``)."""
+    """``value`` when it is a refusal mode, else ConfigError naming ``where`` (``"guard_tool(on_refusal=...)"``)."""
     if value not in REFUSAL_MODES:
         raise ConfigError(f"{where} must be one of {REFUSAL_MODES}, got {value!r}")
     return value  # type: ignore[return-value]
@@ -118,7 +118,7 @@ _parked_ids = itertools.count(1)
 def park(error: BaseException) -> str:
     """Hold ``error`` for the caller; return the placeholder a tool returns instead of raising it.
 
-    The placeholder carries no detail of the error. :func:`take_parked` finds the error again in the text the
+    The placeholder carries no detail of the error. :func:`parked_in` finds the error again in the text the
     framework builds the next prompt from.
     """
     with _parked_lock:
@@ -129,10 +129,11 @@ def park(error: BaseException) -> str:
     return f"[actguard: tool stopped, ref {ref}]"
 
 
-def take_parked(texts: Iterable[object]) -> BaseException | None:
-    """The error parked under a placeholder found in ``texts`` (removed from the parked ones), or None.
+def parked_in(texts: Iterable[object]) -> BaseException | None:
+    """The error parked under a placeholder found in ``texts``, or None.
 
-    Cheap when nothing is parked (no text is read). Non-string items are skipped.
+    It stays parked (a framework that retries the refused model call meets it again; the oldest parked errors are
+    dropped past a bound). Cheap when nothing is parked (no text is read). Non-string items are skipped.
     """
     if not _parked:
         return None
@@ -140,7 +141,7 @@ def take_parked(texts: Iterable[object]) -> BaseException | None:
         found = _PLACEHOLDER.search(text) if isinstance(text, str) else None
         if found is not None:
             with _parked_lock:
-                error = _parked.pop(int(found.group(1)), None)
+                error = _parked.get(int(found.group(1)))
             if error is not None:
                 return error
     return None

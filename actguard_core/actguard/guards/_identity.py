@@ -32,7 +32,9 @@ _idents: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 def check_name(name: Any, where: str) -> str | None:
     """``name`` when it is None or a non-empty str, else ConfigError naming ``where``."""
     if name is not None and (not isinstance(name, str) or not name):
-        raise ConfigError(f"{where} must be a non-empty str (the tool's name as the model sees it) or None, got {name!r}")
+        raise ConfigError(
+            f"{where} must be a non-empty str (the tool's name as the model sees it) or None, got {name!r}"
+        )
     return name
 
 

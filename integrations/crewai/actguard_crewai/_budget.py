@@ -3,13 +3,13 @@
 How it hooks in:
 - Metering: a process-wide handler on CrewAI's event bus for ``LLMCallCompletedEvent`` (it carries the usage, the
   model, the agent and the provider's response id). The bus runs handlers on a worker thread in a copy of the
-  emitting context, so the handler finds the kickoff's budget in its contextvars; crews that no ``CrewBudget`` runs
+  emitting context, so the handler finds the kickoff's budget in its contextvars; crews no ``ActGuardCrewHooks`` runs
   are ignored. The response id makes the record idempotent with actguard's SDK meter (a call counts once).
 - Enforcement: a ``before_llm_call`` hook registered *scoped* to one kickoff (``crewai.hooks.dispatch.scoped_hooks``),
   so it never touches another crew running at the same time. Event-bus handlers run late and swallow errors, so the
   hook first flushes the bus (the last call's usage is counted), then raises :class:`CrewBudgetExceeded` — both
   CrewAI's ``HookAborted`` (which CrewAI >= 1.15.19 propagates to the caller of ``kickoff``) and actguard's
-  ``BudgetExceededError``. Older releases turn the abort into a ``ValueError``; :class:`CrewBudget`'s kickoff
+  ``BudgetExceededError``. Older releases turn the abort into a ``ValueError``; :class:`ActGuardCrewHooks`'s kickoff
   methods turn that back into :class:`CrewBudgetExceeded`, chained to CrewAI's error.
 """
 
@@ -26,15 +26,16 @@ from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, report_blocked
 from actguard_crewai._compat import HookAborted, InterceptionPoint, register_scoped, scoped_hooks
+from actguard_crewai._escalate import collecting_aborts
 
-__all__ = ["AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
+__all__ = ["ActGuardCrewHooks", "AgentUsage", "CrewBudget", "CrewBudgetExceeded"]
 
 _active: contextvars.ContextVar[_KickoffState | None] = contextvars.ContextVar("actguard_crew_kickoff", default=None)
 _install_lock = threading.Lock()
 _installed = False
 
 
-class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc]
+class CrewBudgetExceeded(HookAborted, BudgetExceededError):  # type: ignore[misc,unused-ignore]
     """Raised out of ``kickoff()`` when a crew's budget is spent: catch it as ``actguard.BudgetExceededError``."""
 
     def __init__(self, error: BudgetExceededError) -> None:
@@ -132,7 +133,7 @@ def _flush_events(timeout: float) -> None:
     crewai_event_bus.flush(timeout=timeout)
 
 
-class CrewBudget:
+class ActGuardCrewHooks:
     """A budget for each kickoff of a crew, enforced through CrewAI's own hooks.
 
     Each kickoff gets a fresh :class:`actguard.BudgetGuard` with these limits, nested in the active one if any
@@ -142,7 +143,7 @@ class CrewBudget:
 
     Example::
 
-        budget = CrewBudget(user_id="alice", usd_limit=0.50)
+        budget = ActGuardCrewHooks(user_id="alice", usd_limit=0.50)
         try:
             result = budget.kickoff(crew, inputs={"topic": "refunds"})
         except actguard.BudgetExceededError as exc:
@@ -173,10 +174,12 @@ class CrewBudget:
         **budget_options: Any,
     ) -> None:
         if isinstance(flush_timeout, bool) or not isinstance(flush_timeout, (int, float)) or not flush_timeout > 0:
-            raise ConfigError(f"CrewBudget(flush_timeout=...) must be a number of seconds > 0, got {flush_timeout!r}")
+            raise ConfigError(
+                f"ActGuardCrewHooks(flush_timeout=...) must be a number of seconds > 0, got {flush_timeout!r}"
+            )
         # validates every argument now
         self.runs = RunBudgets(
-            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="CrewBudget", **budget_options
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCrewHooks", **budget_options
         )
         self.budget_options = dict(budget_options)
         self.user_id = user_id
@@ -224,11 +227,14 @@ class CrewBudget:
                 report_blocked(exc)
                 raise CrewBudgetExceeded(exc) from exc
 
+        aborts: list[BaseException] = []
         token = _active.set(state)
         try:
-            with budget, scoped_hooks():
+            with budget, scoped_hooks(), collecting_aborts(aborts):
                 register_scoped(InterceptionPoint.PRE_MODEL_CALL, before_llm_call)
                 yield budget
+            if aborts:  # CrewAI < 1.15.19 may log an aborted call and finish the kickoff anyway
+                raise aborts[0]
         except BudgetExceededError as exc:
             self.runs.attach(exc, budget)
             raise
@@ -237,7 +243,7 @@ class CrewBudget:
             if state.stopped is not None:
                 error: BaseException = CrewBudgetExceeded(state.stopped)
             else:
-                error = _aborted_by_actguard(exc) or exc
+                error = aborts[0] if aborts else (_aborted_by_actguard(exc) or exc)
             self.runs.attach(error, budget)
             if error is exc:
                 raise
@@ -278,3 +284,7 @@ def _aborted_by_actguard(error: BaseException) -> BaseException | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+CrewBudget = ActGuardCrewHooks
+"""The earlier name of :class:`ActGuardCrewHooks`."""

@@ -5,26 +5,46 @@ to use the tool..."), so an unreachable store would reach the model with its add
 The rule of :mod:`actguard.refusals` says such errors (store, configuration, a spent budget...) go to the caller.
 
 So a guarded tool that hits one inside an agent's loop (called by CrewAI's agent machinery; a tool called
-directly just raises) returns a placeholder (never shown: see below) and parks the error under it. A
-``before_llm_call`` hook, registered once per process, looks for a placeholder in the messages of the next model
-call, which CrewAI makes right after appending the tool's result, and aborts that call with the parked error: the
-model never sees it. The abort is an instance of the error's own type that is also CrewAI's ``HookAborted``
-(``except actguard.StoreUnavailable`` works; CrewAI >= 1.15.19 lets it out of ``kickoff`` as it is). On older
-CrewAI releases the abort comes out as CrewAI's ``ValueError``; :class:`~actguard_crewai.CrewBudget` turns that back
-into the parked error.
+directly just raises) returns a placeholder instead (:func:`actguard.refusals.park`). A ``before_llm_call`` hook,
+registered once per process, finds the placeholder in the messages of the next model call, which CrewAI makes right
+after appending the tool's result, and aborts that call with the parked error: the model never sees it. The abort
+is an instance of the error's own type that is also CrewAI's ``HookAborted`` (``except actguard.StoreUnavailable``
+works; CrewAI >= 1.15.19 lets it out of ``kickoff`` as it is). Older releases log the abort and retry the task
+afresh: inside an :class:`~actguard_crewai.ActGuardCrewHooks` kickoff every later model call is aborted and the kickoff
+raises the error; without one, those releases go on without the tool's result.
 """
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from actguard.refusals import park as _park
-from actguard.refusals import take_parked
+from actguard.refusals import parked_in
 from actguard_crewai._compat import HookAborted, InterceptionPoint
 
-__all__ = ["escalated", "in_agent_loop", "install_hook", "park"]
+__all__ = ["collecting_aborts", "escalated", "in_agent_loop", "install_hook", "park"]
+
+# The errors the hook aborted model calls with, per kickoff (ActGuardCrewHooks collects them: CrewAI < 1.15.19 turns an
+# abort into a ValueError, or logs it and goes on).
+_aborts: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "actguard_crew_aborts", default=None
+)
+
+
+@contextmanager
+def collecting_aborts(found: list[BaseException]) -> Iterator[list[BaseException]]:
+    """Collect into ``found`` the errors parked tools abort model calls with inside the block (a kickoff)."""
+    token = _aborts.set(found)
+    try:
+        yield found
+    finally:
+        _aborts.reset(token)
+
 
 # Modules of CrewAI's agent loops, which catch a tool's exceptions and show them to the model.
 _AGENT_LOOPS = ("crewai.agents", "crewai.tools.tool_usage", "crewai.utilities.agent_utils", "crewai.lite_agent")
@@ -71,13 +91,19 @@ def park(error: BaseException) -> str:
 
 
 def _abort_for_parked(context: Any) -> None:
-    """The ``before_llm_call`` hook: raise the error parked under a placeholder in the call's last messages."""
+    """The ``before_llm_call`` hook: raise the error parked under a placeholder in the call's messages; inside a
+    CrewBudget kickoff that already aborted a call so, raise it again (CrewAI < 1.15.19 retries the task afresh)."""
+    collected = _aborts.get()
+    if collected:
+        raise escalated(collected[0]) from collected[0]
     messages = getattr(context, "messages", None) or []
-    error = take_parked(
+    error = parked_in(
         message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        for message in messages[-3:]
+        for message in messages
     )
     if error is not None:
+        if collected is not None:
+            collected.append(error)
         raise escalated(error) from error
 
 

@@ -2,9 +2,9 @@
 
 Example::
 
-    from actguard_crewai.testing import ScriptedLLM, tool_call, final_answer
+    from actguard_crewai.testing import ScriptedLLM, answer, tool_call
 
-    llm = ScriptedLLM([tool_call("search", {"query": "refunds"}), final_answer("done")])
+    llm = ScriptedLLM([tool_call("search", {"query": "refunds"}), answer("done")])
     agent = Agent(role="researcher", goal="...", backstory="...", llm=llm, tools=[search])
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from crewai.events.types.llm_events import LLMCallType
 from crewai.llms.base_llm import BaseLLM, llm_call_context
 
-__all__ = ["Reply", "ScriptedLLM", "final_answer", "tool_call"]
+__all__ = ["Reply", "ScriptedLLM", "answer", "final_answer", "tool_call"]
 
 _TOOLS_REMINDER = "\n\n\nYou ONLY have access to the following tools"
 _ids = itertools.count()
@@ -41,9 +41,13 @@ def tool_call(name: str, args: dict[str, Any], *, input_tokens: int = 100, outpu
     return Reply(text, input_tokens, output_tokens)
 
 
-def final_answer(text: str, *, input_tokens: int = 100, output_tokens: int = 20) -> Reply:
-    """A reply that ends the task with ``text``."""
+def answer(text: str, *, input_tokens: int = 100, output_tokens: int = 20) -> Reply:
+    """A reply that ends the task with ``text`` (CrewAI's "Final Answer")."""
     return Reply(f"Thought: I now know the final answer\nFinal Answer: {text}", input_tokens, output_tokens)
+
+
+final_answer = answer
+"""The earlier name of :func:`answer`."""
 
 
 class ScriptedLLM(BaseLLM):

@@ -1,4 +1,4 @@
-"""ActGuardHandler: meter every LLM call of a LlamaIndex run, stop the run before the next call once it is spent.
+"""ActGuardCallbackHandler: meter every LLM call of a LlamaIndex run, stop the run before the next call once spent.
 
 How it hooks in (and why not the instrumentation dispatcher): LlamaIndex's instrumentation dispatcher swallows every
 error its handlers raise, so it can meter but never stop a run. Every LLM call (chat, completion, streaming, sync
@@ -10,7 +10,7 @@ end it records the response's usage.
 
 Which budget: the active :class:`~actguard.BudgetGuard` of the task making the call. Workflow steps run in tasks
 created by ``workflow.run(...)`` (LlamaIndex's default runtime, in every version tested), so they see the budget
-active where ``run`` was called. :meth:`ActGuardHandler.run` starts a workflow under a fresh budget of its own (nested
+active where ``run`` was called. :meth:`ActGuardCallbackHandler.run` starts a workflow under a fresh budget (nested
 in the active one), which is how each top-level run gets its own budget.
 """
 
@@ -28,33 +28,42 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from actguard import BudgetGuard, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
-from actguard.refusals import take_parked
+from actguard.refusals import parked_in
 from actguard.runs import RunBudgets, check_call
 from actguard_llamaindex._calls import call_key
 from actguard_llamaindex._usage import model_of, provider_of, usage_of
 
-__all__ = ["ActGuardHandler", "in_guarded_run", "install", "instrument", "uninstall", "uninstrument"]
+__all__ = [
+    "ActGuardCallbackHandler",
+    "ActGuardHandler",
+    "in_guarded_run",
+    "install",
+    "instrument",
+    "uninstall",
+    "uninstrument",
+]
 
-# Set inside ActGuardHandler.run (the workflow's tasks copy it): the handler sees every LLM call of the run, so a
-# guarded tool may park an error for the caller there (LlamaIndex's agents would show a raised one to the model).
+# Set inside ActGuardCallbackHandler.run (the workflow's tasks copy it): the handler sees every LLM call of the run,
+# so a guarded tool may park an error for the caller there (LlamaIndex's agents would show a raised one to the model).
 _guarded_run: contextvars.ContextVar[bool] = contextvars.ContextVar("actguard_llamaindex_run", default=False)
 
 
 def in_guarded_run() -> bool:
-    """Whether the current task belongs to a run started with :meth:`ActGuardHandler.run`."""
+    """Whether the current task belongs to a run started with :meth:`ActGuardCallbackHandler.run`."""
     return _guarded_run.get()
+
 
 _MAX_LIVE_CALLS = 100_000  # LLM events between start and end (an abandoned stream never ends)
 
 
-class ActGuardHandler(BaseCallbackHandler):
+class ActGuardCallbackHandler(BaseCallbackHandler):
     """A LlamaIndex callback handler that meters LLM calls into a budget and refuses calls once it is spent.
 
     One line per run: :meth:`run` starts a workflow (a ``FunctionAgent``, ``AgentWorkflow``... anything with
     ``.run(...)``) under a fresh :class:`~actguard.BudgetGuard` with this handler's limits, after adding the handler
     to the callback managers of the workflow's LLMs::
 
-        guard = ActGuardHandler(user_id="alice", usd_limit=0.05)
+        guard = ActGuardCallbackHandler(user_id="alice", usd_limit=0.05)
         handler = guard.run(agent, user_msg="Refund order o1")
         async for event in handler.stream_events():
             ...
@@ -98,7 +107,7 @@ class ActGuardHandler(BaseCallbackHandler):
     ) -> None:
         # validates every argument now
         self.runs = RunBudgets(
-            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardHandler", **budget_options
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCallbackHandler", **budget_options
         )
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
         self.user_id = user_id
@@ -161,7 +170,7 @@ class ActGuardHandler(BaseCallbackHandler):
         # before the model reads the tool's result.
         messages = (payload or {}).get(EventPayload.MESSAGES)
         if isinstance(messages, list):
-            parked = take_parked(getattr(m, "content", None) for m in messages[-3:])
+            parked = parked_in(getattr(m, "content", None) for m in messages[-3:])
             if parked is not None:
                 raise parked
         budget = current_budget()
@@ -223,7 +232,8 @@ class ActGuardHandler(BaseCallbackHandler):
 
     def __repr__(self) -> str:
         return (
-            f"ActGuardHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, token_limit={self.token_limit!r})"
+            f"ActGuardCallbackHandler(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, "
+            f"token_limit={self.token_limit!r})"
         )
 
 
@@ -256,11 +266,11 @@ def _llms_of(target: Any) -> Iterator[Any]:
         yield target
 
 
-def instrument(target: Any, handler: ActGuardHandler | None = None) -> Any:
-    """Add an :class:`ActGuardHandler` to the callback managers of ``target``'s LLMs (once); return ``target``.
+def instrument(target: Any, handler: ActGuardCallbackHandler | None = None) -> Any:
+    """Add an :class:`ActGuardCallbackHandler` to the callback managers of ``target``'s LLMs (once); return ``target``.
 
     ``target`` is an LLM, an agent (``FunctionAgent``, ``ReActAgent``...) or an ``AgentWorkflow`` (every agent).
-    Idempotent: an LLM that already has an ``ActGuardHandler`` is left as it is (one is enough: the handler charges
+    Idempotent: an LLM that already has an ``ActGuardCallbackHandler`` is left as it is (one is enough: it charges
     the active budget, whichever handler started the run). Note that LlamaIndex LLMs built without handlers of their
     own share the handler list of ``Settings.callback_manager``; instrumenting one of them instruments them all.
 
@@ -274,43 +284,47 @@ def instrument(target: Any, handler: ActGuardHandler | None = None) -> Any:
         manager = llm.callback_manager
         if not isinstance(manager, CallbackManager):
             manager = llm.callback_manager = CallbackManager([])
-        if not any(isinstance(h, ActGuardHandler) for h in manager.handlers):
-            manager.add_handler(handler if handler is not None else ActGuardHandler())
+        if not any(isinstance(h, ActGuardCallbackHandler) for h in manager.handlers):
+            manager.add_handler(handler if handler is not None else ActGuardCallbackHandler())
     return target
 
 
 def uninstrument(target: Any) -> Any:
-    """Remove every :class:`ActGuardHandler` from the callback managers of ``target``'s LLMs; return ``target``."""
+    """Remove every :class:`ActGuardCallbackHandler` from the callback managers of ``target``'s LLMs; return it."""
     for llm in _llms_of(target):
         manager = llm.callback_manager
         if isinstance(manager, CallbackManager):
-            for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+            for h in [h for h in manager.handlers if isinstance(h, ActGuardCallbackHandler)]:
                 manager.remove_handler(h)
     return target
 
 
-def install(handler: ActGuardHandler | None = None) -> ActGuardHandler:
-    """Add an :class:`ActGuardHandler` to ``Settings.callback_manager`` (once) and return the one installed.
+def install(handler: ActGuardCallbackHandler | None = None) -> ActGuardCallbackHandler:
+    """Add an :class:`ActGuardCallbackHandler` to ``Settings.callback_manager`` (once) and return the one installed.
 
     LLMs built afterwards without a callback manager of their own (and ``Settings.llm``) then meter into the active
     ``BudgetGuard`` and refuse calls once it is spent. LLMs that have their own callback manager need
-    :func:`instrument` (``ActGuardHandler.run`` does it for the workflow it runs).
+    :func:`instrument` (``ActGuardCallbackHandler.run`` does it for the workflow it runs).
     """
     from llama_index.core import Settings
 
     manager = Settings.callback_manager
     for existing in manager.handlers:
-        if isinstance(existing, ActGuardHandler):
+        if isinstance(existing, ActGuardCallbackHandler):
             return existing
-    installed = handler if handler is not None else ActGuardHandler()
+    installed = handler if handler is not None else ActGuardCallbackHandler()
     manager.add_handler(installed)
     return installed
 
 
 def uninstall() -> None:
-    """Remove every :class:`ActGuardHandler` from ``Settings.callback_manager``."""
+    """Remove every :class:`ActGuardCallbackHandler` from ``Settings.callback_manager``."""
     from llama_index.core import Settings
 
     manager = Settings.callback_manager
-    for h in [h for h in manager.handlers if isinstance(h, ActGuardHandler)]:
+    for h in [h for h in manager.handlers if isinstance(h, ActGuardCallbackHandler)]:
         manager.remove_handler(h)
+
+
+ActGuardHandler = ActGuardCallbackHandler
+"""The earlier name of :class:`ActGuardCallbackHandler`."""

@@ -94,7 +94,7 @@ def _in_executor(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _refusal(error: ActGuardError, tool_name: str, mode: OnRefusal, kwargs: dict[str, Any]) -> _Refusal:
-    """A recoverable refusal's text for the model; else, inside an ActGuardHandler run, a placeholder while the
+    """A recoverable refusal's text for the model; else, inside an ActGuardCallbackHandler run, a placeholder while the
     error waits for the run's next LLM call to raise it (LlamaIndex's agents show a tool's exception to the model);
     else the error is raised again."""
     if mode == "message" and is_recoverable(error):
@@ -167,7 +167,7 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
             actguard error; the model sees it and the run goes on. ``"raise"``: the actguard error reaches the
             caller. A spent budget, an unreachable store and configuration errors always do (the rule of
             :mod:`actguard.refusals`). LlamaIndex's agents show a tool's exception to the model, so inside
-            :meth:`ActGuardHandler.run` the tool returns a placeholder and the run's next LLM call raises the error
+            :meth:`ActGuardCallbackHandler.run` the tool returns a placeholder and the run's next LLM call raises it
             before the model is called; outside it the error propagates from the tool as it is.
         **guards: keyword arguments of :func:`actguard.tool` (``rate_limit``, ``circuit_breaker``, ``timeout``,
             ``max_attempts``, ``idempotent``, ``prove``, ``enforce``). Their state belongs to the tool's name (two
@@ -184,7 +184,7 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
     else:
         raise ConfigError(f"guard_tool(tool=...) must be a LlamaIndex tool or a function, got {tool!r}")
     func, coroutine = _delegates(base)
-    tool_name = base.metadata.name or getattr(func or coroutine, "__name__", "tool")
+    tool_name = str(base.metadata.name or getattr(func or coroutine, "__name__", "tool"))
     named = {"name": tool_name} if guards else {}
     decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = (
         actguard.tool(**{**named, **guards}) if guards else _same
@@ -199,7 +199,7 @@ def guard_tool(tool: Any, *, on_refusal: OnRefusal = "message", **guards: Any) -
     callback, async_callback = _callbacks(base, tool_name)
     extra: dict[str, Any] = {}
     if _HAS_PARTIAL_PARAMS and isinstance(base, FunctionTool):
-        extra["partial_params"] = base.partial_params
+        extra["partial_params"] = getattr(base, "partial_params", None)  # not on llama-index-core 0.12
     return FunctionTool(
         fn=sync_fn, async_fn=async_fn, metadata=base.metadata, callback=callback, async_callback=async_callback, **extra
     )

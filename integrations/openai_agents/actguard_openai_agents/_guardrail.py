@@ -57,7 +57,12 @@ def budget_guardrail(
                 "run",
                 "blocked",
                 user_id=error.user_id,
-                payload={"guard": error.guard_name, "limit_type": error.limit_type, "limit": error.limit, "used": error.used},
+                payload={
+                    "guard": error.guard_name,
+                    "limit_type": error.limit_type,
+                    "limit": error.limit,
+                    "used": error.used,
+                },
             )
             return GuardrailFunctionOutput(output_info=error, tripwire_triggered=True)
         return GuardrailFunctionOutput(output_info=None, tripwire_triggered=False)

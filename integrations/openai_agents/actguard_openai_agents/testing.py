@@ -132,6 +132,11 @@ class ScriptedModel(Model):
             last = self.inputs[-1] if self.inputs else []
         return [str(_get(item, "output")) for item in last if _get(item, "type") == "function_call_output"]
 
+    @property
+    def observations(self) -> list[str]:
+        """:meth:`tool_outputs` under the name every adapter's scripted model uses."""
+        return self.tool_outputs()
+
     @staticmethod
     def _output(step: ScriptedResponse, response_id: str) -> list[Any]:
         if step.calls:

@@ -164,3 +164,48 @@ def test_a_stopped_crew_does_not_block_another_crew_running_meanwhile() -> None:
         t.join()
     assert len(errors) == 1 and stopped_llm.calls == 2
     assert free_llm.calls == 6  # five tool calls and the final answer: never refused
+
+
+def test_a_basetool_subclass_refusal_names_the_tool_not_its_run_method(store: actguard.MemoryStore) -> None:
+    from crewai.tools import BaseTool
+    from pydantic import BaseModel
+
+    class Query(BaseModel):
+        query: str
+
+    class SearchTool(BaseTool):
+        name: str = "search"
+        description: str = "Search the knowledge base."
+        args_schema: type[BaseModel] = Query
+
+        def _run(self, query: str) -> str:
+            return f"result for {query}"
+
+    turns = [Turn(tool="search", args={"query": "a"}), Turn(tool="search", args={"query": "b"}), Turn(text="done")]
+    llm = ScriptedLLM(replies(turns))
+    guarded = actguard_crewai.guard_tool(SearchTool(), rate_limit={"max_calls": 1, "period": 60})
+    actguard_crewai.CrewBudget().kickoff(make_crew(llm, [guarded]))
+    assert llm.observations[0] == "result for a"
+    assert "'search'" in llm.observations[1] and "_run" not in llm.observations[1], llm.observations
+
+
+def test_budget_for_reads_each_kickoff_by_its_result_or_error() -> None:
+    budget = actguard_crewai.CrewBudget(token_limit=1000)
+    done = budget.kickoff(make_crew(ScriptedLLM(replies(_turns(1))), [crew_tool(ToolSpec(search))]))
+    with pytest.raises(actguard.BudgetExceededError) as info:
+        budget.kickoff(make_crew(ScriptedLLM(replies(_turns(5, tokens=600))), [crew_tool(ToolSpec(search))]))
+    finished, stopped = budget.budget_for(done), budget.budget_for(info.value)
+    assert finished is not None and finished.tokens_used == 240
+    assert stopped is not None and stopped.tokens_used == 1200
+    assert budget.last_budget is stopped
+
+
+def test_every_budget_guard_option_is_accepted_and_checked() -> None:
+    budget = actguard_crewai.CrewBudget(
+        usd_limit=1.0, strict=True, on_unknown_model="warn", fallback_price={"input_per_mtok": 1, "output_per_mtok": 2}
+    )
+    assert budget.runs.new_budget().strict is True
+    with pytest.raises(actguard.ConfigError, match="window"):
+        actguard_crewai.CrewBudget(window="soon")
+    with pytest.raises(actguard.ConfigError, match="ActGuardCrewHooks"):
+        actguard_crewai.CrewBudget(no_such_option=1)
