@@ -30,8 +30,8 @@ from pydantic_ai.capabilities import AbstractCapability
 from actguard_pydantic_ai import ActGuardCapability, guard_tool
 from actguard_pydantic_ai.testing import ScriptedModel, answer, tool_call
 
-ROUNDS = 15
-RUNS = 40
+ROUNDS = 30
+RUNS = 20
 
 
 def search(query: str) -> str:
