@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned
 __all__ = ["ActGuardToolset", "guard_tool", "guard_tools"]
 
 _MAX_TOOLS = 1024  # guarded callables a toolset keeps, one per tool name it has seen
+_creating = threading.Lock()  # one guarded callable per toolset and name, even when two runs call it at once
 
 
 def _retry_on_refusal(fn: Callable[..., Any], tool_name: str, mode: OnRefusal, is_async: bool) -> Callable[..., Any]:
@@ -145,7 +147,12 @@ class ActGuardToolset(WrapperToolset[Any]):
 
     def _for(self, name: str, tool: Any) -> Callable[..., Any]:
         guarded = self._guarded.get(name)
-        if guarded is None:
+        if guarded is not None:
+            return guarded
+        with _creating:
+            guarded = self._guarded.get(name)
+            if guarded is not None:
+                return guarded
             properties = (getattr(getattr(tool, "tool_def", None), "parameters_json_schema", None) or {}).get(
                 "properties"
             ) or {}
