@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
 
-from actguard import BudgetExceededError, BudgetGuard
+from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.budget import metering
 from actguard.runs import RunBudgets, check_call
 from actguard_pydantic_ai._usage import price_provider, usage_of
@@ -140,7 +140,10 @@ class ActGuardCapability(AbstractCapability[Any]):
             raise
         before = metering.mark()
         response = await handler(request_context)
-        if not metering.since(before):  # the SDK meter did not see it here (another model, or a stream)
+        # The SDK meter charged the call to the active guard, the run's budget (entered in wrap_run): done. Otherwise
+        # (another model; a stream, metered where it was consumed) record it here, under the response id the SDK
+        # meter uses, so a call both saw counts once.
+        if not (metering.since(before) and current_budget() is budget):
             call_id = getattr(response, "provider_response_id", None)
             budget.record(
                 usage_of(response, model_name, provider), call_id=call_id if isinstance(call_id, str) else None
