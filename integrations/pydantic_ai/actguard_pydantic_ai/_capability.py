@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import contextvars
 from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
@@ -76,7 +76,9 @@ class ActGuardCapability(AbstractCapability[Any]):
         self.runs = RunBudgets(
             user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCapability", **budget_options
         )
-        self._budget: BudgetGuard | None = None  # set on the per-run copy (for_run)
+        self._active: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar(
+            "actguard_pydantic_ai_run_budget", default=None
+        )
 
     # -- readings -------------------------------------------------------------------------------------------------
     @property
@@ -98,26 +100,30 @@ class ActGuardCapability(AbstractCapability[Any]):
         return self.runs.budget_for(run_id) if isinstance(run_id, str) else None
 
     # -- pydantic-ai hooks ----------------------------------------------------------------------------------------
-    async def for_run(self, ctx: Any) -> ActGuardCapability:
-        """A copy of this capability for one run (sharing the registry of run budgets)."""
-        run = copy.copy(self)
-        run._budget = None
-        return run
-
+    # One instance serves every run (pydantic-ai re-extracts a capability's configuration for each run whose
+    # for_run returns a new instance, which costs more than everything actguard does in a run): the run's budget
+    # travels in a context variable that pydantic-ai carries from wrap_run into the run's model requests.
     def _run_budget(self, ctx: Any) -> BudgetGuard:
-        if self._budget is None:
-            self._budget = self.runs.open(getattr(ctx, "run_id", None))
-        return self._budget
+        budget = self._active.get()
+        if budget is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
+            run_id = getattr(ctx, "run_id", None)
+            budget = self.runs.budget_for(run_id) if isinstance(run_id, str) else None
+            if budget is None:
+                budget = self.runs.open(run_id)
+        return budget
 
     async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
         """Run with the run's budget active (nested in the caller's), and make it readable by the result or error."""
-        budget = self._run_budget(ctx)
+        budget = self.runs.open(getattr(ctx, "run_id", None))
+        token = self._active.set(budget)
         try:
             with budget:
                 result = await handler()
         except Exception as error:
             self.runs.attach(error, budget)
             raise
+        finally:
+            self._active.reset(token)
         self.runs.attach(result, budget)
         return result
 
