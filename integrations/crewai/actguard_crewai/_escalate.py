@@ -62,8 +62,13 @@ def escalated(error: BaseException) -> BaseException:
     with _lock:
         both = _types.get(cls)
         if both is None:
-            both = type(cls.__name__, (cls, HookAborted), {"__module__": cls.__module__})
+            try:
+                both = type(cls.__name__, (cls, HookAborted), {"__module__": cls.__module__})
+            except TypeError:  # a type that cannot be combined (instance layout): CrewAI's own, the error as cause
+                both = HookAborted
             _types[cls] = both
+    if both is HookAborted:
+        return HookAborted(str(error), source="actguard")
     copy = both.__new__(both)
     copy.__dict__.update(error.__dict__)
     copy.args = error.args
@@ -85,8 +90,15 @@ def in_agent_loop() -> bool:
 
 
 def park(error: BaseException) -> str:
-    """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns."""
+    """Park ``error`` for the next model call of this run to raise; return the placeholder the tool returns.
+
+    Inside an :class:`~actguard_crewai.ActGuardCrewHooks` kickoff whose context the tool runs in, the kickoff also
+    learns of it at once: it raises the error even if no model call follows (a ``result_as_answer`` tool).
+    """
     install_hook()
+    collected = _aborts.get()
+    if collected is not None and error not in collected:
+        collected.append(error)
     return _park(error)
 
 

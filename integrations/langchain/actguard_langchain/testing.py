@@ -19,7 +19,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -86,6 +86,7 @@ class ScriptedChatModel(BaseChatModel):
     per_conversation: bool = False
     _next: int = PrivateAttr(default=0)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _seen: list[BaseMessage] = PrivateAttr(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -95,6 +96,13 @@ class ScriptedChatModel(BaseChatModel):
     def calls(self) -> int:
         """How many times the model was called."""
         return self._next
+
+    @property
+    def observations(self) -> list[str]:
+        """Tool results as the model saw them (the tool messages of its latest call's input), in order."""
+        with self._lock:
+            seen = list(self._seen)
+        return [str(m.content) for m in seen if isinstance(m, ToolMessage)]
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -110,6 +118,7 @@ class ScriptedChatModel(BaseChatModel):
         with self._lock:
             index = self._next
             self._next = index + 1
+            self._seen = list(messages)
         if self.per_conversation:
             index = sum(isinstance(m, AIMessage) for m in messages)
         if index >= len(self.responses):

@@ -119,9 +119,9 @@ def _refusal_as_output(
 
 
 def _guard_function(fn: Callable[..., Any], mode: OnRefusal, guards: dict[str, Any]) -> FunctionTool:
-    tool = function_tool(fn, failure_error_function=None)  # errors reach the invoker below, past the guards
-    if guards:  # guard the function under the tool's name (the SDK may name it apart from the function)
-        tool = function_tool(actguard.tool(**{"name": tool.name, **guards})(fn), failure_error_function=None)
+    # The guards' state and refusals belong to the tool's name (function_tool names it after the function).
+    guarded = actguard.tool(**{"name": fn.__name__, **guards})(fn) if guards else fn
+    tool = function_tool(guarded, failure_error_function=None)  # errors reach the invoker below, past the guards
     tool.on_invoke_tool = _refusal_as_output(tool.on_invoke_tool, tool.name, mode, default_tool_error_function)
     return tool
 

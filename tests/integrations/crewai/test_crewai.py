@@ -209,3 +209,32 @@ def test_every_budget_guard_option_is_accepted_and_checked() -> None:
         actguard_crewai.CrewBudget(window="soon")
     with pytest.raises(actguard.ConfigError, match="ActGuardCrewHooks"):
         actguard_crewai.CrewBudget(no_such_option=1)
+
+
+def test_a_store_outage_in_a_result_as_answer_tool_reaches_the_caller(tmp_path: object) -> None:
+    """No model call follows a result_as_answer tool; the kickoff still raises the error instead of answering."""
+    import sqlite3
+    from pathlib import Path
+
+    from crewai.tools import tool as crewai_tool
+
+    path = Path(str(tmp_path)) / "guards.db"
+    store = actguard.SQLiteStore(path, timeout=0.05)
+
+    @crewai_tool("lookup", result_as_answer=True)
+    def lookup(query: str) -> str:
+        """Look the query up."""
+        return f"result for {query}"
+
+    guarded = actguard_crewai.guard_tool(lookup, rate_limit={"max_calls": 5, "period": 60, "store": store})
+    llm = ScriptedLLM(replies([Turn(tool="lookup", args={"query": "a"}), Turn(text="done")]))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(actguard.StoreUnavailable):
+            actguard_crewai.ActGuardCrewHooks().kickoff(make_crew(llm, [guarded]))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.close()
+    assert llm.calls == 1 and llm.observations == []
