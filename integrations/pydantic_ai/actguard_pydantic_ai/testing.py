@@ -145,10 +145,15 @@ class ScriptedModel(FunctionModel):
                 continue
             for part in message.parts:
                 if isinstance(part, ToolReturnPart):
-                    outputs.append(part.model_response_str())
+                    outputs.append(part.content if isinstance(part.content, str) else part.model_response_str())
                 elif isinstance(part, RetryPromptPart) and part.tool_name is not None:
                     outputs.append(part.content if isinstance(part.content, str) else part.model_response())
         return outputs
+
+    @property
+    def observations(self) -> list[str]:
+        """:meth:`tool_outputs` under the name every adapter's scripted model uses."""
+        return self.tool_outputs()
 
     async def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         step = self._next(messages)
