@@ -51,9 +51,9 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         "tests/integrations/openai_agents",
         {"lowest": ["openai-agents==0.2.11"], "latest": ["openai-agents>=0.24", "openai>=3"]},
     ),
-    # pydantic-ai-slim 1.71.0: the first release with capabilities (AbstractCapability: for_run, wrap_run,
-    # wrap_model_request), the public hooks the adapter's per-run budget is built on. openai: its OpenAI model,
-    # driven over httpx.MockTransport in the end-to-end tests.
+    # pydantic-ai-slim 1.71.0: the first release with capabilities (AbstractCapability: wrap_run,
+    # wrap_model_request), the public hooks the adapter's per-run budget is built on; 1.70.0 has no
+    # pydantic_ai.capabilities. [openai]: its OpenAI model, driven over httpx.MockTransport in the end-to-end tests.
     "pydantic_ai": (
         "pydantic-ai",
         "tests/integrations/pydantic_ai",

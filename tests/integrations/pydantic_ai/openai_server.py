@@ -28,8 +28,9 @@ def usage_for(i: int, step: int) -> dict[str, int]:
 class OpenAIServer:
     """Answers Chat Completions requests (streamed or not) per the script above; counts them (thread-safe)."""
 
-    def __init__(self, tool_calls_per_run: int = 1) -> None:
+    def __init__(self, tool_calls_per_run: int = 1, answer_chunks: int = 1) -> None:
         self.tool_calls_per_run = tool_calls_per_run
+        self.answer_chunks = answer_chunks  # a streamed answer in this many chunks of 400 characters
         self.requests: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -82,8 +83,11 @@ class OpenAIServer:
             delta: dict[str, Any] = {"role": "assistant", "tool_calls": [tool_call]}
         else:
             delta = {"role": "assistant", "content": message["content"]}
+        deltas = [delta]
+        if not call and self.answer_chunks > 1:
+            deltas = [{"role": "assistant", "content": "x" * 400} for _ in range(self.answer_chunks)]
         chunks = [
-            {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+            *({"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas),
             {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
             {"choices": [], "usage": usage},
         ]

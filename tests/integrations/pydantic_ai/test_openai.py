@@ -169,3 +169,25 @@ def test_a_spent_enclosing_guard_stops_the_run_before_any_request() -> None:
     assert server.requests == []
     [blocked] = events.of(category="budget", name="llm_call", outcome="blocked")
     assert blocked["payload"] == {"guard": None, "limit_type": "token", "limit": 10, "used": 10}
+
+
+def test_a_stream_is_cut_as_soon_as_its_running_estimate_crosses_the_budget() -> None:
+    """actguard's SDK meter, metering into the run's budget, stops a streamed answer mid-way (not at its end)."""
+    server = OpenAIServer(tool_calls_per_run=0, answer_chunks=50)  # 20,000 characters: about 5,000 tokens
+    capability = ActGuardCapability(user_id="alice", token_limit=1000)
+    agent = agent_for(server, capability)
+    seen: list[str] = []
+
+    async def main() -> None:
+        async with agent.run_stream("run 0") as result:
+            async for text in result.stream_text(delta=True, debounce_by=None):
+                seen.append(text)
+
+    with pytest.raises(BudgetExceededError) as caught:
+        asyncio.run(main())
+    assert len(server.requests) == 1
+    streamed = sum(len(t) for t in seen)
+    assert 0 < streamed < 50 * 400, streamed  # cut before the end
+    budget = capability.budget_for(caught.value)
+    assert budget is not None and budget.usage.calls == 1
+    assert 1000 <= budget.tokens_used < 1000 + 200  # the estimate when it was cut, not the 5,000-token whole
