@@ -9,8 +9,9 @@ from pydantic_ai.capabilities import AbstractCapability
 
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.budget import metering
+from actguard.budget._meter import estimate_tokens
 from actguard.runs import RunBudgets, check_call
-from actguard_pydantic_ai._usage import price_provider, usage_of
+from actguard_pydantic_ai._usage import price_provider, texts, usage_of
 
 __all__ = ["ActGuardCapability"]
 
@@ -37,7 +38,9 @@ class ActGuardCapability(AbstractCapability[Any]):
     - calls through the OpenAI, Anthropic and Google SDKs are metered by actguard's SDK meter, which also cuts a
       stream as soon as its running estimate crosses a limit; other models are metered from the usage pydantic-ai
       reports on the ``ModelResponse``. Either way a call counts once: the SDK meter notes the calls it metered
-      (:mod:`actguard.budget.metering`) and both record under the provider's response id;
+      (:mod:`actguard.budget.metering`) and both record under the provider's response id. A response reporting no
+      usage is charged an estimate, with a warning (:func:`actguard.budget.metering.charge_estimate`; a
+      ``strict=True`` budget then raises :class:`~actguard.UnmeteredCallError`);
     - an agent run inside a tool of this run (delegation) is charged to this run's budget as well.
 
     Before each model request (``wrap_model_request``) the run's budget and every enclosing one are checked
@@ -151,9 +154,21 @@ class ActGuardCapability(AbstractCapability[Any]):
         # meter uses, so a call both saw counts once.
         if not (metering.since(before) and current_budget() is budget):
             call_id = getattr(response, "provider_response_id", None)
-            budget.record(
-                usage_of(response, model_name, provider), call_id=call_id if isinstance(call_id, str) else None
-            )
+            call_id = call_id if isinstance(call_id, str) else None
+            usage = usage_of(response, model_name, provider)
+            if usage.input_tokens or usage.output_tokens:
+                budget.record(usage, call_id=call_id)
+            else:  # a model that reports no usage: an estimate, never a free call (a strict budget refuses it)
+                messages = getattr(request_context, "messages", None) or ()
+                estimate = usage._replace(
+                    input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
+                )
+                metering.charge_estimate(
+                    budget,
+                    estimate,
+                    reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
+                    call_id=call_id,
+                )
         return response
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from actguard import LLMUsage
 
-__all__ = ["price_provider", "usage_of"]
+__all__ = ["price_provider", "texts", "usage_of"]
 
 # pydantic-ai's own offline models: no provider to price them by (the model name alone decides).
 _NO_PROVIDER = frozenset({"function", "test"})
@@ -43,3 +43,15 @@ def usage_of(response: Any, model: str | None, provider: str | None) -> LLMUsage
         cached_audio_input_tokens=usage.cache_audio_read_tokens,
         output_audio_tokens=usage.output_audio_tokens,
     )
+
+
+def texts(messages: Any) -> list[Any]:
+    """The text of pydantic-ai messages (their parts' content and tool-call arguments), to estimate tokens from."""
+    found: list[Any] = []
+    for message in messages:
+        for part in getattr(message, "parts", None) or ():
+            for name in ("content", "args"):
+                value = getattr(part, name, None)
+                if isinstance(value, (str, dict, list)):
+                    found.append(value)
+    return found

@@ -7,14 +7,23 @@ from contract import require
 require("pydantic_ai")
 
 import asyncio  # noqa: E402
+import warnings  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from pydantic_ai import Agent, RunContext  # noqa: E402
 from pydantic_ai.models.test import TestModel  # noqa: E402
+from pydantic_ai.models.wrapper import WrapperModel  # noqa: E402
+from pydantic_ai.usage import RequestUsage  # noqa: E402
 
 import actguard  # noqa: E402
-from actguard import BudgetExceededError, BudgetGuard, ConfigError, UnknownModelPriceError  # noqa: E402
+from actguard import (  # noqa: E402
+    BudgetExceededError,
+    BudgetGuard,
+    ConfigError,
+    UnknownModelPriceError,
+    UnmeteredCallError,
+)
 from actguard_pydantic_ai import ActGuardCapability  # noqa: E402
 from actguard_pydantic_ai.testing import ScriptedModel, answer, tool_call  # noqa: E402
 
@@ -162,3 +171,34 @@ def test_shared_budget_across_runs_of_one_user(store: actguard.MemoryStore) -> N
         run(agent, "go")
     assert model.calls == 2  # the third run's request was refused before it was made
     assert capability.last_budget is not None and capability.last_budget.shared_usage().tokens == 240
+
+
+class NoUsageModel(WrapperModel):
+    """A model whose responses report no token usage (as some providers do)."""
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        response = await super().request(*args, **kwargs)
+        response.usage = RequestUsage()
+        return response
+
+
+def test_a_response_without_usage_is_charged_an_estimate_with_a_warning() -> None:
+    capability = ActGuardCapability(token_limit=10_000)
+    model = ScriptedModel([answer("x" * 400)], model="gpt-4o-2024-08-06")  # a model no other test warns about
+    agent = Agent(NoUsageModel(model), capabilities=[capability])
+    with pytest.warns(actguard.ActGuardWarning, match="reported no token usage"):  # once per process and model
+        result = run(agent, "go")
+    budget = capability.budget_for(result)
+    assert budget is not None and budget.usage.calls == 1
+    assert budget.usage.output_tokens == 100  # 400 characters, one token per 4
+    assert budget.usage.input_tokens > 0
+
+
+def test_a_strict_budget_refuses_to_go_on_with_an_unmetered_call() -> None:
+    capability = ActGuardCapability(token_limit=10_000, strict=True)
+    agent = Agent(NoUsageModel(ScriptedModel([answer("x" * 400)])), capabilities=[capability])
+    with warnings.catch_warnings(), pytest.raises(UnmeteredCallError):
+        warnings.simplefilter("ignore", actguard.ActGuardWarning)  # warned once per process: maybe already
+        run(agent, "go")
+    budget = capability.last_budget
+    assert budget is not None and budget.usage.output_tokens == 100  # charged the estimate, then refused
