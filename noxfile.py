@@ -61,6 +61,14 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         # opentelemetry-sdk (latest): the test that actguard.otel's spans stay in the trace around a run.
         {"lowest": ["openai-agents==0.2.11"], "latest": ["openai-agents>=0.24", "openai>=3", "opentelemetry-sdk"]},
     ),
+    # pydantic-ai-slim 1.71.0: the first release with capabilities (AbstractCapability: wrap_run,
+    # wrap_model_request), the public hooks the adapter's per-run budget is built on; 1.70.0 has no
+    # pydantic_ai.capabilities. [openai]: its OpenAI model, driven over httpx.MockTransport in the end-to-end tests.
+    "pydantic_ai": (
+        "pydantic-ai",
+        "tests/integrations/pydantic_ai",
+        {"lowest": ["pydantic-ai-slim[openai]==1.71.0"], "latest": ["pydantic-ai-slim[openai]"]},
+    ),
 }
 
 

@@ -33,6 +33,7 @@ ADAPTERS = {
     "actguard_langchain": "langchain",
     "actguard_llamaindex": "llamaindex",
     "actguard_openai_agents": "openai_agents",
+    "actguard_pydantic_ai": "pydantic_ai",
 }
 # other optional packages -> the nox session that has them (tests/otel runs the OpenTelemetry section's block)
 EXTRAS = {"opentelemetry": "otel"}

@@ -1,0 +1,100 @@
+"""A pydantic-ai agent run with actguard's capability and a guarded tool, against the same run without.
+
+Run: python benchmarks/pydantic_ai_agent.py   (needs: pip install "actguard[pydantic-ai]")
+
+The agents are built once and run many times, as an application does. Every run plays the same scripted model
+(actguard_pydantic_ai.testing.ScriptedModel, pydantic-ai's FunctionModel: three tool calls, then an answer) through
+``agent.run``. Printed: CPU time per run (``time.process_time``, so other processes on the machine do not skew it;
+best of several interleaved rounds) of
+
+- the bare run,
+- the run with a do-nothing capability overriding the same hooks (``wrap_run``, ``wrap_model_request``), on a tool
+  wrapped by a do-nothing function: pydantic-ai's own price for any capability,
+- the run with ``ActGuardCapability`` (a budget per run: check before each model request, metering after it) and the
+  tool under ``guard_tool(rate_limit=...)``,
+
+and the ratios: guarded / bare (target: at most 1.05) and guarded / stand-in (what actguard's own code costs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from typing import Any
+
+import pydantic_ai
+from pydantic_ai import Agent
+from pydantic_ai.capabilities import AbstractCapability
+
+from actguard_pydantic_ai import ActGuardCapability, guard_tool
+from actguard_pydantic_ai.testing import ScriptedModel, answer, tool_call
+
+ROUNDS = 30
+RUNS = 20
+
+
+def search(query: str) -> str:
+    """Search the knowledge base."""
+    return f"result for {query}"
+
+
+@functools.wraps(search)
+def search_passthrough(query: str) -> str:
+    return search(query)
+
+
+class NoopCapability(AbstractCapability[Any]):
+    """The hooks ActGuardCapability overrides, doing nothing."""
+
+    async def for_run(self, ctx: Any) -> NoopCapability:
+        return self
+
+    async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
+        return await handler()
+
+    async def wrap_model_request(self, ctx: Any, *, request_context: Any, handler: Any) -> Any:
+        return await handler(request_context)
+
+
+def scripted() -> ScriptedModel:
+    return ScriptedModel([*(tool_call("search", {"query": f"q{i}"}) for i in range(3)), answer("done")], cycle=True)
+
+
+CAPABILITY = ActGuardCapability(user_id="bench", usd_limit=1_000.0)
+BARE = Agent(scripted(), tools=[search])
+STAND_IN = Agent(scripted(), tools=[search_passthrough], capabilities=[NoopCapability()])
+GUARDED = Agent(
+    scripted(),
+    tools=[guard_tool(search, rate_limit={"max_calls": 1_000_000, "period": 60})],
+    capabilities=[CAPABILITY],
+)
+
+
+async def per_run(agent: Agent[None, str]) -> float:
+    start = time.process_time()
+    for _ in range(RUNS):
+        await agent.run("find it")
+    return (time.process_time() - start) / RUNS
+
+
+async def main() -> None:
+    arms: dict[str, Agent[None, str]] = {"bare": BARE, "stand_in": STAND_IN, "guarded": GUARDED}
+    for agent in arms.values():
+        assert (await agent.run("find it")).output == "done"  # warm up, and check each arm runs the whole script
+    assert CAPABILITY.last_budget is not None and CAPABILITY.last_budget.usage.calls == 4
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(ROUNDS):  # interleaved, so drift hits every arm alike
+        for name, agent in arms.items():
+            times[name].append(await per_run(agent))
+    b, s, g = (min(times[k]) for k in ("bare", "stand_in", "guarded"))
+    print(f"pydantic-ai {pydantic_ai.__version__}: agent.run, 3 tool calls + answer (FunctionModel)")
+    print(f"run, bare:                                {b * 1e3:8.3f} ms CPU")
+    print(f"run, do-nothing capability + wrapper:     {s * 1e3:8.3f} ms CPU")
+    print(f"run, ActGuardCapability + guard_tool:     {g * 1e3:8.3f} ms CPU")
+    print(f"ratio guarded / bare (target <= 1.05): {g / b:6.3f}")
+    print(f"ratio guarded / do-nothing capability:  {g / s:6.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

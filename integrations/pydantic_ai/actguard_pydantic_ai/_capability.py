@@ -1,0 +1,179 @@
+"""ActGuardCapability: a budget per agent run, through pydantic-ai's capabilities (its public run and model hooks)."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from pydantic_ai.capabilities import AbstractCapability
+
+from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard.budget import metering
+from actguard.budget.metering import estimate_tokens
+from actguard.runs import RunBudgets, check_call
+from actguard_pydantic_ai._usage import price_provider, texts, usage_of
+
+__all__ = ["ActGuardCapability"]
+
+
+class ActGuardCapability(AbstractCapability[Any]):
+    """A capability giving each agent run a budget: every model call is metered, and once a limit is crossed the
+    next model call is refused before it is made.
+
+    Add it to the agent::
+
+        guard = ActGuardCapability(user_id="alice", usd_limit=0.05)
+        agent = Agent("openai:gpt-4o", capabilities=[guard])
+        try:
+            result = await agent.run("Refund order o1")
+        except actguard.BudgetExceededError as exc:
+            print("stopped:", exc)
+        print(guard.last_budget.usd_used)
+
+    Each run (``run``, ``run_sync``, ``run_stream``, ``iter``) gets its own :class:`~actguard.BudgetGuard` with these
+    limits, read afterwards with :meth:`budget_for` (given the run's result, its ``run_id``, or the error it raised)
+    or :attr:`last_budget`. The run's budget is the active ``BudgetGuard`` while the run lasts, nested in the one
+    active where the run started (charged and enforced too), so:
+
+    - calls through the OpenAI, Anthropic and Google SDKs are metered by actguard's SDK meter, which also cuts a
+      stream as soon as its running estimate crosses a limit; other models are metered from the usage pydantic-ai
+      reports on the ``ModelResponse``. Either way a call counts once: the SDK meter notes the calls it metered
+      (:mod:`actguard.budget.metering`) and both record under the provider's response id. A response reporting no
+      usage is charged an estimate, with a warning (:func:`actguard.budget.metering.charge_estimate`; a
+      ``strict=True`` budget then raises :class:`~actguard.UnmeteredCallError`);
+    - an agent run inside a tool of this run (delegation) is charged to this run's budget as well.
+
+    Before each model request (``wrap_model_request``) the run's budget and every enclosing one are checked
+    (:func:`actguard.runs.check_call`): a spent budget raises :class:`~actguard.BudgetExceededError` to the caller
+    of the run, with one ``budget`` / ``llm_call`` / ``blocked`` event, and nothing is sent. A model without a price
+    under a ``usd_limit`` raises :class:`~actguard.UnknownModelPriceError` before the call.
+
+    pydantic-ai's own ``UsageLimits`` keep working alongside: whichever limit is reached first stops the run
+    (``UsageLimitExceeded`` from pydantic-ai, ``BudgetExceededError`` from actguard).
+
+    Args:
+        user_id: who the spend is for.
+        usd_limit: stop a run once it spent this many USD.
+        token_limit: stop a run once it used this many tokens.
+        name: a label for errors and events.
+        max_runs: how many finished runs' budgets stay readable (oldest dropped first).
+        **budget_options: further :class:`~actguard.BudgetGuard` options for each run's budget (``strict``, which
+            checks each call's worst case with the request's ``max_tokens`` setting; ``on_unknown_model``,
+            ``fallback_price``; ``shared`` / ``window`` / ``store`` make every run of one ``user_id`` and ``name``
+            share one budget in the store).
+
+    Raises:
+        ConfigError: for any argument :class:`~actguard.BudgetGuard` refuses (checked now).
+    """
+
+    def __init__(
+        self,
+        user_id: str | None = None,
+        usd_limit: float | None = None,
+        token_limit: int | None = None,
+        name: str | None = None,
+        *,
+        max_runs: int = 1000,
+        **budget_options: Any,
+    ) -> None:
+        self.runs = RunBudgets(
+            user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCapability", **budget_options
+        )
+        self._active: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar(
+            "actguard_pydantic_ai_run_budget", default=None
+        )
+
+    # -- readings -------------------------------------------------------------------------------------------------
+    @property
+    def last_budget(self) -> BudgetGuard | None:
+        """The budget of the most recently started run (use :meth:`budget_for` with concurrent runs)."""
+        return self.runs.last_budget
+
+    def budget_for(self, run: Any) -> BudgetGuard | None:
+        """The budget of a run, or None for a run this capability did not see.
+
+        Args:
+            run: the run's result (``AgentRunResult``, ``StreamedRunResult``, an ``AgentRun``), its ``run_id``, or
+                the error it raised.
+        """
+        found = self.runs.attached(run)
+        if found is not None:
+            return found
+        run_id = getattr(run, "run_id", run)
+        return self.runs.budget_for(run_id) if isinstance(run_id, str) else None
+
+    # -- pydantic-ai hooks ----------------------------------------------------------------------------------------
+    # One instance serves every run (pydantic-ai re-extracts a capability's configuration for each run whose
+    # for_run returns a new instance, which costs more than everything actguard does in a run): the run's budget
+    # travels in a context variable that pydantic-ai carries from wrap_run into the run's model requests.
+    def _run_budget(self, ctx: Any) -> BudgetGuard:
+        budget = self._active.get()
+        if budget is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
+            run_id = getattr(ctx, "run_id", None)
+            budget = self.runs.budget_for(run_id) if isinstance(run_id, str) else None
+            if budget is None:
+                budget = self.runs.open(run_id)
+        return budget
+
+    async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
+        """Run with the run's budget active (nested in the caller's), and make it readable by the result or error."""
+        budget = self.runs.open(getattr(ctx, "run_id", None))
+        token = self._active.set(budget)
+        try:
+            with budget:
+                result = await handler()
+        except Exception as error:
+            self.runs.attach(error, budget)
+            raise
+        finally:
+            self._active.reset(token)
+        self.runs.attach(result, budget)
+        return result
+
+    async def wrap_model_request(self, ctx: Any, *, request_context: Any, handler: Any) -> Any:
+        """Refuse the request if the run's budget (or an enclosing one) is spent; meter the response."""
+        budget = self._run_budget(ctx)
+        model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
+        model_name = getattr(model, "model_name", None)
+        provider = price_provider(getattr(model, "system", None))
+        max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
+        try:
+            check_call(
+                [budget],
+                model_name,
+                provider=provider,
+                max_output_tokens=max_tokens if type(max_tokens) is int else None,
+            )
+        except BudgetExceededError as error:
+            self.runs.attach(error, budget)
+            raise
+        before = metering.mark()
+        response = await handler(request_context)
+        # The SDK meter charged the call to the active guard, the run's budget (entered in wrap_run): done. Otherwise
+        # (another model; a stream, metered where it was consumed) record it here, under the response id the SDK
+        # meter uses, so a call both saw counts once.
+        if not (metering.since(before) and current_budget() is budget):
+            call_id = getattr(response, "provider_response_id", None)
+            call_id = call_id if isinstance(call_id, str) else None
+            usage = usage_of(response, model_name, provider)
+            if usage.input_tokens or usage.output_tokens:
+                budget.record(usage, call_id=call_id)
+            else:  # a model that reports no usage: an estimate, never a free call (a strict budget refuses it)
+                messages = getattr(request_context, "messages", None) or ()
+                estimate = usage._replace(
+                    input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
+                )
+                metering.charge_estimate(
+                    budget,
+                    estimate,
+                    reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
+                    call_id=call_id,
+                )
+        return response
+
+    def __repr__(self) -> str:
+        runs = self.runs
+        return (
+            f"ActGuardCapability(user_id={runs.user_id!r}, usd_limit={runs.usd_limit!r}, "
+            f"token_limit={runs.token_limit!r})"
+        )
