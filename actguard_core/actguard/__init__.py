@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from actguard import reporting
 
-# spend
-from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current_budget, prices
+# spend (its SDK hooks; BudgetGuard and the rest are imported on first use, see below)
+from actguard import budget as _budget  # noqa: F401  (imported for its SDK hooks)
 
 # core context and state
 from actguard.context import (
@@ -57,6 +57,7 @@ from actguard.reporting import shutdown
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
 if TYPE_CHECKING:
+    from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current_budget, prices
     from actguard.config import configure
     from actguard.context import ContextThreadPoolExecutor
     from actguard.reporting import HttpSink, JsonlSink
@@ -65,9 +66,15 @@ if TYPE_CHECKING:
     __version__: str
 
 # Imported on first use, so that `import actguard` stays fast: the version lookup (importlib.metadata), the sinks
-# (http.client, ssl) and configure() which makes them, the SQLite / Redis stores (sqlite3, asyncio) and the thread
-# pool (concurrent.futures, logging) cost more than the rest together.
+# (http.client, ssl) and configure() which makes them, the SQLite / Redis stores (sqlite3, asyncio), the thread
+# pool (concurrent.futures, logging) and BudgetGuard with its prices cost more than the rest together.
 _LAZY = {
+    "BudgetGuard": "actguard.budget",
+    "LLMUsage": "actguard.budget",
+    "ModelUsage": "actguard.budget",
+    "add_cost": "actguard.budget",
+    "current_budget": "actguard.budget",
+    "prices": "actguard.budget",
     "configure": "actguard.config",
     "ContextThreadPoolExecutor": "actguard.context",
     "HttpSink": "actguard.reporting",

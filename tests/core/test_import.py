@@ -29,6 +29,10 @@ DEFERRED = {
     "actguard.config": "configure()",
     "actguard.reporting._sender": "the queued sinks",
     "actguard.budget.providers.openai": "the OpenAI SDK, once imported",
+    "actguard.budget._guard": "BudgetGuard, add_cost, current_budget",
+    "actguard.budget.prices": "actguard.prices, a BudgetGuard's pricing",
+    "actguard.budget._shared": "a shared BudgetGuard",
+    "hashlib": "nothing: loop_guard's fingerprints use BLAKE2b without OpenSSL's bindings",
 }
 
 
@@ -67,12 +71,38 @@ def test_the_deferred_names_are_there_when_used() -> None:
     assert {"importlib.metadata", "sqlite3", "actguard.config", "actguard.reporting._sender"} <= set(loaded)
 
 
+def test_the_budget_names_are_there_when_used() -> None:
+    code = (
+        "import actguard\n"
+        "from actguard.budget import LLMUsage, landing_note\n"
+        "assert actguard.prices.lookup('gpt-4o', 'openai') is not None\n"
+        "with actguard.BudgetGuard(usd_limit=1.0) as guard:\n"
+        "    assert actguard.current_budget() is guard\n"
+        "    actguard.add_cost('search', 0.25)\n"
+        "assert guard.usd_used == 0.25 and actguard.ModelUsage and actguard.LLMUsage is LLMUsage and landing_note\n"
+    )
+    loaded = _loaded_after(code)
+    assert {"actguard.budget._guard", "actguard.budget.prices"} <= set(loaded)
+
+
+def test_a_loop_guarded_tool_with_long_arguments_does_not_load_hashlib() -> None:
+    code = (
+        "import actguard\n"
+        "@actguard.loop_guard(max_repeats=2)\n"
+        "def search(query: str) -> str:\n"
+        "    return query\n"
+        "with actguard.RunContext(run_id='r1'):\n"
+        "    search('q' * 500)\n"
+    )
+    assert "hashlib" not in _loaded_after(code)
+
+
 def test_unknown_attributes_still_raise_attribute_error() -> None:
     import pytest
 
     import actguard
     from actguard import reporting, stores
 
-    for module in (actguard, reporting, stores):
+    for module in (actguard, actguard.budget, reporting, stores):
         with pytest.raises(AttributeError, match="has no attribute 'nope'"):
             module.nope  # noqa: B018

@@ -35,12 +35,42 @@ and ``tokens_used`` stay this guard's own share; :meth:`BudgetGuard.shared_usage
 
 from __future__ import annotations
 
-from actguard.budget import prices
-from actguard.budget._guard import BudgetGuard, ModelUsage, add_cost, current_budget
-from actguard.budget._landing import landing_note
-from actguard.budget._usage import LLMUsage
+from typing import TYPE_CHECKING, Any
+
 from actguard.budget.providers import install_imported as _install_imported
 from actguard.budget.providers import watch_imports as _watch_imports
+
+if TYPE_CHECKING:
+    from actguard.budget import prices
+    from actguard.budget._guard import BudgetGuard, ModelUsage, add_cost, current_budget
+    from actguard.budget._landing import landing_note
+    from actguard.budget._usage import LLMUsage
+
+# Imported on first use: the SDK hooks above are all `import actguard` needs, while the guard, its prices (dataclasses,
+# inspect) and its shared-budget machinery (the stores) cost more than the rest of actguard together, and a process
+# using only the tool guards or custody never builds a BudgetGuard.
+_LAZY = {
+    "BudgetGuard": "actguard.budget._guard",
+    "LLMUsage": "actguard.budget._usage",
+    "ModelUsage": "actguard.budget._guard",
+    "add_cost": "actguard.budget._guard",
+    "current_budget": "actguard.budget._guard",
+    "landing_note": "actguard.budget._landing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "prices":
+        value: Any = importlib.import_module("actguard.budget.prices")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'actguard.budget' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "add_cost", "current_budget", "landing_note", "prices"]
 

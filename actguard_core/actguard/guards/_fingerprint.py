@@ -14,10 +14,15 @@ A fingerprint is ``"<tool name>\\x1f<tool id>\\x1f<arguments>"``: the arguments'
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
+
+# hashlib's own BLAKE2b, without the OpenSSL bindings (_hashlib, 2-3 ms) that `import hashlib` loads as well
+try:
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without its bundled BLAKE2
+    from hashlib import blake2b
 
 __all__ = ["CallKeyer", "Fingerprinter", "canonical", "fingerprinter", "fingerprinters", "tool_name_of"]
 
@@ -76,7 +81,7 @@ def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple
     A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
     """
     params = list(signature.parameters.values())
-    head = f"{name}\x1f{hashlib.blake2b(ident.encode(), digest_size=6).hexdigest()}\x1f"
+    head = f"{name}\x1f{blake2b(ident.encode(), digest_size=6).hexdigest()}\x1f"
 
     def text(values: tuple[Any, ...]) -> str:
         for value in values:
@@ -87,7 +92,7 @@ def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple
             text = repr(values)
         if len(text) <= _SHORT:
             return head + text
-        return head + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return head + blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name.startswith("_ag_") for p in params):
 
