@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actguard import reporting
-
 # spend (its SDK hooks; BudgetGuard and the rest are imported on first use, see below)
 from actguard import budget as _budget  # noqa: F401  (imported for its SDK hooks)
+from actguard import reporting
 
 # core context and state
 from actguard.context import (

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from actguard.context import _current_session
 from actguard.custody.prove import no_session
@@ -14,6 +13,9 @@ from actguard.guards._signature import ArgGetter, argument_getter
 from actguard.guards._wrap import ToolInfo, check_name, check_store, finish
 from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
+
+if TYPE_CHECKING:
+    import inspect
 
 __all__ = ["enforce"]
 

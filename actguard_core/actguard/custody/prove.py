@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
@@ -89,7 +88,9 @@ def prove(
     plan = _ProvePlan(kind, extractor, float(ttl), max_items, on_too_many == "block", store)
 
     def decorate(fn: F) -> F:
-        if inspect.isasyncgenfunction(fn):
+        from inspect import isasyncgenfunction, isawaitable  # here: `import inspect` is slow
+
+        if isasyncgenfunction(fn):
             raise ConfigError(
                 f"prove cannot decorate async generator function {getattr(fn, '__qualname__', fn)!r}; "
                 "accepted: functions, coroutine functions, generator functions (read into a list)"
@@ -122,7 +123,7 @@ def prove(
                 emit("custody", "prove", "blocked", tool=name, payload={"code": "NO_SESSION", "kind": kind})
                 raise no_session("prove", name)
             result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):  # a plain function handing back a coroutine: mint when it is awaited
+            if isawaitable(result):  # a plain function handing back a coroutine: mint when it is awaited
                 return mint_after(result, session)
             result, ids, truncated = plan.ids(result, name, session)
             if ids:

@@ -14,9 +14,8 @@ A fingerprint is ``"<tool name>\\x1f<tool id>\\x1f<arguments>"``: the arguments'
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # hashlib's own BLAKE2b, without the OpenSSL bindings (_hashlib, 2-3 ms) that `import hashlib` loads as well
 try:
@@ -24,13 +23,15 @@ try:
 except ImportError:  # pragma: no cover - a Python built without its bundled BLAKE2
     from hashlib import blake2b
 
+if TYPE_CHECKING:  # inspect is imported by the decorators that hand over a signature, not with actguard
+    import inspect
+
 __all__ = ["CallKeyer", "Fingerprinter", "canonical", "fingerprinter", "fingerprinters", "tool_name_of"]
 
 Fingerprinter = Callable[..., str]  # called with the tool call's own arguments
 CallKeyer = Callable[..., Hashable]
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-_EMPTY: Any = inspect.Parameter.empty
 _SHORT = 64  # argument texts up to this length are kept as they are; longer ones are digested
 
 
@@ -140,7 +141,7 @@ def _planned(name: str, params: list[inspect.Parameter], body: str, space: dict[
     for index, p in enumerate(params):
         if p.kind is p.KEYWORD_ONLY and "*" not in out:
             out.append("*")
-        if p.default is _EMPTY:
+        if p.default is p.empty:
             out.append(p.name)
         else:
             space[f"_ag_default_{index}"] = p.default

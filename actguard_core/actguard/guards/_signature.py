@@ -6,17 +6,17 @@ never ``inspect`` work.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actguard.exceptions import ConfigError
 
 __all__ = ["ArgGetter", "argument_getter", "positional_index"]
 
-ArgGetter = Callable[[tuple[Any, ...], dict[str, Any]], Any]
+if TYPE_CHECKING:
+    import inspect
 
-_MISSING: Any = inspect.Parameter.empty
+ArgGetter = Callable[[tuple[Any, ...], dict[str, Any]], Any]
 
 
 def argument_getter(sig: inspect.Signature, name: str, *, where: str) -> ArgGetter:
@@ -35,6 +35,7 @@ def argument_getter(sig: inspect.Signature, name: str, *, where: str) -> ArgGett
     if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
         raise ConfigError(f"{where} must name a parameter of the function, one of {named}; got {name!r}")
     default = param.default
+    unset = param.empty
 
     def missing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         sig.bind(*args, **kwargs)  # raises the TypeError Python would raise for the missing argument
@@ -44,7 +45,7 @@ def argument_getter(sig: inspect.Signature, name: str, *, where: str) -> ArgGett
 
         def get_keyword(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             value = kwargs.get(name, default)
-            return missing(args, kwargs) if value is _MISSING else value
+            return missing(args, kwargs) if value is unset else value
 
         return get_keyword
 
@@ -55,7 +56,7 @@ def argument_getter(sig: inspect.Signature, name: str, *, where: str) -> ArgGett
         if len(args) > index:
             return args[index]
         value = kwargs.get(name, default) if by_keyword else default
-        return missing(args, kwargs) if value is _MISSING else value
+        return missing(args, kwargs) if value is unset else value
 
     return get_positional
 

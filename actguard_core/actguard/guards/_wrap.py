@@ -9,15 +9,17 @@ path, thin I/O shells.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from actguard._durations import check_seconds
+from actguard._record import Record
 from actguard.exceptions import ConfigError
 from actguard.guards._identity import check_name, identity_of
 from actguard.stores import Store, get_default_store
+
+if TYPE_CHECKING:
+    import inspect
 
 __all__ = [
     "ToolInfo",
@@ -33,8 +35,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
-class ToolInfo:
+class ToolInfo(Record):
     """What a guard needs to know about the function it wraps, computed once at decoration time."""
 
     fn: Callable[..., Any]
@@ -43,11 +44,24 @@ class ToolInfo:
     signature: inspect.Signature
     is_async: bool
 
+    __slots__ = ("fn", "ident", "is_async", "name", "signature")
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str, ident: str, signature: inspect.Signature, is_async: bool
+    ) -> None:
+        object.__setattr__(self, "fn", fn)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "ident", ident)
+        object.__setattr__(self, "signature", signature)
+        object.__setattr__(self, "is_async", is_async)
+
     @classmethod
     def of(cls, fn: Callable[..., Any], guard: str, name: str | None = None) -> ToolInfo:
         """Describe ``fn`` for ``guard``; ``name`` (validated by the guard) is the tool's explicit identity."""
         if not callable(fn):
             raise ConfigError(f"{guard} decorates a function or method, got {fn!r}")
+        import inspect  # here, not with actguard: `import inspect` costs more than the rest of the guards
+
         try:
             signature = inspect.signature(fn)
         except (TypeError, ValueError) as exc:
@@ -71,6 +85,8 @@ def finish(wrapper: F, info: ToolInfo) -> F:
 
 def refuse_generators(fn: Callable[..., Any], guard: str) -> None:
     """Generators finish long after the call returns, so guards that judge a call's outcome refuse them."""
+    import inspect
+
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
         raise ConfigError(
             f"{guard} cannot guard generator function {getattr(fn, '__qualname__', fn)!r}: its work runs after the "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
@@ -186,6 +185,8 @@ def _build(
 ) -> Decorator:
     """Call ``guard(**options)`` (``defaults`` filling keys the options leave out), naming the guard and its accepted
     keys when the options do not fit."""
+    import inspect
+
     params = inspect.signature(guard).parameters
     accepted = [name for name, p in params.items() if p.kind is not p.POSITIONAL_ONLY]
     unknown = sorted(set(options) - set(accepted))

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, NoReturn, TypeVar
 
+from actguard._record import Record
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.reporting import emit
 
@@ -68,17 +68,22 @@ def parse_fail_open(value: bool | Iterable[str], where: str) -> frozenset[str]:
     return kinds
 
 
-@dataclass(frozen=True, slots=True)
-class WindowDecision:
+class WindowDecision(Record):
     """Result of :meth:`Store.hit_window`."""
 
     allowed: bool
     count: int  # hits in the window after this one (admitted hits only)
     retry_after: float  # seconds until a slot frees; 0.0 when allowed
 
+    __slots__ = ("allowed", "count", "retry_after")
 
-@dataclass(frozen=True, slots=True)
-class BreakerDecision:
+    def __init__(self, allowed: bool, count: int, retry_after: float) -> None:
+        object.__setattr__(self, "allowed", allowed)
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "retry_after", retry_after)
+
+
+class BreakerDecision(Record):
     """Result of :meth:`Store.breaker_acquire`."""
 
     allowed: bool
@@ -86,21 +91,34 @@ class BreakerDecision:
     retry_after: float  # seconds until a probe may go through; 0.0 when allowed
     failures: int  # consecutive counted failures so far
 
+    __slots__ = ("allowed", "failures", "probe", "retry_after")
 
-@dataclass(frozen=True, slots=True)
-class BreakerSnapshot:
+    def __init__(self, allowed: bool, probe: bool, retry_after: float, failures: int) -> None:
+        object.__setattr__(self, "allowed", allowed)
+        object.__setattr__(self, "probe", probe)
+        object.__setattr__(self, "retry_after", retry_after)
+        object.__setattr__(self, "failures", failures)
+
+
+class BreakerSnapshot(Record):
     """Observable state of one circuit."""
 
     state: Literal["closed", "open", "half_open"]
     failures: int
     retry_after: float
 
+    __slots__ = ("failures", "retry_after", "state")
+
+    def __init__(self, state: Literal["closed", "open", "half_open"], failures: int, retry_after: float) -> None:
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "failures", failures)
+        object.__setattr__(self, "retry_after", retry_after)
+
 
 ClaimStatus = Literal["claimed", "in_progress", "done", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(Record):
     """Result of :meth:`Store.idem_claim`.
 
     ``claimed``: the caller owns the key and must complete, release or mark it unknown.
@@ -109,16 +127,28 @@ class Claim:
     """
 
     status: ClaimStatus
-    result: Any = None
-    retry_after: float = 0.0
+    result: Any
+    retry_after: float
+
+    __slots__ = ("result", "retry_after", "status")
+
+    def __init__(self, status: ClaimStatus, result: Any = None, retry_after: float = 0.0) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "result", result)
+        object.__setattr__(self, "retry_after", retry_after)
 
 
-@dataclass(frozen=True, slots=True)
-class SpendTotals:
+class SpendTotals(Record):
     """Accumulated spend under one key."""
 
     usd: float
     tokens: int
+
+    __slots__ = ("tokens", "usd")
+
+    def __init__(self, usd: float, tokens: int) -> None:
+        object.__setattr__(self, "usd", usd)
+        object.__setattr__(self, "tokens", tokens)
 
 
 class LoopStep(NamedTuple):
@@ -138,14 +168,20 @@ def refused(total: float, amount: float, limit: float | None) -> bool:
     return limit is not None and (total + amount > limit or total >= limit)
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(Record):
     """Result of :meth:`Store.spend_reserve`: whether the reservation was granted, and the spend plus live
     reservations under the key (including this one when granted)."""
 
     granted: bool
     usd: float
     tokens: int
+
+    __slots__ = ("granted", "tokens", "usd")
+
+    def __init__(self, granted: bool, usd: float, tokens: int) -> None:
+        object.__setattr__(self, "granted", granted)
+        object.__setattr__(self, "usd", usd)
+        object.__setattr__(self, "tokens", tokens)
 
 
 class Store(ABC):

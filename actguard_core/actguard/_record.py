@@ -1,0 +1,47 @@
+"""Frozen value classes without ``dataclasses``: importing it (and the ``inspect`` it imports) and generating each
+class's methods cost more than the rest of ``import actguard``; the few value classes on that path use this instead.
+
+A subclass lists its fields in ``__slots__`` (in order) and writes its ``__init__`` with :func:`object.__setattr__`;
+it gets what ``@dataclass(frozen=True, slots=True)`` would give it: ``==`` and ``hash`` by class and field values,
+``repr``, ``__match_args__``, immutability, and pickling / copying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Record"]
+
+
+class Record:
+    """Base of a frozen, slotted value class. See the module docstring."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__match_args__ = cls.__slots__  # type: ignore[attr-defined]
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._values())
