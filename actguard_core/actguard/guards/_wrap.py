@@ -44,7 +44,8 @@ class ToolInfo(Record):
     signature: inspect.Signature
     is_async: bool
 
-    __slots__ = ("fn", "ident", "is_async", "name", "signature")
+    __match_args__ = ("fn", "name", "ident", "signature", "is_async")
+    __slots__ = __match_args__
 
     def __init__(
         self, fn: Callable[..., Any], name: str, ident: str, signature: inspect.Signature, is_async: bool

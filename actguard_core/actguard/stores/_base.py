@@ -75,7 +75,8 @@ class WindowDecision(Record):
     count: int  # hits in the window after this one (admitted hits only)
     retry_after: float  # seconds until a slot frees; 0.0 when allowed
 
-    __slots__ = ("allowed", "count", "retry_after")
+    __match_args__ = ("allowed", "count", "retry_after")
+    __slots__ = __match_args__
 
     def __init__(self, allowed: bool, count: int, retry_after: float) -> None:
         object.__setattr__(self, "allowed", allowed)
@@ -91,7 +92,8 @@ class BreakerDecision(Record):
     retry_after: float  # seconds until a probe may go through; 0.0 when allowed
     failures: int  # consecutive counted failures so far
 
-    __slots__ = ("allowed", "failures", "probe", "retry_after")
+    __match_args__ = ("allowed", "probe", "retry_after", "failures")
+    __slots__ = __match_args__
 
     def __init__(self, allowed: bool, probe: bool, retry_after: float, failures: int) -> None:
         object.__setattr__(self, "allowed", allowed)
@@ -107,7 +109,8 @@ class BreakerSnapshot(Record):
     failures: int
     retry_after: float
 
-    __slots__ = ("failures", "retry_after", "state")
+    __match_args__ = ("state", "failures", "retry_after")
+    __slots__ = __match_args__
 
     def __init__(self, state: Literal["closed", "open", "half_open"], failures: int, retry_after: float) -> None:
         object.__setattr__(self, "state", state)
@@ -130,7 +133,8 @@ class Claim(Record):
     result: Any
     retry_after: float
 
-    __slots__ = ("result", "retry_after", "status")
+    __match_args__ = ("status", "result", "retry_after")
+    __slots__ = __match_args__
 
     def __init__(self, status: ClaimStatus, result: Any = None, retry_after: float = 0.0) -> None:
         object.__setattr__(self, "status", status)
@@ -144,7 +148,8 @@ class SpendTotals(Record):
     usd: float
     tokens: int
 
-    __slots__ = ("tokens", "usd")
+    __match_args__ = ("usd", "tokens")
+    __slots__ = __match_args__
 
     def __init__(self, usd: float, tokens: int) -> None:
         object.__setattr__(self, "usd", usd)
@@ -176,7 +181,8 @@ class Reservation(Record):
     usd: float
     tokens: int
 
-    __slots__ = ("granted", "tokens", "usd")
+    __match_args__ = ("granted", "usd", "tokens")
+    __slots__ = __match_args__
 
     def __init__(self, granted: bool, usd: float, tokens: int) -> None:
         object.__setattr__(self, "granted", granted)
