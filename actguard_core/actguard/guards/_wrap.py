@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from actguard._durations import check_seconds
-from actguard._record import Record
 from actguard.exceptions import ConfigError
 from actguard.guards._identity import check_name, identity_of
 from actguard.stores import Store, get_default_store
@@ -35,7 +34,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ToolInfo(Record):
+class ToolInfo(NamedTuple):
     """What a guard needs to know about the function it wraps, computed once at decoration time."""
 
     fn: Callable[..., Any]
@@ -43,18 +42,6 @@ class ToolInfo(Record):
     ident: str  # the identity used in store keys: ``name=``, else module + qualified name (see _identity)
     signature: inspect.Signature
     is_async: bool
-
-    __match_args__ = ("fn", "name", "ident", "signature", "is_async")
-    __slots__ = __match_args__
-
-    def __init__(
-        self, fn: Callable[..., Any], name: str, ident: str, signature: inspect.Signature, is_async: bool
-    ) -> None:
-        object.__setattr__(self, "fn", fn)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "ident", ident)
-        object.__setattr__(self, "signature", signature)
-        object.__setattr__(self, "is_async", is_async)
 
     @classmethod
     def of(cls, fn: Callable[..., Any], guard: str, name: str | None = None) -> ToolInfo:

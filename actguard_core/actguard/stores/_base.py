@@ -23,7 +23,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Literal, NamedTuple, NoReturn, TypeVar
 
-from actguard._record import Record
 from actguard.exceptions import ConfigError, StoreUnavailable
 from actguard.reporting import emit
 
@@ -68,23 +67,15 @@ def parse_fail_open(value: bool | Iterable[str], where: str) -> frozenset[str]:
     return kinds
 
 
-class WindowDecision(Record):
+class WindowDecision(NamedTuple):
     """Result of :meth:`Store.hit_window`."""
 
     allowed: bool
-    count: int  # hits in the window after this one (admitted hits only)
+    count: int  # type: ignore[assignment]  # hits in the window after this one (admitted only); shadows tuple.count
     retry_after: float  # seconds until a slot frees; 0.0 when allowed
 
-    __match_args__ = ("allowed", "count", "retry_after")
-    __slots__ = __match_args__
 
-    def __init__(self, allowed: bool, count: int, retry_after: float) -> None:
-        object.__setattr__(self, "allowed", allowed)
-        object.__setattr__(self, "count", count)
-        object.__setattr__(self, "retry_after", retry_after)
-
-
-class BreakerDecision(Record):
+class BreakerDecision(NamedTuple):
     """Result of :meth:`Store.breaker_acquire`."""
 
     allowed: bool
@@ -92,36 +83,19 @@ class BreakerDecision(Record):
     retry_after: float  # seconds until a probe may go through; 0.0 when allowed
     failures: int  # consecutive counted failures so far
 
-    __match_args__ = ("allowed", "probe", "retry_after", "failures")
-    __slots__ = __match_args__
 
-    def __init__(self, allowed: bool, probe: bool, retry_after: float, failures: int) -> None:
-        object.__setattr__(self, "allowed", allowed)
-        object.__setattr__(self, "probe", probe)
-        object.__setattr__(self, "retry_after", retry_after)
-        object.__setattr__(self, "failures", failures)
-
-
-class BreakerSnapshot(Record):
+class BreakerSnapshot(NamedTuple):
     """Observable state of one circuit."""
 
     state: Literal["closed", "open", "half_open"]
     failures: int
     retry_after: float
 
-    __match_args__ = ("state", "failures", "retry_after")
-    __slots__ = __match_args__
-
-    def __init__(self, state: Literal["closed", "open", "half_open"], failures: int, retry_after: float) -> None:
-        object.__setattr__(self, "state", state)
-        object.__setattr__(self, "failures", failures)
-        object.__setattr__(self, "retry_after", retry_after)
-
 
 ClaimStatus = Literal["claimed", "in_progress", "done", "unknown"]
 
 
-class Claim(Record):
+class Claim(NamedTuple):
     """Result of :meth:`Store.idem_claim`.
 
     ``claimed``: the caller owns the key and must complete, release or mark it unknown.
@@ -130,36 +104,21 @@ class Claim(Record):
     """
 
     status: ClaimStatus
-    result: Any
-    retry_after: float
-
-    __match_args__ = ("status", "result", "retry_after")
-    __slots__ = __match_args__
-
-    def __init__(self, status: ClaimStatus, result: Any = None, retry_after: float = 0.0) -> None:
-        object.__setattr__(self, "status", status)
-        object.__setattr__(self, "result", result)
-        object.__setattr__(self, "retry_after", retry_after)
+    result: Any = None
+    retry_after: float = 0.0
 
 
-class SpendTotals(Record):
+class SpendTotals(NamedTuple):
     """Accumulated spend under one key."""
 
     usd: float
     tokens: int
 
-    __match_args__ = ("usd", "tokens")
-    __slots__ = __match_args__
-
-    def __init__(self, usd: float, tokens: int) -> None:
-        object.__setattr__(self, "usd", usd)
-        object.__setattr__(self, "tokens", tokens)
-
 
 class LoopStep(NamedTuple):
     """Result of :meth:`Store.loop_observe`: how often this call was seen in the run, and the run's recent calls.
 
-    (A NamedTuple, not a frozen dataclass: building one is cheaper on loop_guard's hot path.)
+    (Like every result here a NamedTuple: cheap to build, and no `dataclasses` import at `import actguard`.)
     """
 
     seen: int  # times this call was observed in the run, this one included
@@ -173,21 +132,13 @@ def refused(total: float, amount: float, limit: float | None) -> bool:
     return limit is not None and (total + amount > limit or total >= limit)
 
 
-class Reservation(Record):
+class Reservation(NamedTuple):
     """Result of :meth:`Store.spend_reserve`: whether the reservation was granted, and the spend plus live
     reservations under the key (including this one when granted)."""
 
     granted: bool
     usd: float
     tokens: int
-
-    __match_args__ = ("granted", "usd", "tokens")
-    __slots__ = __match_args__
-
-    def __init__(self, granted: bool, usd: float, tokens: int) -> None:
-        object.__setattr__(self, "granted", granted)
-        object.__setattr__(self, "usd", usd)
-        object.__setattr__(self, "tokens", tokens)
 
 
 class Store(ABC):
