@@ -59,7 +59,6 @@ _SCRIPTS = {
     "spend_settle": _lua.SPEND_SETTLE,
     "loop_observe": _lua.LOOP_OBSERVE,
 }
-_SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
 _SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
 _SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
@@ -307,6 +306,11 @@ class RedisStore(Store):
     @staticmethod
     def _spend(reply: Any) -> SpendTotals:
         return SpendTotals(float(reply[0]), int(reply[1]))
+
+    @staticmethod
+    def _settled(reply: Any) -> SpendTotals:
+        usd, tokens = reply.split()  # one bulk string "<usd> <tokens>"
+        return SpendTotals(float(usd), int(tokens))
 
     @staticmethod
     def _missing(values: Sequence[str], reply: Any) -> list[str]:
@@ -588,18 +592,15 @@ class RedisStore(Store):
     def _reserve_args(
         op_id: str, usd: float, tokens: int, usd_limit: float | None, token_limit: int | None, lease: float
     ) -> tuple[Any, ...]:
-        return (
-            op_id,
-            _num(usd),
-            int(tokens),
-            "" if usd_limit is None else _num(usd_limit),
-            "" if token_limit is None else int(token_limit),
-            _num(lease),
-        )
+        # The numbers travel as one argument: every argument costs the client an encoding step and the wire a header.
+        usd_cap = "-" if usd_limit is None else repr(float(usd_limit))
+        token_cap = "-" if token_limit is None else int(token_limit)
+        return op_id, f"{float(usd)!r} {int(tokens)} {usd_cap} {token_cap} {float(lease)!r}"
 
     @staticmethod
     def _reservation(reply: Any) -> Reservation:
-        return Reservation(bool(int(reply[0])), float(reply[1]), int(reply[2]))
+        granted, usd, tokens = reply.split()
+        return Reservation(granted == b"1" or granted == "1", float(usd), int(tokens))
 
     def spend_reserve(
         self,
@@ -639,9 +640,9 @@ class RedisStore(Store):
         return self._reservation(reply)
 
     def _settle_args(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
-        ttl_arg = "" if ttl is None else _num(ttl)
-        trim = _SETTLED_MAX if self._trim_due(key) else ""
-        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), trim, 1)
+        ttl_arg = "-" if ttl is None else repr(float(ttl))
+        trim = _SETTLED_MAX if self._trim_due(key) else "-"
+        return op_id, f"{float(usd)!r} {int(tokens)} {ttl_arg} {trim}"
 
     def _trim_due(self, key: str) -> bool:
         """Whether this settle trims the settled-id set: this process's first settle on ``key``, then every 64th."""
@@ -658,7 +659,7 @@ class RedisStore(Store):
             reply = self._run("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:
             self._unavailable("spend_settle", exc)
-        return self._spend(reply)
+        return self._settled(reply)
 
     async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         args = self._settle_args(key, op_id, usd, tokens, ttl)
@@ -666,4 +667,4 @@ class RedisStore(Store):
             reply = await self._arun("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:
             self._unavailable("spend_settle", exc)
-        return self._spend(reply)
+        return self._settled(reply)
