@@ -59,6 +59,7 @@ _SCRIPTS = {
     "spend_settle": _lua.SPEND_SETTLE,
     "loop_observe": _lua.LOOP_OBSERVE,
 }
+_NUMKEYS = (b"0", b"1", b"2", b"3")  # EVALSHA's key count, pre-encoded
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
 _SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
 _SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
@@ -87,13 +88,14 @@ def _import_redis() -> Any:
 
 
 class _Bound:
-    """One client and its registered scripts."""
+    """One client, its registered scripts, and their SHA1s already encoded (the driver passes bytes through)."""
 
-    __slots__ = ("client", "lifetime", "scripts")
+    __slots__ = ("client", "lifetime", "scripts", "shas")
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
+        self.shas = {name: script.sha.encode() for name, script in self.scripts.items()}
         self.lifetime: AsyncGenerator[None, None] | None = None
 
 
@@ -205,8 +207,8 @@ class RedisStore(Store):
     def _key(self, kind: str, key: str) -> Any:
         return wire(f"{self.prefix}:{{{kind}:{key}}}")  # any str, lone surrogates included
 
-    def _offset(self) -> str:
-        return "0" if self._time_offset is None else repr(float(self._time_offset()))
+    def _offset(self) -> str | bytes:
+        return b"0" if self._time_offset is None else repr(float(self._time_offset()))
 
     # -- plumbing -----------------------------------------------------------------------------------------------
     def _sync_bound(self) -> _Bound:
@@ -239,25 +241,23 @@ class RedisStore(Store):
         """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart: a NOSCRIPT reply means it did
         not run, so running it then is not a repeat); driver errors propagate."""
         bound = self._sync_bound()
-        registered = bound.scripts[script]
         keys = [key] if not isinstance(key, list) else key
         args = wire_all(args)
         try:
-            return bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
+            return bound.client.evalsha(bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args)
         except self._noscript:
-            return registered(keys=keys, args=[self._offset(), *args])
+            return bound.scripts[script](keys=keys, args=[self._offset(), *args])
 
     async def _arun(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, script, key, *args)
-        registered = bound.scripts[script]
         keys = [key] if not isinstance(key, list) else key
         args = wire_all(args)
         try:
-            return await bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
+            return await bound.client.evalsha(bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args)
         except self._noscript:
-            return await registered(keys=keys, args=[self._offset(), *args])
+            return await bound.scripts[script](keys=keys, args=[self._offset(), *args])
 
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
