@@ -210,31 +210,39 @@ return missing
 """
 )
 
-# Adds ARGV[a] USD and ARGV[a+1] tokens to KEYS[1] with ttl ARGV[a+2], starting a new window when the old one ended.
-# One read and one write (Lua adds; '%.17g' keeps every bit of the float).
+# Adds `usd` and `tokens` to KEYS[1] with `ttl` (nil for none), starting a new window when the old one ended.
+# One read and one write (Lua adds; '%.17g' keeps every bit of the float) -> the new totals (usd as a string).
 _SPEND_ADD_FN = """
-local function spend_add(a)
+local function spend_add(usd, tokens, ttl)
   local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
   local u, t, e = tonumber(h[1]) or 0, tonumber(h[2]) or 0, h[3]
   if e and e ~= 'inf' and tonumber(e) <= now then u, t, e = 0, 0, false end
-  u = u + tonumber(ARGV[a])
-  t = t + tonumber(ARGV[a + 1])
+  u = u + usd
+  t = t + tokens
   local us = string.format('%.17g', u)
   if e then
     redis.call('HSET', KEYS[1], 'u', us, 't', t)
-  elseif ARGV[a + 2] == '' then
+  elseif not ttl then
     redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', 'inf')
   else
-    local ttl = tonumber(ARGV[a + 2])
     redis.call('HSET', KEYS[1], 'u', us, 't', t, 'e', num(now + ttl))
     redis.call('PEXPIRE', KEYS[1], ms(ttl))
   end
-  return {us, t}
+  return us, t
 end
 """
 
 # Hash fields: u usd, t tokens, e expires_at ('inf' for never). ARGV: offset, usd, tokens, ttl ('' for none)
-SPEND_ADD = _NOW + _SPEND_ADD_FN + "\nreturn spend_add(2)\n"
+SPEND_ADD = (
+    _NOW
+    + _SPEND_ADD_FN
+    + """
+local ttl = nil
+if ARGV[4] ~= '' then ttl = tonumber(ARGV[4]) end
+local us, t = spend_add(tonumber(ARGV[2]), tonumber(ARGV[3]), ttl)
+return {us, t}
+"""
+)
 
 # ARGV: offset -> {usd, tokens}
 SPEND_GET = (
@@ -267,52 +275,57 @@ local function held(skip)
 end
 """
 
-# KEYS: spend, reservations. ARGV: offset, op_id, usd, tokens, usd_limit ('' none), token_limit ('' none), lease
-# -> {granted 0|1, usd spent + reserved, tokens spent + reserved}
+# KEYS: spend, reservations. ARGV: offset, op_id, "<usd> <tokens> <usd_limit> <token_limit> <lease>" (one argument:
+# fewer for the client to encode; '-' for no limit) -> "<granted 0|1> <usd spent + reserved> <tokens spent + reserved>"
+# (one string: a single bulk reply is cheaper to parse than an array)
 SPEND_RESERVE = (
     _NOW
     + _HELD
     + """
+local usd_s, tokens_s, usd_limit, token_limit, lease = string.match(ARGV[3], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+local usd, tokens = tonumber(usd_s), tonumber(tokens_s)
 local h = redis.call('HMGET', KEYS[1], 'u', 't', 'e')
 local su, st = 0, 0
 if h[3] and (h[3] == 'inf' or tonumber(h[3]) > now) then su, st = tonumber(h[1]) or 0, tonumber(h[2]) or 0 end
 local ru, rt, last = held(ARGV[2])
-local usd, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
 local total_usd, total_tokens = su + ru, st + rt
 local function refused(total, amount, limit)
-  if limit == '' then return false end
+  if limit == '-' then return false end
   limit = tonumber(limit)
   return total + amount > limit or total >= limit
 end
-if refused(total_usd, usd, ARGV[5]) or refused(total_tokens, tokens, ARGV[6]) then
-  return {0, num(total_usd), total_tokens}
+if refused(total_usd, usd, usd_limit) or refused(total_tokens, tokens, token_limit) then
+  return string.format('0 %.6f %.0f', total_usd, total_tokens)
 end
-local until_ = now + tonumber(ARGV[7])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. num(until_))
+local until_ = now + tonumber(lease)
+redis.call('HSET', KEYS[2], ARGV[2], usd_s .. ' ' .. tokens_s .. ' ' .. num(until_))
 redis.call('PEXPIRE', KEYS[2], ms(math.max(until_, last) - now))
-return {1, num(total_usd + usd), total_tokens + tokens}
+return string.format('1 %.6f %.0f', total_usd + usd, total_tokens + tokens)
 """
 )
 
-# KEYS: spend, reservations, settled (a sorted set op_id -> settled_at). ARGV: offset, op_id, usd, tokens, ttl,
-# horizon, max_settled ('' to skip trimming), reserved 0|1 -> {usd, tokens}. An op_id still in the settled set is not
-# added again: a settle repeated after a timeout counts once. The set is trimmed to the newest `max_settled` and its
-# expiry moved `horizon` ahead on the settles the client flags (a process's first on a key, then every 64th), so it
-# stays bounded without paying two more commands on every settle.
+# KEYS: spend, reservations, settled (a sorted set op_id -> settled_at). ARGV: offset, op_id,
+# "<usd> <tokens> <ttl> <max_settled>" (one argument; ttl '-' for none, max_settled '-' to skip trimming)
+# -> "<usd> <tokens>". An op_id still in the settled set is not added again: a settle repeated after a timeout counts
+# once. The set is trimmed to the newest `max_settled` and its expiry moved a day ahead (how long a settled op id
+# is remembered) on the settles the client flags (a process's first on a key, then every 64th), so it stays bounded
+# without paying two more commands on every settle.
 SPEND_SETTLE = (
     _NOW
     + _SPEND_ADD_FN
     + """
-if ARGV[8] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
+local usd, tokens, ttl, trim = string.match(ARGV[3], '^(%S+) (%S+) (%S+) (%S+)$')
+redis.call('HDEL', KEYS[2], ARGV[2])
 if redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2]) == 0 then  -- settled already: report, add nothing
   local h = redis.call('HMGET', KEYS[1], 'u', 't')
-  return {h[1] or '0', tonumber(h[2]) or 0}
+  return (h[1] or '0') .. ' ' .. string.format('%.0f', tonumber(h[2]) or 0)
 end
-if ARGV[7] ~= '' then  -- now and then (the client decides): keep the newest max_settled ids, refresh the expiry
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 2)
-  redis.call('PEXPIRE', KEYS[3], ms(tonumber(ARGV[6])))
+if trim ~= '-' then  -- now and then (the client decides): keep the newest max_settled ids, refresh the expiry
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(trim) - 2)
+  redis.call('PEXPIRE', KEYS[3], 86400000)
 end
-return spend_add(3)
+local us, t = spend_add(tonumber(usd), tonumber(tokens), ttl ~= '-' and tonumber(ttl) or nil)
+return us .. ' ' .. string.format('%.0f', t)
 """
 )
 

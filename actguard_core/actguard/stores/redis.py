@@ -59,7 +59,7 @@ _SCRIPTS = {
     "spend_settle": _lua.SPEND_SETTLE,
     "loop_observe": _lua.LOOP_OBSERVE,
 }
-_SETTLED_HORIZON = 86_400.0  # seconds a settled op id is remembered (a repeat within it is not added again)
+_NUMKEYS = (b"0", b"1", b"2", b"3")  # EVALSHA's key count, pre-encoded
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
 _SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
 _SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
@@ -88,13 +88,14 @@ def _import_redis() -> Any:
 
 
 class _Bound:
-    """One client and its registered scripts."""
+    """One client, its registered scripts, and their SHA1s already encoded (the driver passes bytes through)."""
 
-    __slots__ = ("client", "lifetime", "scripts")
+    __slots__ = ("client", "lifetime", "scripts", "shas")
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
+        self.shas = {name: script.sha.encode() for name, script in self.scripts.items()}
         self.lifetime: AsyncGenerator[None, None] | None = None
 
 
@@ -206,8 +207,8 @@ class RedisStore(Store):
     def _key(self, kind: str, key: str) -> Any:
         return wire(f"{self.prefix}:{{{kind}:{key}}}")  # any str, lone surrogates included
 
-    def _offset(self) -> str:
-        return "0" if self._time_offset is None else repr(float(self._time_offset()))
+    def _offset(self) -> str | bytes:
+        return b"0" if self._time_offset is None else repr(float(self._time_offset()))
 
     # -- plumbing -----------------------------------------------------------------------------------------------
     def _sync_bound(self) -> _Bound:
@@ -240,25 +241,23 @@ class RedisStore(Store):
         """Run one script (EVALSHA; loaded on NOSCRIPT, e.g. after a server restart: a NOSCRIPT reply means it did
         not run, so running it then is not a repeat); driver errors propagate."""
         bound = self._sync_bound()
-        registered = bound.scripts[script]
         keys = [key] if not isinstance(key, list) else key
         args = wire_all(args)
         try:
-            return bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
+            return bound.client.evalsha(bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args)
         except self._noscript:
-            return registered(keys=keys, args=[self._offset(), *args])
+            return bound.scripts[script](keys=keys, args=[self._offset(), *args])
 
     async def _arun(self, script: str, key: str | bytes | list[Any], *args: Any) -> Any:
         bound = await self._async_bound()
         if bound is None:
             return await asyncio.to_thread(self._run, script, key, *args)
-        registered = bound.scripts[script]
         keys = [key] if not isinstance(key, list) else key
         args = wire_all(args)
         try:
-            return await bound.client.evalsha(registered.sha, len(keys), *keys, self._offset(), *args)
+            return await bound.client.evalsha(bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args)
         except self._noscript:
-            return await registered(keys=keys, args=[self._offset(), *args])
+            return await bound.scripts[script](keys=keys, args=[self._offset(), *args])
 
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
@@ -307,6 +306,11 @@ class RedisStore(Store):
     @staticmethod
     def _spend(reply: Any) -> SpendTotals:
         return SpendTotals(float(reply[0]), int(reply[1]))
+
+    @staticmethod
+    def _settled(reply: Any) -> SpendTotals:
+        usd, tokens = reply.split()  # one bulk string "<usd> <tokens>"
+        return SpendTotals(float(usd), int(tokens))
 
     @staticmethod
     def _missing(values: Sequence[str], reply: Any) -> list[str]:
@@ -588,18 +592,15 @@ class RedisStore(Store):
     def _reserve_args(
         op_id: str, usd: float, tokens: int, usd_limit: float | None, token_limit: int | None, lease: float
     ) -> tuple[Any, ...]:
-        return (
-            op_id,
-            _num(usd),
-            int(tokens),
-            "" if usd_limit is None else _num(usd_limit),
-            "" if token_limit is None else int(token_limit),
-            _num(lease),
-        )
+        # The numbers travel as one argument: every argument costs the client an encoding step and the wire a header.
+        usd_cap = "-" if usd_limit is None else repr(float(usd_limit))
+        token_cap = "-" if token_limit is None else int(token_limit)
+        return op_id, f"{float(usd)!r} {int(tokens)} {usd_cap} {token_cap} {float(lease)!r}"
 
     @staticmethod
     def _reservation(reply: Any) -> Reservation:
-        return Reservation(bool(int(reply[0])), float(reply[1]), int(reply[2]))
+        granted, usd, tokens = reply.split()
+        return Reservation(granted == b"1" or granted == "1", float(usd), int(tokens))
 
     def spend_reserve(
         self,
@@ -639,9 +640,9 @@ class RedisStore(Store):
         return self._reservation(reply)
 
     def _settle_args(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> tuple[Any, ...]:
-        ttl_arg = "" if ttl is None else _num(ttl)
-        trim = _SETTLED_MAX if self._trim_due(key) else ""
-        return (op_id, _num(usd), int(tokens), ttl_arg, _num(_SETTLED_HORIZON), trim, 1)
+        ttl_arg = "-" if ttl is None else repr(float(ttl))
+        trim = _SETTLED_MAX if self._trim_due(key) else "-"
+        return op_id, f"{float(usd)!r} {int(tokens)} {ttl_arg} {trim}"
 
     def _trim_due(self, key: str) -> bool:
         """Whether this settle trims the settled-id set: this process's first settle on ``key``, then every 64th."""
@@ -658,7 +659,7 @@ class RedisStore(Store):
             reply = self._run("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:
             self._unavailable("spend_settle", exc)
-        return self._spend(reply)
+        return self._settled(reply)
 
     async def aspend_settle(self, key: str, op_id: str, usd: float, tokens: int, ttl: float | None) -> SpendTotals:
         args = self._settle_args(key, op_id, usd, tokens, ttl)
@@ -666,4 +667,4 @@ class RedisStore(Store):
             reply = await self._arun("spend_settle", self._spend_keys(key, True), *args)
         except self._errors as exc:
             self._unavailable("spend_settle", exc)
-        return self._spend(reply)
+        return self._settled(reply)
