@@ -1,4 +1,5 @@
-"""Helpers for testing code that uses actguard: a fake clock, event capture, a scripted model on loopback.
+"""Helpers for testing code that uses actguard: a fake clock, event capture, a scripted model on loopback, and the
+script steps (:func:`tool_call`, :func:`answer`) the adapters' scripted models play.
 
 Example::
 
@@ -22,11 +23,20 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from actguard.exceptions import ConfigError
 
-__all__ = ["CapturedEvents", "FakeClock", "capture_events", "scripted_model"]
+__all__ = [
+    "CapturedEvents",
+    "FakeClock",
+    "ScriptedResponse",
+    "answer",
+    "capture_events",
+    "scripted_model",
+    "tool_call",
+]
 
 # What scripted_model() sets: the OpenAI SDK reads OPENAI_BASE_URL / OPENAI_API_KEY (and so do the frameworks built
 # on it); LlamaIndex's OpenAI LLM reads OPENAI_API_BASE; the OpenAI Agents SDK would export traces to the real API.
@@ -143,3 +153,54 @@ def scripted_model() -> Iterator[str]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@dataclass(frozen=True)
+class ScriptedResponse:
+    """One scripted model response, framework-neutral: tool calls (``calls``: name and arguments) or a final answer
+    (``text``), with the usage it reports (``details``: further provider usage fields, where a model plays them)."""
+
+    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    text: str = ""
+    input_tokens: int = 100
+    output_tokens: int = 20
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    details: dict[str, int] = field(default_factory=dict)
+
+
+def tool_call(
+    name: str,
+    args: dict[str, Any] | None = None,
+    *,
+    input_tokens: int = 100,
+    output_tokens: int = 20,
+    cached_input_tokens: int = 0,
+    reasoning_tokens: int = 0,
+) -> ScriptedResponse:
+    """A response calling tool (or handoff) ``name`` with ``args``, reporting this usage."""
+    return ScriptedResponse(
+        calls=((name, dict(args or {})),),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        reasoning_tokens=reasoning_tokens,
+    )
+
+
+def answer(
+    text: str,
+    *,
+    input_tokens: int = 100,
+    output_tokens: int = 20,
+    cached_input_tokens: int = 0,
+    reasoning_tokens: int = 0,
+) -> ScriptedResponse:
+    """A final answer, reporting this usage."""
+    return ScriptedResponse(
+        text=text,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        reasoning_tokens=reasoning_tokens,
+    )

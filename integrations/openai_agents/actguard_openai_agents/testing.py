@@ -19,7 +19,6 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from agents import Model, ModelResponse, Usage
@@ -33,6 +32,8 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from actguard.testing import ScriptedResponse, answer, tool_call
+
 __all__ = ["ScriptedModel", "ScriptedResponse", "answer", "tool_call"]
 
 _ids = itertools.count(1)
@@ -40,55 +41,6 @@ _ids = itertools.count(1)
 _CACHE_WRITE: dict[str, Any] = (
     {"cache_write_tokens": 0} if "cache_write_tokens" in InputTokensDetails.model_fields else {}
 )
-
-
-@dataclass(frozen=True)
-class ScriptedResponse:
-    """One scripted model response: tool calls (``calls``: name and arguments) or a final answer (``text``)."""
-
-    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
-    text: str = ""
-    input_tokens: int = 100
-    output_tokens: int = 20
-    cached_input_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
-def tool_call(
-    name: str,
-    args: dict[str, Any] | None = None,
-    *,
-    input_tokens: int = 100,
-    output_tokens: int = 20,
-    cached_input_tokens: int = 0,
-    reasoning_tokens: int = 0,
-) -> ScriptedResponse:
-    """A response calling tool (or handoff) ``name`` with ``args``, reporting this usage."""
-    return ScriptedResponse(
-        calls=((name, dict(args or {})),),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
-
-
-def answer(
-    text: str,
-    *,
-    input_tokens: int = 100,
-    output_tokens: int = 20,
-    cached_input_tokens: int = 0,
-    reasoning_tokens: int = 0,
-) -> ScriptedResponse:
-    """A final answer, reporting this usage."""
-    return ScriptedResponse(
-        text=text,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
 
 
 class ScriptedModel(Model):

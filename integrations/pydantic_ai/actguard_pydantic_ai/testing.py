@@ -20,7 +20,6 @@ import itertools
 import json
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -35,59 +34,11 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
+from actguard.testing import ScriptedResponse, answer, tool_call
+
 __all__ = ["ScriptedModel", "ScriptedResponse", "answer", "tool_call"]
 
 _ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class ScriptedResponse:
-    """One scripted model response: tool calls (``calls``: name and arguments) or a final answer (``text``)."""
-
-    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
-    text: str = ""
-    input_tokens: int = 100
-    output_tokens: int = 20
-    cached_input_tokens: int = 0
-    reasoning_tokens: int = 0
-    details: dict[str, int] = field(default_factory=dict)
-
-
-def tool_call(
-    name: str,
-    args: dict[str, Any] | None = None,
-    *,
-    input_tokens: int = 100,
-    output_tokens: int = 20,
-    cached_input_tokens: int = 0,
-    reasoning_tokens: int = 0,
-) -> ScriptedResponse:
-    """A response calling tool ``name`` with ``args``, reporting this usage."""
-    return ScriptedResponse(
-        calls=((name, dict(args or {})),),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
-
-
-def answer(
-    text: str,
-    *,
-    input_tokens: int = 100,
-    output_tokens: int = 20,
-    cached_input_tokens: int = 0,
-    reasoning_tokens: int = 0,
-) -> ScriptedResponse:
-    """A final answer, reporting this usage."""
-    return ScriptedResponse(
-        text=text,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
 
 
 class ScriptedModel(FunctionModel):
