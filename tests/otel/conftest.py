@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # otel_harness
 sys.path.insert(0, str(Path(__file__).parent.parent / "core" / "budget"))  # budget_fakes: the loopback LLM server
 
-import budget_fakes
+from budget_fakes import _server, llm  # noqa: F401 - registers the shared loopback-server fixtures
 from otel_harness import Otel, make_otel
 
 import actguard
@@ -36,23 +36,3 @@ def memory_store() -> Iterator[None]:
     actguard.set_default_store(actguard.MemoryStore())
     yield
     actguard.set_default_store(before)
-
-
-@pytest.fixture(scope="session")
-def _server() -> Iterator[budget_fakes.LLMServer]:
-    state, httpd = budget_fakes.start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def llm(_server: budget_fakes.LLMServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[budget_fakes.LLMServer]:
-    """The loopback LLM server, emptied, with the OpenAI SDK's environment pointed at it."""
-    with _server.lock:
-        _server.replies.clear()
-        _server.requests.clear()
-        _server.last = None
-    monkeypatch.setenv("OPENAI_BASE_URL", _server.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    yield _server

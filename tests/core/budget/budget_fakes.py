@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -477,3 +479,27 @@ def echo_chat() -> Reply:
         return reply.body
 
     return Reply(body)
+
+
+# The loopback server as pytest fixtures, shared by the suites that drive real SDKs at it (tests/core/budget,
+# tests/otel): a conftest imports both names to register them.
+@pytest.fixture(scope="session")
+def _server() -> Iterator[LLMServer]:
+    state, httpd = start_server()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def llm(_server: LLMServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMServer]:
+    """The loopback server, emptied, with the OpenAI and Anthropic SDKs' environment pointed at it."""
+    with _server.lock:
+        _server.replies.clear()
+        _server.requests.clear()
+        _server.last = None
+    monkeypatch.setenv("OPENAI_BASE_URL", _server.url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", _server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    yield _server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,32 +11,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import budget_fakes
-
-
-@pytest.fixture(scope="session")
-def _server() -> Iterator[budget_fakes.LLMServer]:
-    state, httpd = budget_fakes.start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+from budget_fakes import _server, llm  # noqa: F401 - registers the shared loopback-server fixtures
 
 
 @pytest.fixture
-def llm(_server: budget_fakes.LLMServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[budget_fakes.LLMServer]:
-    """The loopback server, emptied, with the OpenAI and Anthropic SDKs' environment pointed at it."""
-    with _server.lock:
-        _server.replies.clear()
-        _server.requests.clear()
-        _server.last = None
-    monkeypatch.setenv("OPENAI_BASE_URL", _server.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", _server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    yield _server
-
-
-@pytest.fixture
-def gemini_client(llm: budget_fakes.LLMServer) -> Any:
+def gemini_client(llm: budget_fakes.LLMServer) -> Any:  # noqa: F811 - the imported fixture, by name
     from google import genai
     from google.genai import types
 
