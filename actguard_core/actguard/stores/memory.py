@@ -12,6 +12,7 @@ from typing import Any
 from actguard._clock import SYSTEM_CLOCK, Clock
 from actguard.exceptions import ConfigError
 from actguard.stores._base import (
+    FIRST_CALL,
     BreakerDecision,
     BreakerSnapshot,
     Claim,
@@ -34,7 +35,6 @@ _CLOSED = BreakerDecision(True, False, 0.0, 0)
 _CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
 _CLAIMED = Claim("claimed")
 _IN_PROGRESS = Claim("in_progress")
-_FIRST_CALL = LoopStep(1, ())
 # A run's (expires_at, call -> count, recent calls): a bounded deque trims itself in C, no check per call.
 _LoopRecord = tuple[float, dict[Hashable, int], deque[Hashable]]
 
@@ -346,7 +346,7 @@ class MemoryStore(Store):
             if len(counts) > size:
                 if size >= self.max_keys:
                     self._evict_calls(counts)
-                return _FIRST_CALL
+                return FIRST_CALL
             count += 1
             counts[entry] = count
             return LoopStep(count, tuple(loop[2])[-keep:])
