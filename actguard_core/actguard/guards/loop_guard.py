@@ -143,6 +143,7 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         emit("tool_guard", "loop_guard", "allowed", tool=tool)
 
     async def judge_shared(store: Store, key: str, entry: Hashable, run_id: str) -> None:
+        """An async tool's call on a shared store: recorded with its fingerprint, then judged."""
         judge(await store.aloop_observe(key, text_of(entry), keep, ttl), run_id)
 
     # One contextvar read, one store operation; the key of the last run seen is reused.
