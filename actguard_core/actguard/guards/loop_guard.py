@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, NoReturn, TypeVar, overload
 
 from actguard import reporting as _reporting
 from actguard import stores as _stores
 from actguard.context import _current_run
 from actguard.exceptions import ConfigError, LoopDetected, MissingRuntimeContextError
-from actguard.guards._fingerprint import fingerprinters, tool_name_of
+from actguard.guards._fingerprint import ToolCalls, tool_name_of
 from actguard.guards._keys import encode
 from actguard.guards._wrap import ToolInfo, check_int, check_name, check_positive, check_store, finish
 from actguard.reporting import emit
 from actguard.stores import MemoryStore, Store, get_default_store
+from actguard.stores._base import FIRST_CALL, LoopStep
 
 __all__ = ["find_cycle", "loop_guard"]
 
@@ -114,10 +115,11 @@ def find_cycle(recent: Sequence[Hashable], max_cycle: int) -> Sequence[Hashable]
 
 
 def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Store | None) -> Any:
-    fn, tool = info.fn, info.name
-    # A shared store keeps each call's fingerprint text; the in-process store takes the cheaper call key (equal
-    # exactly when the fingerprints are), so the common call builds no text.
-    fingerprint, call_key = fingerprinters(info.signature, tool, info.ident)
+    fn, tool, is_async = info.fn, info.name, info.is_async
+    calls = ToolCalls(info.signature, tool, info.ident, fn)
+    # The in-process store takes a call's key; a shared store keeps the call's fingerprint, its text (equal exactly
+    # when the keys are), so the common call builds no text.
+    call_key, text_of = calls.call_key, calls.text_of
     get_run = _current_run.get
     prefix = encode("loop_guard")
     keep = 2 * max_cycle if max_cycle else 1
@@ -126,12 +128,13 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"reason": "no_run"})
         raise MissingRuntimeContextError("loop_guard", tool)
 
-    def judge(count: int, recent: tuple[Hashable, ...], run_id: str) -> None:
-        """Refuse a repeat or the close of a cycle; called only for a call seen before in the run."""
+    def judge(step: LoopStep, run_id: str) -> None:
+        """Refuse a repeat or the close of a cycle, else report the call allowed."""
+        count, recent = step
         if count > limit:
             emit("tool_guard", "loop_guard", "blocked", tool=tool, payload={"kind": "repeat", "repeats": count})
             raise LoopDetected(tool_name=tool, kind="repeat", limit=limit, repeats=count, run_id=run_id)
-        if max_cycle:
+        if max_cycle and count > 1:  # a first call can close no cycle
             cycle = find_cycle(recent, max_cycle)
             if cycle is not None:
                 names = tuple(tool_name_of(entry) for entry in cycle)
@@ -139,7 +142,11 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
                 raise LoopDetected(tool_name=tool, kind="cycle", limit=limit, cycle=names, run_id=run_id)
         emit("tool_guard", "loop_guard", "allowed", tool=tool)
 
-    # One contextvar read, one fingerprint, one store operation; the key of the last run seen is reused.
+    async def judge_shared(store: Store, key: str, entry: Hashable, run_id: str) -> None:
+        """An async tool's call on a shared store: recorded with its fingerprint, then judged."""
+        judge(await store.aloop_observe(key, text_of(entry), keep, ttl), run_id)
+
+    # One contextvar read, one store operation; the key of the last run seen is reused.
     memo: list[tuple[str, str]] = [("", "")]
 
     def key_for(run_id: str) -> str:
@@ -147,29 +154,9 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         memo[0] = (run_id, key)
         return key
 
-    if info.is_async:
-
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = get_run()
-            if run is None:
-                no_run()
-            run_id = run.run_id
-            last = memo[0]
-            key = last[1] if last[0] is run_id else key_for(run_id)
-            store = own_store or _stores._default_store or get_default_store()
-            if type(store) is MemoryStore:  # in-process: nothing to await
-                count, recent = store.loop_observe(key, call_key(*args, **kwargs), keep, ttl)
-            else:
-                count, recent = await store.aloop_observe(key, fingerprint(*args, **kwargs), keep, ttl)
-            if count > 1:  # a first call is neither a repeat nor the close of a cycle
-                judge(count, recent, run_id)
-            elif _reporting._sinks:  # emit's own first test, without the call when nobody listens
-                emit("tool_guard", "loop_guard", "allowed", tool=tool)
-            return await fn(*args, **kwargs)
-
-        return finish(async_wrapper, info)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def guard(entry: Hashable) -> Awaitable[None] | None:
+        """Record the call with key ``entry`` in the run, refusing it if it loops; for an async tool on a shared
+        store, the awaitable doing so."""
         run = get_run()
         if run is None:
             no_run()
@@ -177,14 +164,34 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
         last = memo[0]
         key = last[1] if last[0] is run_id else key_for(run_id)
         store = own_store or _stores._default_store or get_default_store()
-        if type(store) is MemoryStore:
-            count, recent = store.loop_observe(key, call_key(*args, **kwargs), keep, ttl)
+        if type(store) is MemoryStore:  # in-process: nothing to await
+            step = store.loop_observe(key, entry, keep, ttl)
+        elif is_async:
+            return judge_shared(store, key, entry, run_id)
         else:
-            count, recent = store.loop_observe(key, fingerprint(*args, **kwargs), keep, ttl)
-        if count > 1:  # a first call is neither a repeat nor the close of a cycle
-            judge(count, recent, run_id)
-        elif _reporting._sinks:  # emit's own first test, without the call when nobody listens
-            emit("tool_guard", "loop_guard", "allowed", tool=tool)
+            step = store.loop_observe(key, text_of(entry), keep, ttl)
+        # A first call with nobody listening (emit's own first test) needs no judging.
+        if step is not FIRST_CALL or _reporting._sinks:
+            judge(step, run_id)
+        return None
+
+    # A plain function is called through a function with its own parameters (no *args/**kwargs to pass on twice).
+    wrapper = calls.caller(fn, guard, is_async=is_async)
+    if wrapper is not None:
+        return finish(wrapper, info)
+
+    if is_async:
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            pending = guard(call_key(*args, **kwargs))
+            if pending is not None:
+                await pending
+            return await fn(*args, **kwargs)
+
+        return finish(async_wrapper, info)
+
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        guard(call_key(*args, **kwargs))
         return fn(*args, **kwargs)
 
-    return finish(wrapper, info)
+    return finish(sync_wrapper, info)

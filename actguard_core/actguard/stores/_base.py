@@ -32,6 +32,7 @@ __all__ = [
     "BreakerSnapshot",
     "Claim",
     "FailOpenKind",
+    "FIRST_CALL",
     "LoopStep",
     "Reservation",
     "SpendTotals",
@@ -124,6 +125,11 @@ class LoopStep(NamedTuple):
     seen: int  # times this call was observed in the run, this one included
     # The run's last calls (the entries as given), oldest first, ending with this one; () for a first call.
     recent: tuple[Hashable, ...]
+
+
+#: The step of a call not seen before in its run. A store may return this very object for one (the in-process store
+#: does), so a guard can tell the common case by identity.
+FIRST_CALL = LoopStep(1, ())
 
 
 def refused(total: float, amount: float, limit: float | None) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from actguard._clock import SYSTEM_CLOCK, Clock
 from actguard.exceptions import ConfigError
 from actguard.stores._base import (
+    FIRST_CALL,
     BreakerDecision,
     BreakerSnapshot,
     Claim,
@@ -34,8 +35,8 @@ _CLOSED = BreakerDecision(True, False, 0.0, 0)
 _CLOSED_SNAPSHOT = BreakerSnapshot("closed", 0, 0.0)
 _CLAIMED = Claim("claimed")
 _IN_PROGRESS = Claim("in_progress")
-_FIRST_CALL = LoopStep(1, ())
-_LoopRecord = tuple[float, dict[Hashable, int], list[Hashable]]  # a run's (expires_at, call -> count, recent calls)
+# A run's (expires_at, call -> count, recent calls): a bounded deque trims itself in C, no check per call.
+_LoopRecord = tuple[float, dict[Hashable, int], deque[Hashable]]
 
 
 class MemoryStore(Store):
@@ -341,17 +342,14 @@ class MemoryStore(Store):
             counts = loop[1]
             size = len(counts)
             count = counts.setdefault(entry, 1)  # a first call (the common case) costs one dict lookup
-            recent = loop[2]
-            recent.append(entry)
-            if len(recent) > 4 * _LOOP_RECENT:  # trimmed in batches: one slice per 96 calls
-                del recent[:-_LOOP_RECENT]
+            loop[2].append(entry)
             if len(counts) > size:
                 if size >= self.max_keys:
                     self._evict_calls(counts)
-                return _FIRST_CALL
+                return FIRST_CALL
             count += 1
             counts[entry] = count
-            return LoopStep(count, tuple(recent[-keep:]))
+            return LoopStep(count, tuple(loop[2])[-keep:])
         finally:
             lock.release()
 
@@ -368,6 +366,6 @@ class MemoryStore(Store):
         if len(self._loops) % 64 == 0:  # amortised: a run is created once for many calls
             for run in [k for k, v in self._loops.items() if v[0] <= now]:
                 del self._loops[run]
-        loop = self._loops[key] = (now + ttl, {}, [])
+        loop = self._loops[key] = (now + ttl, {}, deque(maxlen=_LOOP_RECENT))
         self._bound(self._loops)
         return loop

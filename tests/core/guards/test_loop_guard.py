@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from typing import Any
 
@@ -316,12 +317,33 @@ def test_keeps_name_docstring_and_signature() -> None:
     assert inspect.signature(guarded) == inspect.signature(original)
 
 
-async def test_on_every_backend_sync_and_async(backend: Any) -> None:
+def _wrapped(fn: Any) -> Any:
+    """``fn`` behind a pass-through wrapper: loop_guard passes such a call on as spelled, not through a function
+    with the tool's own parameters."""
+    if asyncio.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def awrapper(*args: Any, **kwargs: Any) -> Any:
+            return await fn(*args, **kwargs)
+
+        return awrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("wrap", [lambda fn: fn, _wrapped], ids=["plain", "wrapped"])
+async def test_on_every_backend_sync_and_async(backend: Any, wrap: Any) -> None:
     @loop_guard(max_repeats=2)
+    @wrap
     def search(query: str) -> str:
         return query
 
     @loop_guard(max_repeats=2)
+    @wrap
     async def read(doc: str) -> str:
         return doc
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
 import itertools
 from typing import Any
 
 import pytest
 
-from actguard import LoopDetected, MemoryStore, RunContext, loop_guard
+from actguard import LoopDetected, MemoryStore, RunContext, loop_guard, max_attempts
 from actguard.guards._fingerprint import fingerprinters, tool_name_of
 
 # Values a model passes most (the fast path) next to the ones that differ from them only by type or spelling.
@@ -88,15 +90,82 @@ def test_a_call_that_does_not_fit_raises_pythons_type_error_on_both_paths() -> N
                 path(*args, **kwargs)
 
 
-def test_the_type_error_names_the_tool_as_python_would(store: MemoryStore) -> None:
-    @loop_guard
-    def search(query: str, limit: int = 10) -> None: ...
+def test_the_type_error_is_pythons_own_for_the_function(store: MemoryStore) -> None:
+    def search(query: str, limit: int = 10, *, page: int = 1) -> None: ...
+
+    guarded = [loop_guard(search), loop_guard(name="web_search")(search), loop_guard(max_attempts(calls=99)(search))]
+    bad_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((), {}),
+        (("rome",), {"lim": 3}),
+        (("rome",), {"query": "x"}),
+        (("rome", 1, 2), {}),
+        (("rome",), {"page": 2, "extra": 1}),
+    ]
+    with RunContext():
+        for args, kwargs in bad_calls:
+            with pytest.raises(TypeError) as direct:
+                search(*args, **kwargs)
+            assert "search()" in str(direct.value)  # e.g. "...<locals>.search() missing 1 required positional..."
+            for tool in guarded:  # a plain function (called through its own parameters) or a wrapper
+                with pytest.raises(TypeError) as raised:
+                    tool(*args, **kwargs)
+                assert str(raised.value) == str(direct.value)
+
+
+def test_parameters_named_like_builtins_bind(store: MemoryStore) -> None:
+    @loop_guard(max_repeats=1)
+    def lookup(type: str, len: int = 3, str: str = "s", int: bool = False, bool: Any = None) -> tuple[Any, ...]:
+        return (type, len, str, int, bool)
 
     with RunContext():
-        with pytest.raises(TypeError, match=r"^search\(\) missing 1 required positional argument: 'query'$"):
-            search()  # type: ignore[call-arg]
-        with pytest.raises(TypeError, match=r"^search\(\) got an unexpected keyword argument 'lim'$"):
-            search("rome", lim=3)  # type: ignore[call-arg]
+        assert lookup("a", int=True) == ("a", 3, "s", True, None)
+        assert lookup("a", 3, bool=1.5) == ("a", 3, "s", False, 1.5)
+        with pytest.raises(LoopDetected):
+            lookup(type="a", len=3, str="s", int=True)
+
+
+def test_a_plain_function_gets_each_argument_as_bound() -> None:
+    marker = object()
+
+    def tool(a: int, /, b: Any = marker, *c: Any, d: int, e: str = "e", **f: Any) -> Any:
+        return (a, b, c, d, e, f)
+
+    def plain(a: int, /, b: Any = marker, *, d: int, e: str = "e") -> Any:
+        return (a, b, d, e)
+
+    async def aplain(a: int, /, b: Any = marker, *, d: int, e: str = "e") -> Any:
+        return (a, b, d, e)
+
+    store = MemoryStore()
+    with RunContext():
+        assert loop_guard(store=store)(tool)(1, 2, 3, d=4, g=5) == (1, 2, (3,), 4, "e", {"g": 5})
+        assert loop_guard(store=store)(plain)(1, d=4) == (1, marker, 4, "e")
+        assert loop_guard(store=store)(plain)(1, b=2, e="x", d=4) == (1, 2, 4, "x")
+        assert asyncio.run(loop_guard(store=store)(aplain)(1, 2, d=4)) == (1, 2, 4, "e")
+
+
+def test_a_function_whose_signature_is_not_its_own_gets_the_call_as_spelled(store: MemoryStore) -> None:
+    seen: list[Any] = []
+
+    def spelled(*args: Any, **kwargs: Any) -> None:
+        seen.append((args, kwargs))
+
+    spelled.__signature__ = inspect.signature(lambda query, limit=10: None)  # type: ignore[attr-defined]
+
+    @functools.wraps(spelled)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        seen.append((args, kwargs))
+
+    for fn in (spelled, wrapper):
+        with RunContext():
+            guarded = loop_guard(max_repeats=3, max_cycle=0)(fn)
+            guarded("q")
+            guarded(query="q", limit=3)
+            guarded("q", limit=10)
+            guarded("q", 10)
+            with pytest.raises(LoopDetected):  # still one call however it is spelled
+                guarded(query="q")
+    assert seen == [(("q",), {}), ((), {"query": "q", "limit": 3}), (("q",), {"limit": 10}), (("q", 10), {})] * 2
 
 
 def test_a_parameter_named_like_the_generated_code_still_binds(store: MemoryStore) -> None:
