@@ -1,0 +1,56 @@
+"""One Redis connection per thread, for the sync client :class:`actguard.RedisStore` builds from a URL.
+
+redis-py's own path for one command (``execute_command``, then a check-out and check-in of a pooled connection: a
+lock, a poll for unread data, metrics hooks, a retry loop that actguard turns off) costs about ten microseconds of
+client time, a third of a loopback round trip, on every guard check. A connection only its thread uses needs none of
+it, as long as it is never reused while a reply is still owed: every failure mid-command disconnects it (redis-py's
+connection does so itself for socket errors and timeouts; this module for anything else, e.g. a KeyboardInterrupt
+between sending and reading), and the next command reconnects.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+
+class _PerThread(threading.local):
+    connection: Any = None
+    pid = 0  # the process that made ``connection``: a forked child makes its own
+
+
+class ThreadConnections:
+    """Sends a command on the calling thread's own connection to the server of ``pool`` (a redis-py pool)."""
+
+    def __init__(self, pool: Any, error_reply: type[BaseException]) -> None:
+        self._pool = pool
+        self._error_reply = error_reply  # redis.exceptions.ResponseError: a whole reply was read, still in step
+        self._local = _PerThread()
+        self._all: weakref.WeakSet[Any] = weakref.WeakSet()  # to close them all; a thread's goes when it ends
+
+    def execute(self, *args: Any) -> Any:
+        local = self._local
+        connection = local.connection
+        if connection is None or local.pid != os.getpid():
+            connection = self._connect(local)
+        try:
+            connection.send_packed_command(connection.pack_command(*args))
+            return connection.read_response()
+        except self._error_reply:
+            raise
+        except BaseException:
+            connection.disconnect()  # a reply may still be on its way: never read it as the next command's
+            raise
+
+    def _connect(self, local: _PerThread) -> Any:
+        connection = self._pool.connection_class(**self._pool.connection_kwargs)
+        local.connection, local.pid = connection, os.getpid()
+        self._all.add(connection)
+        return connection
+
+    def close(self) -> None:
+        """Disconnect every thread's connection (a thread that calls again reconnects)."""
+        for connection in list(self._all):
+            connection.disconnect()
