@@ -16,9 +16,23 @@ import weakref
 from typing import Any
 
 
+class _Owned:
+    """A thread's connection. Disconnected as soon as the thread ends: the thread's slot of a ``threading.local``
+    is dropped then, and this object, in no reference cycle, goes with it (the connection itself may sit in one,
+    and the garbage collector would find its socket still open)."""
+
+    __slots__ = ("connection", "pid")
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pid = os.getpid()  # a forked child makes its own: this one's socket is the parent's
+
+    def __del__(self) -> None:
+        self.connection.disconnect()  # redis-py shuts the socket down only in the process that opened it
+
+
 class _PerThread(threading.local):
-    connection: Any = None
-    pid = 0  # the process that made ``connection``: a forked child makes its own
+    owned: _Owned | None = None
 
 
 class ThreadConnections:
@@ -28,13 +42,13 @@ class ThreadConnections:
         self._pool = pool
         self._error_reply = error_reply  # redis.exceptions.ResponseError: a whole reply was read, still in step
         self._local = _PerThread()
-        self._all: weakref.WeakSet[Any] = weakref.WeakSet()  # to close them all; a thread's goes when it ends
+        self._all: weakref.WeakSet[Any] = weakref.WeakSet()  # for close()
 
     def execute(self, *args: Any) -> Any:
-        local = self._local
-        connection = local.connection
-        if connection is None or local.pid != os.getpid():
-            connection = self._connect(local)
+        owned = self._local.owned
+        if owned is None or owned.pid != os.getpid():
+            owned = self._connect()
+        connection = owned.connection
         try:
             connection.send_packed_command(connection.pack_command(*args))
             return connection.read_response()
@@ -44,11 +58,11 @@ class ThreadConnections:
             connection.disconnect()  # a reply may still be on its way: never read it as the next command's
             raise
 
-    def _connect(self, local: _PerThread) -> Any:
+    def _connect(self) -> _Owned:
         connection = self._pool.connection_class(**self._pool.connection_kwargs)
-        local.connection, local.pid = connection, os.getpid()
         self._all.add(connection)
-        return connection
+        owned = self._local.owned = _Owned(connection)
+        return owned
 
     def close(self) -> None:
         """Disconnect every thread's connection (a thread that calls again reconnects)."""
