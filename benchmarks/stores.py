@@ -62,7 +62,7 @@ def per_call(fn: Callable[[int], object]) -> float:
 def main() -> None:
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
-        own = ThreadConnections(client.connection_pool, redis.exceptions.ResponseError)
+        own = ThreadConnections(client.connection_pool, redis.exceptions)
         store = actguard.RedisStore(server.url, prefix="bench")
         limiter = MovingWindowRateLimiter(RedisStorage(server.url))
         item = RateLimitItemPerMinute(LIMIT)

@@ -38,9 +38,10 @@ class _PerThread(threading.local):
 class ThreadConnections:
     """Sends a command on the calling thread's own connection to the server of ``pool`` (a redis-py pool)."""
 
-    def __init__(self, pool: Any, error_reply: type[BaseException]) -> None:
+    def __init__(self, pool: Any, exceptions: Any) -> None:
         self._pool = pool
-        self._error_reply = error_reply  # redis.exceptions.ResponseError: a whole reply was read, still in step
+        self._error_reply = exceptions.ResponseError  # a whole reply was read: the connection is still in step
+        self._dead = (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
         self._local = _PerThread()
         self._all: weakref.WeakSet[Any] = weakref.WeakSet()  # for close()
 
@@ -49,6 +50,11 @@ class ThreadConnections:
         if owned is None or owned.pid != os.getpid():
             owned = self._connect()
         connection = owned.connection
+        try:  # as the pool checks a connection out: unread bytes or a socket the server closed mean a new one
+            if connection.can_read():
+                connection.disconnect()
+        except self._dead:
+            connection.disconnect()
         try:
             connection.send_packed_command(connection.pack_command(*args))
             return connection.read_response()

@@ -187,7 +187,7 @@ class RedisStore(Store):
         if isinstance(url_or_client, str):
             self._url = url_or_client
             client = redis.Redis.from_url(url_or_client, **self._client_options(redis.retry.Retry))
-            self._sync = _Bound(client, ThreadConnections(client.connection_pool, redis.exceptions.ResponseError))
+            self._sync = _Bound(client, ThreadConnections(client.connection_pool, redis.exceptions))
         elif isinstance(url_or_client, sync_types):
             self._sync = _Bound(url_or_client)
         elif isinstance(url_or_client, async_types):

@@ -116,3 +116,13 @@ def test_a_thread_that_ended_leaves_no_connection(redis_server: Any) -> None:
     assert store.incr("n", 60) == 21
     assert _clients(redis_server) <= 2  # this thread's, and at most one still being torn down
     store.close()
+
+
+def test_the_first_call_after_a_server_restart_succeeds_on_every_thread(own_redis_server: Any) -> None:
+    store = actguard.RedisStore(own_redis_server.url, prefix="tc-restart")
+    assert store.incr("n", 60) == 1  # this thread's connection is open...
+    own_redis_server.stop()
+    own_redis_server.start()  # ...and now closed by the server: it is noticed before the next command is sent
+    assert store.incr("n", 60) == 1  # a fresh server: no StoreUnavailable for the call that finds the dead socket
+    assert store.incr("n", 60) == 2
+    store.close()
