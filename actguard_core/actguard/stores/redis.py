@@ -132,6 +132,8 @@ class RedisStore(Store):
             client per event loop, with ``timeout`` and no client-side retry: a command that timed out may still
             run when Redis resumes, so sending it again could count one call twice. (A connection the server
             closed is noticed before a command is sent, so a restarted server is picked up by the next call.)
+            Its sync calls run on one connection per thread (closed when the thread ends, or by :meth:`close`),
+            a third cheaper than redis-py's pooled path; redis-py's own command metrics do not see them.
             A client you pass is used as configured: turn its retries off (``retry=Retry(NoBackoff(), 0)``,
             redis-py >= 6 retries 3 times by default) for the same guarantee.
         prefix: namespace of every key (one per application sharing a Redis); no ``{`` or ``}``.
