@@ -50,7 +50,8 @@ class ThreadConnections:
         if owned is None or owned.pid != os.getpid():
             owned = self._connect()
         connection = owned.connection
-        try:  # as the pool checks a connection out: unread bytes or a socket the server closed mean a new one
+        connection.connect()  # a no-op when connected; a failure to connect raises, as a pool check-out does
+        try:  # and as there: unread bytes or a socket the server closed mean a fresh connection for this command
             if connection.can_read():
                 connection.disconnect()
         except self._dead:
