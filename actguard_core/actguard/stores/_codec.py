@@ -86,6 +86,7 @@ def wire(text: str) -> str | bytes:
 
 def wire_all(values: Any) -> Any:
     """``values`` (a sequence of driver parameters) with every non-ASCII ``str`` passed through :func:`wire`."""
-    if not any(type(v) is str and not v.isascii() for v in values):
-        return values
-    return [wire(v) if type(v) is str else v for v in values]
+    for value in values:  # a plain loop: this runs on every store call, and most calls are all ASCII
+        if type(value) is str and not value.isascii():
+            return [wire(v) if type(v) is str else v for v in values]
+    return values

@@ -30,6 +30,7 @@ from actguard.stores._base import (
     parse_fail_open,
 )
 from actguard.stores._codec import Serializer, make_codec, wire, wire_all
+from actguard.stores._thread_connections import ThreadConnections
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -60,6 +61,7 @@ _SCRIPTS = {
     "loop_observe": _lua.LOOP_OBSERVE,
 }
 _NUMKEYS = (b"0", b"1", b"2", b"3")  # EVALSHA's key count, pre-encoded
+_GRANTED = (b"1", "1")  # as bytes, or as str from a client made with decode_responses=True
 _SETTLED_MAX = 10_000  # settled op ids remembered per spend key
 _SETTLE_TRIM_EVERY = 64  # settles per key and process between trims of its settled-id set
 _SETTLED_KEYS_TRACKED = 10_000  # spend keys whose settle count this process keeps
@@ -88,15 +90,26 @@ def _import_redis() -> Any:
 
 
 class _Bound:
-    """One client, its registered scripts, and their SHA1s already encoded (the driver passes bytes through)."""
+    """One client, its registered scripts, and their SHA1s already encoded (the driver passes bytes through).
 
-    __slots__ = ("client", "lifetime", "scripts", "shas")
+    ``direct`` is set for the sync client actguard builds from a URL: scripts then run on each thread's own
+    connection (see ``_thread_connections``) rather than through the client's ``execute_command``.
+    """
 
-    def __init__(self, client: Any) -> None:
+    __slots__ = ("client", "direct", "lifetime", "scripts", "shas")
+
+    def __init__(self, client: Any, direct: ThreadConnections | None = None) -> None:
         self.client = client
+        self.direct = direct
         self.scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
         self.shas = {name: script.sha.encode() for name, script in self.scripts.items()}
         self.lifetime: AsyncGenerator[None, None] | None = None
+
+    def close(self) -> None:
+        """Close a sync client's connections, its threads' own included."""
+        if self.direct is not None:
+            self.direct.close()
+        self.client.close()
 
 
 async def _close_with_loop(client: Any, forget: Callable[[], object]) -> AsyncGenerator[None, None]:
@@ -119,6 +132,8 @@ class RedisStore(Store):
             client per event loop, with ``timeout`` and no client-side retry: a command that timed out may still
             run when Redis resumes, so sending it again could count one call twice. (A connection the server
             closed is noticed before a command is sent, so a restarted server is picked up by the next call.)
+            Its sync calls run on one connection per thread (closed when the thread ends, or by :meth:`close`),
+            a third cheaper than redis-py's pooled path; redis-py's own command metrics do not see them.
             A client you pass is used as configured: turn its retries off (``retry=Retry(NoBackoff(), 0)``,
             redis-py >= 6 retries 3 times by default) for the same guarantee.
         prefix: namespace of every key (one per application sharing a Redis); no ``{`` or ``}``.
@@ -173,7 +188,8 @@ class RedisStore(Store):
         async_types = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
         if isinstance(url_or_client, str):
             self._url = url_or_client
-            self._sync = _Bound(redis.Redis.from_url(url_or_client, **self._client_options(redis.retry.Retry)))
+            client = redis.Redis.from_url(url_or_client, **self._client_options(redis.retry.Retry))
+            self._sync = _Bound(client, ThreadConnections(client.connection_pool, redis.exceptions))
         elif isinstance(url_or_client, sync_types):
             self._sync = _Bound(url_or_client)
         elif isinstance(url_or_client, async_types):
@@ -244,6 +260,10 @@ class RedisStore(Store):
         keys = [key] if not isinstance(key, list) else key
         args = wire_all(args)
         try:
+            if bound.direct is not None:
+                return bound.direct.execute(
+                    b"EVALSHA", bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args
+                )
             return bound.client.evalsha(bound.shas[script], _NUMKEYS[len(keys)], *keys, self._offset(), *args)
         except self._noscript:
             return bound.scripts[script](keys=keys, args=[self._offset(), *args])
@@ -262,7 +282,7 @@ class RedisStore(Store):
     def close(self) -> None:
         """Close the sync client's connections (a client you passed in is closed too)."""
         if self._sync is not None:
-            self._sync.client.close()
+            self._sync.close()
         self._async_by_loop.clear()
 
     async def aclose(self) -> None:
@@ -274,7 +294,7 @@ class RedisStore(Store):
         elif bound is not None:
             await bound.client.aclose()
         if self._sync is not None:
-            self._sync.client.close()
+            self._sync.close()
 
     # -- result decoding ----------------------------------------------------------------------------------------
     @staticmethod
@@ -586,7 +606,7 @@ class RedisStore(Store):
     def _spend_keys(self, key: str, settled: bool) -> list[Any]:
         spend = f"{self.prefix}:{{sp:{key}}}"
         keys = [spend, spend + ":r", spend + ":s"] if settled else [spend, spend + ":r"]
-        return [wire(k) for k in keys]
+        return keys if spend.isascii() else [wire(k) for k in keys]
 
     @staticmethod
     def _reserve_args(
@@ -600,7 +620,7 @@ class RedisStore(Store):
     @staticmethod
     def _reservation(reply: Any) -> Reservation:
         granted, usd, tokens = reply.split()
-        return Reservation(granted == b"1" or granted == "1", float(usd), int(tokens))
+        return Reservation(granted in _GRANTED, float(usd), int(tokens))
 
     def spend_reserve(
         self,
