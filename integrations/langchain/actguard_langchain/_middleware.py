@@ -180,9 +180,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             return found, False
         return self._open(request.runtime), True
 
-    def _before_call(
-        self, request: Any, budget: tuple[BudgetGuard, bool]
-    ) -> tuple[ModelCall | None, AIMessage | None]:
+    def _before_call(self, request: Any, budget: tuple[BudgetGuard, bool]) -> tuple[ModelCall | None, AIMessage | None]:
         """Check the run's budget; return the call's metering (None: the handler meters it) or a stop message."""
         guard, followed = budget
         try:

@@ -176,7 +176,7 @@ def test_concurrent_resumed_runs_of_different_threads_have_budgets_of_their_own(
         def resume(thread: str) -> None:
             try:
                 agents[thread][0].invoke(None, config(thread))
-            except BaseException as error:  # noqa: BLE001 - asserted below
+            except BaseException as error:  # asserted below
                 errors[thread] = error
 
         workers = [threading.Thread(target=resume, args=(thread,)) for thread in agents]
@@ -191,7 +191,9 @@ def test_concurrent_resumed_runs_of_different_threads_have_budgets_of_their_own(
                 *(agent.ainvoke(None, config(thread)) for thread, (agent, _, _) in agents.items()),
                 return_exceptions=True,
             )
-            errors.update({thread: r for thread, r in zip(agents, results) if isinstance(r, BaseException)})
+            errors.update(
+                {thread: r for thread, r in zip(agents, results, strict=True) if isinstance(r, BaseException)}
+            )
 
         asyncio.run(main())
 
