@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
@@ -18,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without langchai
         f'ActGuardMiddleware needs langchain >= 1.0 (create_agent middleware): pip install "langchain>=1.0" ({exc})'
     ) from exc
 try:  # langchain >= 1.2.9: a model-call hook can update the run's state
-    from langchain.agents.middleware import ExtendedModelResponse
+    from langchain.agents.middleware import ExtendedModelResponse  # type: ignore[attr-defined,unused-ignore]
 
     _Extended: Any = ExtendedModelResponse
 except ImportError:  # pragma: no cover - langchain 1.0 to 1.2.8
@@ -28,7 +29,7 @@ from langchain_core.tools import BaseTool
 from typing_extensions import NotRequired
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
-from actguard.exceptions import ConfigError
+from actguard.exceptions import ActGuardWarning, ConfigError
 from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
 from actguard.runs import check_call
 from actguard_langchain._call import ModelCall
@@ -279,9 +280,23 @@ def _kept(response: Any, budget: tuple[BudgetGuard, bool], opened: bool) -> Any:
     run find it there, so the run has one budget (the state's budget is never checkpointed: it dies with the run).
 
     Before langchain 1.2.9 a model-call hook cannot update the state: each model call of a resumed run then gets a
-    budget of its own (unless the middleware's handler follows the run, in the invocation's callbacks).
+    budget of its own (unless the middleware's handler follows the run, in the invocation's callbacks), and a
+    per-run limit left unenforced that way is warned about.
     """
-    if not opened or _Extended is None or not isinstance(response, ModelResponse):
+    if not opened:
+        return response
+    if _Extended is None:
+        guard, followed = budget
+        if not followed and (guard.usd_limit is not None or guard.token_limit is not None):
+            warnings.warn(
+                "ActGuardMiddleware: before langchain 1.2.9 a run resumed from a checkpointer gets a budget per model "
+                "call, so its per-run limit does not add its calls up; upgrade langchain, or pass the middleware's "
+                "handler in the invocation's callbacks",
+                ActGuardWarning,
+                stacklevel=3,
+            )
+        return response
+    if not isinstance(response, ModelResponse):
         return response
     return _Extended(model_response=response, command=Command(update={"actguard_budget": budget}))
 
