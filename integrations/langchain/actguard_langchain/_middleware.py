@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 try:
-    from langchain.agents.middleware import AgentMiddleware, AgentState
+    from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
     from langchain.agents.middleware.types import PrivateStateAttr
     from langgraph.channels.untracked_value import UntrackedValue
     from langgraph.config import get_config
+    from langgraph.types import Command
 except ImportError as exc:  # pragma: no cover - exercised only without langchain v1
     raise ImportError(
         f'ActGuardMiddleware needs langchain >= 1.0 (create_agent middleware): pip install "langchain>=1.0" ({exc})'
     ) from exc
+try:  # langchain >= 1.2.9: a model-call hook can update the run's state
+    from langchain.agents.middleware import ExtendedModelResponse  # type: ignore[attr-defined,unused-ignore]
+
+    _Extended: Any = ExtendedModelResponse
+except ImportError:  # pragma: no cover - langchain 1.0 to 1.2.8
+    _Extended = None
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from typing_extensions import NotRequired
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
-from actguard.exceptions import ConfigError
+from actguard.exceptions import ActGuardWarning, ConfigError
 from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
 from actguard.runs import check_call
 from actguard_langchain._call import ModelCall
@@ -61,6 +69,10 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
     read afterwards with :attr:`last_budget` or :meth:`budget_for`. Pass the middleware's :attr:`handler` in the
     invocation config too (``config={"callbacks": [mw.handler]}``) to meter model calls the agent loop does not see
     (a model used inside a tool, say): the run then has one budget, keyed by its root run id.
+
+    A run resumed from a checkpointer (``agent.invoke(None, config)``) is a new run with a budget of its own: LangGraph
+    skips ``before_agent`` then, so its first model call opens the budget and keeps it in the run's state for the
+    next ones (langchain >= 1.2.9; before, each model call of a resumed run gets its own budget).
 
     Example::
 
@@ -161,9 +173,17 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         """Open the run's budget (kept in the run's state)."""
         return self.before_agent(state, runtime)
 
-    def _before_call(self, request: Any) -> tuple[ModelCall | None, AIMessage | None]:
+    def _budget(self, request: Any) -> tuple[tuple[BudgetGuard, bool], bool]:
+        """The run's budget, and whether it was opened now (a run resumed from a checkpointer skips ``before_agent``:
+        its first model call opens its budget, and :func:`_kept` puts it in the run's state for its next calls)."""
+        found = request.state.get("actguard_budget")
+        if found is not None:
+            return found, False
+        return self._open(request.runtime), True
+
+    def _before_call(self, request: Any, budget: tuple[BudgetGuard, bool]) -> tuple[ModelCall | None, AIMessage | None]:
         """Check the run's budget; return the call's metering (None: the handler meters it) or a stop message."""
-        guard, followed = request.state.get("actguard_budget") or self._open(request.runtime)
+        guard, followed = budget
         try:
             check_call([guard, current_budget()], _model_name(request))
         except BudgetExceededError as error:
@@ -186,35 +206,37 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
 
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
-        call, stop = self._before_call(request)
+        budget, opened = self._budget(request)
+        call, stop = self._before_call(request, budget)
         if stop is not None:
             return stop
         request = with_landing_note(request)
         if call is None:
-            return handler(request)
+            return _kept(handler(request), budget, opened)
         response = None
         try:
             response = handler(request)
         finally:
             call.close()
             call.settle(self._reported(response) if response is not None else [], _output_of(response))
-        return response
+        return _kept(response, budget, opened)
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
-        call, stop = self._before_call(request)
+        budget, opened = self._budget(request)
+        call, stop = self._before_call(request, budget)
         if stop is not None:
             return stop
         request = with_landing_note(request)
         if call is None:
-            return await handler(request)
+            return _kept(await handler(request), budget, opened)
         response = None
         try:
             response = await handler(request)
         finally:
             call.close()
             call.settle(self._reported(response) if response is not None else [], _output_of(response))
-        return response
+        return _kept(response, budget, opened)
 
     # -- tools ----------------------------------------------------------------------------------------------
     def _prepare(self, request: Any) -> Any:
@@ -251,6 +273,32 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             return await handler(self._prepare(request))
         except RECOVERABLE as error:
             return self._refusal(request, error)
+
+
+def _kept(response: Any, budget: tuple[BudgetGuard, bool], opened: bool) -> Any:
+    """The response, with the budget opened by this call written to the run's state: the next model calls of a resumed
+    run find it there, so the run has one budget (the state's budget is never checkpointed: it dies with the run).
+
+    Before langchain 1.2.9 a model-call hook cannot update the state: each model call of a resumed run then gets a
+    budget of its own (unless the middleware's handler follows the run, in the invocation's callbacks), and a
+    per-run limit left unenforced that way is warned about.
+    """
+    if not opened:
+        return response
+    if _Extended is None:
+        guard, followed = budget
+        if not followed and (guard.usd_limit is not None or guard.token_limit is not None):
+            warnings.warn(
+                "ActGuardMiddleware: before langchain 1.2.9 a run resumed from a checkpointer gets a budget per model "
+                "call, so its per-run limit does not add its calls up; upgrade langchain, or pass the middleware's "
+                "handler in the invocation's callbacks",
+                ActGuardWarning,
+                stacklevel=3,
+            )
+        return response
+    if not isinstance(response, ModelResponse):
+        return response
+    return _Extended(model_response=response, command=Command(update={"actguard_budget": budget}))
 
 
 def _output_of(response: Any) -> Any:
