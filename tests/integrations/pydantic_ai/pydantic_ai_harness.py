@@ -12,8 +12,8 @@ from contract import BudgetSpec, RunOutcome, ToolSpec, Turn
 from pydantic_ai import Agent, Tool
 from pydantic_ai.models import Model, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
-from pydantic_ai.usage import RequestUsage
 from pydantic_ai.toolsets import FunctionToolset
+from pydantic_ai.usage import RequestUsage
 
 from actguard_pydantic_ai import ActGuardCapability, guard_tool, guard_tools
 from actguard_pydantic_ai.testing import ScriptedModel, ScriptedResponse, answer, tool_call
