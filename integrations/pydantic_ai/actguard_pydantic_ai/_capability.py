@@ -15,18 +15,16 @@ from actguard_pydantic_ai._usage import price_provider, texts, usage_of
 
 __all__ = ["ActGuardCapability"]
 
-_IDLE = object()  # a run's mark between requests: no request checked and not yet metered
-
 
 class _Run:
-    """One run's state: its budget, and the metering mark taken when its request in flight was checked (a run
-    makes one model request at a time)."""
+    """One run's state: its budget, and the metering mark (:func:`actguard.budget.metering.mark`) taken when its
+    request in flight was checked, or its previous attempt metered (a run makes one model request at a time)."""
 
     __slots__ = ("budget", "mark")
 
-    def __init__(self, budget: BudgetGuard, mark: object = _IDLE) -> None:
+    def __init__(self, budget: BudgetGuard) -> None:
         self.budget = budget
-        self.mark = mark
+        self.mark: object = None
 
 
 class ActGuardCapability(AbstractCapability[Any]):
@@ -127,7 +125,7 @@ class ActGuardCapability(AbstractCapability[Any]):
         if run is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
             run_id = getattr(ctx, "run_id", None)
             budget = self.runs.budget_for(run_id) if isinstance(run_id, str) else None
-            run = _Run(budget if budget is not None else self.runs.open(run_id), mark=None)
+            run = _Run(budget if budget is not None else self.runs.open(run_id))
         return run
 
     async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
@@ -164,36 +162,40 @@ class ActGuardCapability(AbstractCapability[Any]):
         return request_context
 
     async def after_model_request(self, ctx: Any, *, request_context: Any, response: Any) -> Any:
-        """Meter the response (once, whoever else saw the call)."""
+        """Meter the response (once, whoever else saw the call). Called for each attempt of a request (pydantic-ai
+        2 sends another when a hook asks for one): each was billed."""
         run = self._run(ctx)
-        mark, run.mark = run.mark, _IDLE
-        if mark is _IDLE:  # no request this capability checked: a response another capability made up (skipped)
-            return response
+        try:
+            self._meter(run, ctx, request_context, response)
+        finally:
+            run.mark = metering.mark()  # a next attempt's calls are the ones noted after this one's
+        return response
+
+    def _meter(self, run: _Run, ctx: Any, request_context: Any, response: Any) -> None:
         budget = run.budget
         # The SDK meter charged the call to the active guard, the run's budget (entered in wrap_run): done. Otherwise
         # (another model; a stream, metered where it was consumed) record it here, under the response id the SDK
         # meter uses, so a call both saw counts once.
-        if current_budget() is budget and metering.since(mark):
-            return response
+        if current_budget() is budget and metering.since(run.mark):
+            return
         model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
-        model_name = getattr(model, "model_name", None)
         call_id = getattr(response, "provider_response_id", None)
         call_id = call_id if isinstance(call_id, str) else None
-        usage = usage_of(response, model_name, price_provider(getattr(model, "system", None)))
+        usage = usage_of(response, getattr(model, "model_name", None), price_provider(getattr(model, "system", None)))
         if usage.input_tokens or usage.output_tokens:
             budget.record(usage, call_id=call_id)
-        else:  # a model that reports no usage: an estimate, never a free call (a strict budget refuses it)
-            messages = getattr(request_context, "messages", None) or ()
-            estimate = usage._replace(
-                input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
-            )
-            metering.charge_estimate(
-                budget,
-                estimate,
-                reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
-                call_id=call_id,
-            )
-        return response
+            return
+        # A model that reports no usage: an estimate, never a free call (a strict budget refuses it).
+        messages = getattr(request_context, "messages", None) or ()
+        estimate = usage._replace(
+            input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
+        )
+        metering.charge_estimate(
+            budget,
+            estimate,
+            reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
+            call_id=call_id,
+        )
 
     def __repr__(self) -> str:
         runs = self.runs
