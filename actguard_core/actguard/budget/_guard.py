@@ -6,7 +6,6 @@ import contextvars
 import math
 import threading
 import warnings
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -42,6 +41,7 @@ _just_settled: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextV
     "actguard_budget_settled", default=None
 )
 _SEEN_CALLS_MAX = 4096  # call ids remembered per guard to record each LLM call once
+_NOTHING_SPENT = SpendTotals(0.0, 0)  # immutable: shared by every guard (one object fewer per guard to collect)
 
 
 def current_budget() -> BudgetGuard | None:
@@ -279,17 +279,21 @@ class BudgetGuard:
         self.window: float | None = parse_window(window) if shared else None
         self._store = store
         self._shared_key = f"actguard:budget:{name or ''}:{user_id or ''}"
-        self._shared_seen = SpendTotals(0.0, 0)  # the store's totals at the last check or charge
+        self._shared_seen = _NOTHING_SPENT  # the store's totals at the last check or charge
         self.reserve = _shared.DEFAULT_RESERVE_OUTPUT_TOKENS if reserve is None else reserve
         self._lock = threading.Lock()
         # Reservations of this guard not yet settled, oldest first: a framework that runs its before-call hook in a
         # copied context (asyncio.gather, a worker thread) loses the context's record of it, and the call's record
         # then settles the oldest of these instead; guard exit hands back what is left.
         self._outstanding: list[str] = []
-        self._outstanding_lock = threading.Lock()
+        # The ledger's lock guards the reservations too: neither critical section calls out of the guard, so they
+        # never nest, and every finished run's budget stays readable (one lock object fewer per guard to collect).
+        self._outstanding_lock = self._lock
         self._ledger = _Ledger()
-        self._seen: set[str] = set()  # call ids charged here, the newest _SEEN_CALLS_MAX of them
-        self._seen_order: deque[str] = deque()
+        # Call ids charged here, the newest _SEEN_CALLS_MAX of them, oldest first. A dict as an ordered set: one
+        # object where a set and a deque were two, and one the garbage collector skips (it holds only strings);
+        # adapters keep every finished run's budget readable, so what a guard holds is collected over and over.
+        self._seen: dict[str, None] = {}
         self._unpriced: UnknownModelPriceError | None = None
         self._parent: BudgetGuard | None = None
         self._token: contextvars.Token[BudgetGuard | None] | None = None
@@ -699,12 +703,12 @@ class BudgetGuard:
         """Charge one call here; return its cost, or None when ``call_id`` was charged already."""
         with self._lock:
             if call_id is not None:
-                if call_id in self._seen:
+                seen = self._seen
+                if call_id in seen:
                     return None
-                self._seen.add(call_id)
-                self._seen_order.append(call_id)
-                if len(self._seen_order) > _SEEN_CALLS_MAX:
-                    self._seen.discard(self._seen_order.popleft())
+                seen[call_id] = None
+                if len(seen) > _SEEN_CALLS_MAX:
+                    del seen[next(iter(seen))]
             if usd is None:
                 usd = self._unknown_cost(usage)
             name, _, input_tokens, cached, written, output_tokens, reasoning = usage[:7]  # one read of the tuple

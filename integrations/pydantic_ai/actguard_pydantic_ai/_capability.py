@@ -16,6 +16,17 @@ from actguard_pydantic_ai._usage import price_provider, texts, usage_of
 __all__ = ["ActGuardCapability"]
 
 
+class _Run:
+    """One run's state: its budget, and the metering mark (:func:`actguard.budget.metering.mark`) taken when its
+    request in flight was checked, or its previous attempt metered (a run makes one model request at a time)."""
+
+    __slots__ = ("budget", "mark")
+
+    def __init__(self, budget: BudgetGuard) -> None:
+        self.budget = budget
+        self.mark: object = None
+
+
 class ActGuardCapability(AbstractCapability[Any]):
     """A capability giving each agent run a budget: every model call is metered, and once a limit is crossed the
     next model call is refused before it is made.
@@ -43,7 +54,7 @@ class ActGuardCapability(AbstractCapability[Any]):
       ``strict=True`` budget then raises :class:`~actguard.UnmeteredCallError`);
     - an agent run inside a tool of this run (delegation) is charged to this run's budget as well.
 
-    Before each model request (``wrap_model_request``) the run's budget and every enclosing one are checked
+    Before each model request (``before_model_request``) the run's budget and every enclosing one are checked
     (:func:`actguard.runs.check_call`): a spent budget raises :class:`~actguard.BudgetExceededError` to the caller
     of the run, with one ``budget`` / ``llm_call`` / ``blocked`` event, and nothing is sent. A model without a price
     under a ``usd_limit`` raises :class:`~actguard.UnknownModelPriceError` before the call.
@@ -79,7 +90,7 @@ class ActGuardCapability(AbstractCapability[Any]):
         self.runs = RunBudgets(
             user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardCapability", **budget_options
         )
-        self._active: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar(
+        self._active: contextvars.ContextVar[_Run | None] = contextvars.ContextVar(
             "actguard_pydantic_ai_run_budget", default=None
         )
 
@@ -104,21 +115,23 @@ class ActGuardCapability(AbstractCapability[Any]):
 
     # -- pydantic-ai hooks ----------------------------------------------------------------------------------------
     # One instance serves every run (pydantic-ai re-extracts a capability's configuration for each run whose
-    # for_run returns a new instance, which costs more than everything actguard does in a run): the run's budget
+    # for_run returns a new instance, which costs more than everything actguard does in a run): the run's state
     # travels in a context variable that pydantic-ai carries from wrap_run into the run's model requests.
-    def _run_budget(self, ctx: Any) -> BudgetGuard:
-        budget = self._active.get()
-        if budget is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
+    # The check and the metering are before_model_request / after_model_request rather than one wrap_model_request:
+    # pydantic-ai dispatches the before / after hooks to every capability anyway, while a wrap_model_request adds a
+    # chain of wrappers (and copies of the run context) to every request, which cost more than the check itself.
+    def _run(self, ctx: Any) -> _Run:
+        run = self._active.get()
+        if run is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
             run_id = getattr(ctx, "run_id", None)
             budget = self.runs.budget_for(run_id) if isinstance(run_id, str) else None
-            if budget is None:
-                budget = self.runs.open(run_id)
-        return budget
+            run = _Run(budget if budget is not None else self.runs.open(run_id))
+        return run
 
     async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
         """Run with the run's budget active (nested in the caller's), and make it readable by the result or error."""
         budget = self.runs.open(getattr(ctx, "run_id", None))
-        token = self._active.set(budget)
+        token = self._active.set(_Run(budget))
         try:
             with budget:
                 result = await handler()
@@ -130,46 +143,59 @@ class ActGuardCapability(AbstractCapability[Any]):
         self.runs.attach(result, budget)
         return result
 
-    async def wrap_model_request(self, ctx: Any, *, request_context: Any, handler: Any) -> Any:
-        """Refuse the request if the run's budget (or an enclosing one) is spent; meter the response."""
-        budget = self._run_budget(ctx)
+    async def before_model_request(self, ctx: Any, request_context: Any) -> Any:
+        """Refuse the request if the run's budget (or an enclosing one) is spent."""
+        run = self._run(ctx)
         model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
-        model_name = getattr(model, "model_name", None)
-        provider = price_provider(getattr(model, "system", None))
         max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
         try:
             check_call(
-                [budget],
-                model_name,
-                provider=provider,
+                [run.budget],
+                getattr(model, "model_name", None),
+                provider=price_provider(getattr(model, "system", None)),
                 max_output_tokens=max_tokens if type(max_tokens) is int else None,
             )
         except BudgetExceededError as error:
-            self.runs.attach(error, budget)
+            self.runs.attach(error, run.budget)
             raise
-        before = metering.mark()
-        response = await handler(request_context)
+        run.mark = metering.mark()
+        return request_context
+
+    async def after_model_request(self, ctx: Any, *, request_context: Any, response: Any) -> Any:
+        """Meter the response (once, whoever else saw the call). Called for each attempt of a request (pydantic-ai
+        2 sends another when a hook asks for one): each was billed."""
+        run = self._run(ctx)
+        try:
+            self._meter(run, ctx, request_context, response)
+        finally:
+            run.mark = metering.mark()  # a next attempt's calls are the ones noted after this one's
+        return response
+
+    def _meter(self, run: _Run, ctx: Any, request_context: Any, response: Any) -> None:
+        budget = run.budget
         # The SDK meter charged the call to the active guard, the run's budget (entered in wrap_run): done. Otherwise
         # (another model; a stream, metered where it was consumed) record it here, under the response id the SDK
         # meter uses, so a call both saw counts once.
-        if not (metering.since(before) and current_budget() is budget):
-            call_id = getattr(response, "provider_response_id", None)
-            call_id = call_id if isinstance(call_id, str) else None
-            usage = usage_of(response, model_name, provider)
-            if usage.input_tokens or usage.output_tokens:
-                budget.record(usage, call_id=call_id)
-            else:  # a model that reports no usage: an estimate, never a free call (a strict budget refuses it)
-                messages = getattr(request_context, "messages", None) or ()
-                estimate = usage._replace(
-                    input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
-                )
-                metering.charge_estimate(
-                    budget,
-                    estimate,
-                    reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
-                    call_id=call_id,
-                )
-        return response
+        if current_budget() is budget and metering.since(run.mark):
+            return
+        model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
+        call_id = getattr(response, "provider_response_id", None)
+        call_id = call_id if isinstance(call_id, str) else None
+        usage = usage_of(response, getattr(model, "model_name", None), price_provider(getattr(model, "system", None)))
+        if usage.input_tokens or usage.output_tokens:
+            budget.record(usage, call_id=call_id)
+            return
+        # A model that reports no usage: an estimate, never a free call (a strict budget refuses it).
+        messages = getattr(request_context, "messages", None) or ()
+        estimate = usage._replace(
+            input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
+        )
+        metering.charge_estimate(
+            budget,
+            estimate,
+            reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
+            call_id=call_id,
+        )
 
     def __repr__(self) -> str:
         runs = self.runs

@@ -79,6 +79,19 @@ def test_record_is_idempotent_per_call_id_and_returns_cost() -> None:
     assert guard.usage.calls == 2
 
 
+def test_record_remembers_the_newest_call_ids() -> None:
+    from actguard.budget._guard import _SEEN_CALLS_MAX
+
+    guard = BudgetGuard()
+    for i in range(_SEEN_CALLS_MAX + 1):  # one more than remembered: "c0", the oldest, is forgotten
+        guard.record(GPT4O, call_id=f"c{i}")
+    guard.record(GPT4O, call_id=f"c{_SEEN_CALLS_MAX}")  # the newest: still counted once
+    guard.record(GPT4O, call_id="c1")  # the oldest one remembered
+    assert guard.usage.calls == _SEEN_CALLS_MAX + 1
+    guard.record(GPT4O, call_id="c0")
+    assert guard.usage.calls == _SEEN_CALLS_MAX + 2
+
+
 def test_record_never_raises_and_check_does() -> None:
     with BudgetGuard(usd_limit=0.001) as guard:
         guard.record(GPT4O)

@@ -202,3 +202,31 @@ def test_a_strict_budget_refuses_to_go_on_with_an_unmetered_call() -> None:
         run(agent, "go")
     budget = capability.last_budget
     assert budget is not None and budget.usage.output_tokens == 100  # charged the estimate, then refused
+
+
+def test_every_attempt_of_a_request_is_metered() -> None:
+    """pydantic-ai 2 attempts a request again when a hook rejects a response (RetryModelRequest): both were billed."""
+    exceptions = pytest.importorskip("pydantic_ai.exceptions")
+    if not hasattr(exceptions, "RetryModelRequest"):
+        pytest.skip("this pydantic-ai has no RetryModelRequest (pydantic-ai 2)")
+    from pydantic_ai.capabilities import AbstractCapability
+
+    class RejectFirst(AbstractCapability[Any]):
+        """Rejects the first response the run gets, as a content filter might."""
+
+        def __init__(self) -> None:
+            self.rejected = False
+
+        async def after_model_request(self, ctx: Any, *, request_context: Any, response: Any) -> Any:
+            if not self.rejected:
+                self.rejected = True
+                raise exceptions.RetryModelRequest()
+            return response
+
+    capability = ActGuardCapability(token_limit=10_000)
+    model = ScriptedModel([answer("rejected", input_tokens=10, output_tokens=1), answer("ok", output_tokens=2)])
+    agent = Agent(model, capabilities=[RejectFirst(), capability])
+    result = run(agent, "go")
+    assert result.output == "ok" and model.calls == 2
+    budget = capability.budget_for(result)
+    assert budget is not None and budget.usage.calls == 2 and budget.tokens_used == 10 + 1 + 100 + 2

@@ -1,8 +1,9 @@
-"""The shared adapter contract, through Agent.run with guarded Tools, plain functions and a guarded toolset."""
+"""The shared adapter contract, through Agent.run with guarded Tools, plain functions and a guarded toolset, and
+through Agent.run_stream for the usage scenarios."""
 
 from __future__ import annotations
 
-from contract import CONTRACT_SCENARIOS, require
+from contract import CONTRACT_SCENARIOS, USAGE_SCENARIOS, require
 
 require("pydantic_ai")
 
@@ -19,3 +20,8 @@ pytestmark = pytest.mark.usefixtures("store")
 @pytest.mark.parametrize("scenario", CONTRACT_SCENARIOS, ids=lambda s: s.__name__)
 def test_contract(scenario: Callable[[Any], None], mode: str) -> None:
     scenario(HARNESSES[mode]())
+
+
+@pytest.mark.parametrize("scenario", USAGE_SCENARIOS, ids=lambda s: s.__name__)
+def test_usage_contract(scenario: Callable[[Any], None]) -> None:
+    scenario(HARNESSES["tools"]())
