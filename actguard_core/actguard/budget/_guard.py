@@ -192,7 +192,9 @@ def _non_negative(value: object) -> float:
 class BudgetGuard:
     """Meters every LLM call made inside it and stops spending when a limit is crossed.
 
-    A sync and async context manager. Calls made through the OpenAI, Anthropic and Google GenAI SDKs (and through
+    A sync and async context manager. From async code (the async SDK clients, ``async with``, :meth:`acheck_call`,
+    :meth:`arecord`, :meth:`acheck`, :meth:`aadd_cost`) a shared guard's store work runs in a worker thread, so a
+    slow store never blocks the event loop; a per-process guard does no I/O and stays on the loop. Calls made through the OpenAI, Anthropic and Google GenAI SDKs (and through
     the framework adapters) are recorded automatically, once each. Nested guards: usage counts in the inner guard
     and every enclosing one; each enforces its own limits.
 
@@ -231,7 +233,8 @@ class BudgetGuard:
             becomes True, ``on_warn(guard)`` runs and one ``budget`` / ``soft_limit`` / ``warned`` event is emitted
             (once per guard); the framework adapters then tell the model to finish with what it has
             (:func:`actguard.budget.landing_note`). The hard limits still stop the run.
-        on_warn: called with the guard when it warns (with ``warn_at``); its errors are logged, never raised.
+        on_warn: called with the guard when it warns (with ``warn_at``); its errors are logged, never raised. From
+            async code a shared guard records in a worker thread (:meth:`arecord`), so it may be called there.
     """
 
     def __init__(
