@@ -9,6 +9,7 @@ event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +18,7 @@ from typing import Any
 
 import openai
 import pytest
-from budget_fakes import LLMServer, chat_completion, chat_stream
+from budget_fakes import LLMServer, chat_completion, chat_stream, guard_options
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
@@ -219,3 +220,40 @@ async def test_what_a_shared_guard_metered_off_the_loop_is_seen_by_the_calling_t
         assert [call.call_id for call in metering.since(before)] == ["m1", "m2"]
     assert guard.shared_usage().tokens == 200
     await client.close()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["per-process", "shared"])
+async def test_async_raw_and_streaming_responses_are_metered(llm: LLMServer, shared: bool) -> None:
+    """``with_raw_response`` and ``with_streaming_response`` of the async client: metered when parsed, stream early
+    closes charged their estimate, each once, whichever path (on the loop or in a worker thread) did it."""
+    client = openai.AsyncOpenAI()
+    llm.queue(chat_completion(id="r1", prompt_tokens=100, completion_tokens=10))
+    llm.queue(chat_completion(id="r2", prompt_tokens=200, completion_tokens=20))
+    llm.queue(chat_stream(["Ro", "me"], id="r3", prompt_tokens=300, completion_tokens=30))
+    llm.queue(chat_stream(["x" * 40] * 5, id="r4", prompt_tokens=400, completion_tokens=40))
+    completions = client.chat.completions
+    async with BudgetGuard(usd_limit=1.0, **guard_options(shared)) as guard:
+        raw = await completions.with_raw_response.create(model="gpt-4o", messages=PROMPT)  # type: ignore[arg-type]
+        assert (await _parsed(raw)).id == "r1"
+        async with completions.with_streaming_response.create(model="gpt-4o", messages=PROMPT) as response:  # type: ignore[arg-type]
+            assert (await response.parse()).id == "r2"
+        async with completions.with_streaming_response.create(
+            model="gpt-4o",
+            messages=PROMPT,  # type: ignore[arg-type]
+            stream=True,
+        ) as response:
+            assert (
+                "".join([c.choices[0].delta.content or "" async for c in await response.parse() if c.choices]) == "Rome"
+            )
+        stream = await completions.create(model="gpt-4o", messages=PROMPT, stream=True)  # type: ignore[arg-type]
+        await stream.__anext__()
+        await stream.__anext__()
+        await stream.close()  # closed early: charged the prompt estimate (11) + 40 characters (10 tokens)
+    assert guard.usage.calls == 4
+    assert guard.tokens_used == 110 + 220 + 330 + 21
+    await client.close()
+
+
+async def _parsed(raw: Any) -> Any:
+    parsed = raw.parse()
+    return await parsed if inspect.isawaitable(parsed) else parsed
