@@ -192,11 +192,13 @@ def _non_negative(value: object) -> float:
 class BudgetGuard:
     """Meters every LLM call made inside it and stops spending when a limit is crossed.
 
-    A sync and async context manager. From async code (the async SDK clients, ``async with``, :meth:`acheck_call`,
-    :meth:`arecord`, :meth:`acheck`, :meth:`aadd_cost`) a shared guard's store work runs in a worker thread, so a
-    slow store never blocks the event loop; a per-process guard does no I/O and stays on the loop. Calls made through the OpenAI, Anthropic and Google GenAI SDKs (and through
+    A sync and async context manager. Calls made through the OpenAI, Anthropic and Google GenAI SDKs (and through
     the framework adapters) are recorded automatically, once each. Nested guards: usage counts in the inner guard
     and every enclosing one; each enforces its own limits.
+
+    From async code (the async SDK clients, ``async with``, :meth:`acheck_call`, :meth:`arecord`, :meth:`acheck`,
+    :meth:`aadd_cost`) a shared guard's store work runs in a worker thread, so a slow store never blocks the event
+    loop; a per-process guard does no I/O and stays on the loop.
 
     Enforcement: before each LLM call, a guard at or over a limit raises :class:`~actguard.BudgetExceededError`
     and nothing is sent; a call that crosses a limit raises it right after, with the response attached
