@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import actguard
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
 from actguard.budget import metering
 
-TIMEOUT = 0.25  # the Redis store's socket timeout: a stalled call waits this long, then fails closed
+TIMEOUT = 0.25  # the stores' socket / lock timeout: a stalled call waits this long, then fails closed
 PROMPT = [{"role": "user", "content": "x" * 40}]
 LIMIT = 1_000
 # Every call reports 100 tokens: exactly what a call with max_tokens=100 reserves (a guard that is not strict
@@ -32,33 +32,62 @@ LIMIT = 1_000
 USAGE = {"prompt_tokens": 40, "completion_tokens": 60}
 
 
-class WatchedRedis(actguard.RedisStore):
-    """The real Redis store, showing when a reservation is on its way to Redis (for another task to look at)."""
+class Stall:
+    """Makes a real store unavailable for one call: Redis frozen (SIGSTOP) past its socket timeout, or SQLite's write
+    lock held by another connection past the store's lock timeout. ``reserving`` is set while a reservation is on
+    its way to the store (for another task to look at)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self.kind = kind
+        self.store: actguard.Store
+        if kind == "redis":
+            self.server = request.getfixturevalue("own_redis_server")
+            self.store = actguard.RedisStore(self.server.url, prefix="async-stall", timeout=TIMEOUT)
+        else:
+            self.path = tmp_path / "stall.db"
+            self.store = actguard.SQLiteStore(self.path, timeout=TIMEOUT)
+        self.store.spend_get("warm")  # connected, tables made
         self.reserving = threading.Event()
+        reserve = self.store.spend_reserve
 
-    def spend_reserve(self, *args: Any, **kwargs: Any) -> Any:
-        self.reserving.set()
-        try:
-            return super().spend_reserve(*args, **kwargs)
-        finally:
-            self.reserving.clear()
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            self.reserving.set()
+            try:
+                return reserve(*args, **kwargs)
+            finally:
+                self.reserving.clear()
+
+        self.store.spend_reserve = watched  # type: ignore[method-assign]
+
+    def begin(self) -> None:
+        if self.kind == "redis":
+            self.server.pause()
+            self.timer = threading.Timer(TIMEOUT * 1.5, self.server.resume)  # after the client gave up
+            self.timer.start()
+        else:
+            self.holder = sqlite3.connect(self.path, isolation_level=None)
+            self.holder.execute("BEGIN IMMEDIATE")
+
+    def end(self) -> None:
+        if self.kind == "redis":
+            self.timer.join()
+        else:
+            self.holder.execute("ROLLBACK")
+            self.holder.close()
 
 
 class Ticker:
     """A task that yields to the event loop over and over, counting the turns it got while a reservation was on its
     way to the store: none when the reservation blocks the loop."""
 
-    def __init__(self, store: WatchedRedis) -> None:
-        self.store = store
+    def __init__(self, reserving: threading.Event) -> None:
+        self.reserving = reserving
         self.ticks = 0
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         while True:
-            if self.store.reserving.is_set():
+            if self.reserving.is_set():
                 self.ticks += 1
             await asyncio.sleep(0)
 
@@ -68,27 +97,20 @@ class Ticker:
         return self.ticks
 
 
-@pytest.fixture
-def watched(own_redis_server: Any) -> Iterator[WatchedRedis]:
-    store = WatchedRedis(own_redis_server.url, prefix="async-stall", timeout=TIMEOUT)
-    yield store
-    store.close()
-
-
-async def test_a_stalled_redis_holds_up_the_async_call_not_the_event_loop(
-    own_redis_server: Any, watched: WatchedRedis, llm: LLMServer
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+async def test_a_stalled_store_holds_up_the_async_call_not_the_event_loop(
+    kind: str, llm: LLMServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     assert actguard.prices.lookup("gpt-4o", "openai") is not None  # loaded before the stall (the first load is slow)
+    stall = Stall(kind, tmp_path, request)
     sync_client, async_client = openai.OpenAI(), openai.AsyncOpenAI()
     llm.queue(*(chat_completion(id=f"after-{n}", **USAGE) for n in range(2)))
     outcomes: dict[str, tuple[Any, ...]] = {}
     for mode in ("sync", "async"):
         sent = len(llm.requests)
-        ticker = Ticker(watched)
-        async with BudgetGuard(user_id=mode, token_limit=LIMIT, shared=True, store=watched) as guard:
-            own_redis_server.pause()
-            resume = threading.Timer(TIMEOUT * 1.5, own_redis_server.resume)  # after the client gave up
-            resume.start()
+        ticker = Ticker(stall.reserving)
+        async with BudgetGuard(user_id=mode, token_limit=LIMIT, shared=True, store=stall.store) as guard:
+            stall.begin()
             with pytest.raises(actguard.StoreUnavailable) as info:
                 if mode == "sync":  # the sync client, on this thread: the reference, and a loop that cannot run
                     sync_client.chat.completions.create(model="gpt-4o", messages=PROMPT, max_tokens=100)  # type: ignore[arg-type]
@@ -96,22 +118,23 @@ async def test_a_stalled_redis_holds_up_the_async_call_not_the_event_loop(
                     await async_client.chat.completions.create(model="gpt-4o", messages=PROMPT, max_tokens=100)  # type: ignore[arg-type]
             ticks = await ticker.stop()
             refused = (type(info.value), len(llm.requests) - sent, guard.usage.calls)
-            resume.join()
-            # the refused call handed its reservation back (parked while Redis was stopped, delivered before the
+            stall.end()
+            # the refused call handed its reservation back (parked while the store was away, delivered before the
             # next reservation): 950 + 100 would not fit under 1,000 if it still held budget
             if mode == "sync":
                 sync_client.chat.completions.create(model="gpt-4o", messages=PROMPT, max_tokens=950)  # type: ignore[arg-type]
             else:
                 await async_client.chat.completions.create(model="gpt-4o", messages=PROMPT, max_tokens=950)  # type: ignore[arg-type]
-        outcomes[mode] = (*refused, guard.tokens_used, watched.spend_get(f"actguard:budget::{mode}").tokens)
+        outcomes[mode] = (*refused, guard.tokens_used, stall.store.spend_get(f"actguard:budget::{mode}").tokens)
         if mode == "sync":
             assert ticks == 0  # the probe bites: a blocked loop gives the other task no turn
         else:
-            assert ticks > 0  # the other task ran while the reservation waited on the stalled Redis
+            assert ticks > 0  # the other task ran while the reservation waited on the stalled store
     # the same refusal (nothing sent, nothing charged), then the same spend, counted once
     assert outcomes["async"] == outcomes["sync"] == (actguard.StoreUnavailable, 0, 0, 100, 100)
     await async_client.close()
     sync_client.close()
+    stall.store.close()
 
 
 def _store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> actguard.Store:
