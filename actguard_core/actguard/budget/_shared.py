@@ -211,10 +211,14 @@ async def off_loop(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
     the totals a settle just returned, the calls it metered) is set here too when it ends, as if it had run in the
     task: the task does not run meanwhile, so those are the only changes. Cancelled while it runs, the task keeps
     none of them: the step still ends in its thread, and a reservation it took is on the guard's outstanding list,
-    settled by the guard's next record or at its exit.
+    settled by the guard's next record or at its exit. Outside asyncio (trio) the step runs right here.
     """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio, say): the step runs here, as it always did
+        return fn(*args, **kwargs)
     ctx = contextvars.copy_context()
-    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(ctx.run, fn, *args, **kwargs))
+    future = loop.run_in_executor(None, functools.partial(ctx.run, fn, *args, **kwargs))
     try:
         return await future
     finally:

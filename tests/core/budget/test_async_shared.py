@@ -280,3 +280,12 @@ async def test_async_raw_and_streaming_responses_are_metered(llm: LLMServer, sha
 async def _parsed(raw: Any) -> Any:
     parsed = raw.parse()
     return await parsed if inspect.isawaitable(parsed) else parsed
+
+
+def test_outside_asyncio_a_shared_guard_runs_its_steps_where_it_is() -> None:
+    """Another event loop (trio) has no asyncio executor: the step runs in the awaiting code, as it always did."""
+    guard = BudgetGuard(user_id="u", token_limit=LIMIT, shared=True, store=actguard.MemoryStore())
+    step = guard.arecord(LLMUsage(model="gpt-4o", provider="openai", input_tokens=10, output_tokens=10))
+    with pytest.raises(StopIteration):  # driven by hand, as a non-asyncio loop would: done in one step
+        step.send(None)
+    assert guard.shared_usage().tokens == 20
