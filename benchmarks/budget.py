@@ -8,6 +8,7 @@ Run: python benchmarks/budget.py
    - idle: meters installed, no BudgetGuard active (what every call pays once actguard is imported);
    - guarded: inside ``BudgetGuard(usd_limit=...)``: checked before, metered and checked after.
    Target: guarded / bare <= 1.05.
+   The same with ``AsyncOpenAI`` (one event loop; the guard is per-process, so no store work and no thread hop).
 2. Metering one call: reading the usage off the response, pricing it and charging the guard (``record``, with a new
    response id each call), against genai-prices' ``calc_price`` for the same usage (which only prices it).
    Target: 20 times faster. Also pricing alone (``actguard.prices.cost_of``) against ``calc_price``.
@@ -17,6 +18,7 @@ Best of several interleaved rounds; no event sink configured (reporting off).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -120,6 +122,46 @@ def call_rounds(client: openai.OpenAI) -> dict[str, float]:
     return best
 
 
+def make_async_client() -> openai.AsyncOpenAI:
+    http = _http()
+
+    async def handler(request: Any) -> Any:
+        return http.Response(200, headers={"content-type": "application/json"}, content=BODY)
+
+    return openai.AsyncOpenAI(
+        api_key="sk-bench",
+        base_url="http://bench.invalid/v1",
+        http_client=http.AsyncClient(transport=http.MockTransport(handler)),
+    )
+
+
+async def async_call_rounds(client: openai.AsyncOpenAI) -> dict[str, float]:
+    """bare and guarded, as in :func:`call_rounds`, awaiting ``AsyncOpenAI`` calls."""
+    messages = [{"role": "user", "content": "Summarise the history of Rome."}]
+    guard = BudgetGuard(user_id="bench", usd_limit=1e9)
+
+    async def calls() -> None:
+        for _ in range(CALLS):
+            await client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+
+    async def guarded() -> None:
+        async with guard:
+            await calls()
+
+    rounds = {"bare": (providers.uninstall, calls), "guarded": (providers.install, guarded)}
+    best = dict.fromkeys(rounds, float("inf"))
+    for _, fn in rounds.values():  # warm up
+        await fn()
+    for _ in range(ROUNDS):
+        for name, (setup, fn) in rounds.items():
+            setup()
+            start = time.perf_counter_ns()
+            await fn()
+            best[name] = min(best[name], (time.perf_counter_ns() - start) / CALLS / 1000)
+    providers.install()
+    return best
+
+
 def meter_rounds(client: openai.OpenAI) -> dict[str, float]:
     completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     info = CallInfo("openai", "gpt-4o", None, None)
@@ -165,6 +207,11 @@ def main() -> None:
         print(f"  {name:8s} {us:8.1f} us/call")
     ratio = calls["guarded"] / calls["bare"]
     print(f"  guarded / bare = {ratio:.3f}  (target <= 1.05)   idle / bare = {calls['idle'] / calls['bare']:.3f}")
+    acalls = asyncio.run(async_call_rounds(make_async_client()))
+    print("AsyncOpenAI:")
+    for name, us in acalls.items():
+        print(f"  {name:8s} {us:8.1f} us/call")
+    print(f"  guarded / bare = {acalls['guarded'] / acalls['bare']:.3f}  (target <= 1.05)")
     meter = meter_rounds(client)
     print("metering one call (usage off the response, price, charge the guard):")
     print(f"  actguard            {meter['actguard']:8.2f} us")

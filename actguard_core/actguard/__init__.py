@@ -56,7 +56,7 @@ from actguard.reporting import shutdown
 from actguard.stores import MemoryStore, Store, get_default_store, set_default_store
 
 if TYPE_CHECKING:
-    from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, add_cost, current_budget, prices
+    from actguard.budget import BudgetGuard, LLMUsage, ModelUsage, aadd_cost, add_cost, current_budget, prices
     from actguard.config import configure
     from actguard.context import ContextThreadPoolExecutor
     from actguard.reporting import HttpSink, JsonlSink
@@ -71,6 +71,7 @@ _LAZY = {
     "BudgetGuard": "actguard.budget",
     "LLMUsage": "actguard.budget",
     "ModelUsage": "actguard.budget",
+    "aadd_cost": "actguard.budget",
     "add_cost": "actguard.budget",
     "current_budget": "actguard.budget",
     "prices": "actguard.budget",
@@ -143,6 +144,7 @@ __all__ = [
     "UnknownModelPriceError",
     "UnmeteredCallError",
     "__version__",
+    "aadd_cost",
     "add_cost",
     "bind_context",
     "circuit_breaker",

@@ -42,7 +42,7 @@ from actguard.budget.providers import watch_imports as _watch_imports
 
 if TYPE_CHECKING:
     from actguard.budget import prices
-    from actguard.budget._guard import BudgetGuard, ModelUsage, add_cost, current_budget
+    from actguard.budget._guard import BudgetGuard, ModelUsage, aadd_cost, add_cost, current_budget
     from actguard.budget._landing import landing_note
     from actguard.budget._usage import LLMUsage
 
@@ -53,6 +53,7 @@ _LAZY = {
     "BudgetGuard": "actguard.budget._guard",
     "LLMUsage": "actguard.budget._usage",
     "ModelUsage": "actguard.budget._guard",
+    "aadd_cost": "actguard.budget._guard",
     "add_cost": "actguard.budget._guard",
     "current_budget": "actguard.budget._guard",
     "landing_note": "actguard.budget._landing",
@@ -72,7 +73,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "add_cost", "current_budget", "landing_note", "prices"]
+__all__ = ["BudgetGuard", "LLMUsage", "ModelUsage", "aadd_cost", "add_cost", "current_budget", "landing_note", "prices"]
 
 _install_imported()
 _watch_imports()

@@ -6,10 +6,10 @@ import contextvars
 import math
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from actguard import reporting
 from actguard.budget import _shared, prices
@@ -27,8 +27,9 @@ from actguard.reporting import emit
 from actguard.stores import Store, get_default_store
 from actguard.stores._base import Reservation, SpendTotals, refused
 
-__all__ = ["BudgetGuard", "ModelUsage", "add_cost", "current_budget"]
+__all__ = ["BudgetGuard", "ModelUsage", "aadd_cost", "add_cost", "current_budget"]
 
+R = TypeVar("R")
 _current: contextvars.ContextVar[BudgetGuard | None] = contextvars.ContextVar("actguard_budget", default=None)
 # Reservations taken before an LLM call in this thread or task, settled when the call is recorded: (guard, op_id)
 # pairs in an immutable tuple, so tasks that copied the context never share one.
@@ -49,6 +50,13 @@ def current_budget() -> BudgetGuard | None:
     return _current.get()
 
 
+def _active(caller: str) -> BudgetGuard:
+    guard = _current.get()
+    if guard is None:
+        raise ConfigError(f"{caller}() needs an active BudgetGuard: call it inside `with BudgetGuard(...):`")
+    return guard
+
+
 def add_cost(name: str, usd: float) -> None:
     """Charge non-LLM spend (a search API call, say) to the active :class:`BudgetGuard` and every enclosing one.
 
@@ -59,10 +67,17 @@ def add_cost(name: str, usd: float) -> None:
         ConfigError: no BudgetGuard is active, or the arguments are invalid.
         BudgetExceededError: this or an enclosing guard is at or over a limit after recording the cost.
     """
-    guard = _current.get()
-    if guard is None:
-        raise ConfigError("add_cost() needs an active BudgetGuard: call it inside `with BudgetGuard(...):`")
-    guard.add_cost(name, usd)
+    _active("add_cost").add_cost(name, usd)
+
+
+async def aadd_cost(name: str, usd: float) -> None:
+    """:func:`add_cost` for async code: a shared guard's store work runs in a worker thread, off the event loop.
+
+    Raises:
+        ConfigError: no BudgetGuard is active, or the arguments are invalid.
+        BudgetExceededError: this or an enclosing guard is at or over a limit after recording the cost.
+    """
+    await _active("aadd_cost").aadd_cost(name, usd)
 
 
 @dataclass(slots=True)
@@ -181,6 +196,10 @@ class BudgetGuard:
     the framework adapters) are recorded automatically, once each. Nested guards: usage counts in the inner guard
     and every enclosing one; each enforces its own limits.
 
+    From async code (the async SDK clients, ``async with``, :meth:`acheck_call`, :meth:`arecord`, :meth:`acheck`,
+    :meth:`aadd_cost`) a shared guard's store work runs in a worker thread, so a slow store never blocks the event
+    loop; a per-process guard does no I/O and stays on the loop.
+
     Enforcement: before each LLM call, a guard at or over a limit raises :class:`~actguard.BudgetExceededError`
     and nothing is sent; a call that crosses a limit raises it right after, with the response attached
     (``error.response``); a stream stops as soon as its running estimate crosses a limit.
@@ -216,7 +235,8 @@ class BudgetGuard:
             becomes True, ``on_warn(guard)`` runs and one ``budget`` / ``soft_limit`` / ``warned`` event is emitted
             (once per guard); the framework adapters then tell the model to finish with what it has
             (:func:`actguard.budget.landing_note`). The hard limits still stop the run.
-        on_warn: called with the guard when it warns (with ``warn_at``); its errors are logged, never raised.
+        on_warn: called with the guard when it warns (with ``warn_at``); its errors are logged, never raised. From
+            async code a shared guard records in a worker thread (:meth:`arecord`), so it may be called there.
     """
 
     def __init__(
@@ -315,22 +335,89 @@ class BudgetGuard:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
+        self._leave()
         if self.shared and self._outstanding:
-            with self._outstanding_lock:
-                stale, self._outstanding = self._outstanding, []
-            for op_id in stale:  # calls reserved here and never recorded (they failed) hold nothing after
-                _shared.settle(self._get_store(), self._shared_key, op_id, 0.0, 0, self.window)
+            self._hand_back_outstanding()
 
     async def __aenter__(self) -> BudgetGuard:
-        return self.__enter__()
+        return self.__enter__()  # no store work: a shared guard first touches its store at a check
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        self._leave()  # here: the context variable is reset in the context that set it
+        if self.shared and self._outstanding:
+            await _shared.off_loop(self._hand_back_outstanding)
+
+    def _leave(self) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+    def _hand_back_outstanding(self) -> None:
+        """Settle to nothing the reservations of calls made here and never recorded (they failed)."""
+        with self._outstanding_lock:
+            stale, self._outstanding = self._outstanding, []
+        for op_id in stale:
+            _shared.settle(self._get_store(), self._shared_key, op_id, 0.0, 0, self.window)
+
+    # -- from async code: the same steps, off the event loop when a store is involved ------------------------------
+    async def _off_loop(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """``fn(*args, **kwargs)``, a sync step of this guard chain, for async code: in a worker thread when a
+        shared guard in the chain may wait on its store (see :func:`actguard.budget._shared.off_loop`), else right
+        here (a per-process chain does no I/O: no thread hop)."""
+        guard: BudgetGuard | None = self
+        while guard is not None:
+            if guard.shared:
+                return await _shared.off_loop(fn, *args, **kwargs)
+            guard = guard._parent
+        return fn(*args, **kwargs)
+
+    async def acheck_call(
+        self,
+        model: str | None,
+        *,
+        provider: str | None = None,
+        prompt_tokens: int = 0,
+        max_output_tokens: int | None = None,
+    ) -> None:
+        """:meth:`check_call` for async code. With a shared guard in the chain, its store work (the reservation)
+        runs in a worker thread, so a slow or stalled store never blocks the event loop.
+
+        Raises:
+            BudgetExceededError: as :meth:`check_call`.
+            UnknownModelPriceError: as :meth:`check_call`.
+            StoreUnavailable: a shared guard's store cannot be reached (fail closed).
+        """
+        await self._off_loop(
+            self.check_call,
+            model,
+            provider=provider,
+            prompt_tokens=prompt_tokens,
+            max_output_tokens=max_output_tokens,
+        )
+
+    async def arecord(self, usage: LLMUsage, *, call_id: str | None = None) -> float:
+        """:meth:`record` for async code (a shared guard's settle runs in a worker thread, off the event loop)."""
+        return await self._off_loop(self.record, usage, call_id=call_id)
+
+    async def acheck(self, response: Any = None) -> None:
+        """:meth:`check` for async code (a shared guard's store read runs in a worker thread, off the event loop).
+
+        Raises:
+            BudgetExceededError: a limit is reached.
+            UnknownModelPriceError: as :meth:`check`.
+        """
+        await self._off_loop(self.check, response)
+
+    async def aadd_cost(self, name: str, usd: float) -> None:
+        """:meth:`add_cost` for async code (a shared guard's settle runs in a worker thread, off the event loop).
+
+        Raises:
+            ConfigError: the arguments are invalid.
+            BudgetExceededError: a limit is reached after recording the cost.
+        """
+        await self._off_loop(self.add_cost, name, usd)
 
     # -- readings -----------------------------------------------------------------------------------------------
     @property

@@ -9,6 +9,9 @@ output token per 4 characters of streamed text (content, reasoning and tool-call
 price. The stream is stopped as soon as that estimate takes a guard to a limit. A stream that ends normally is
 charged the usage the provider reports at its end; a stream stopped, closed or abandoned before that is charged the
 estimate.
+
+Async calls take the same steps through :meth:`BudgetGuard._off_loop <actguard.BudgetGuard>`: in a worker thread when
+a shared guard may wait on its store, right on the event loop otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from actguard.exceptions import BudgetExceededError
 __all__ = [
     "CallInfo",
     "StreamMeter",
+    "abefore_call",
+    "arecord_result",
     "estimate_tokens",
     "meter_async_iterator",
     "meter_iterator",
@@ -72,6 +77,11 @@ def before_call(guard: BudgetGuard, info: CallInfo) -> None:
         prompt_tokens=info.prompt_tokens if _any_strict(guard) else 0,
         max_output_tokens=info.max_output_tokens,
     )
+
+
+async def abefore_call(guard: BudgetGuard, info: CallInfo) -> None:
+    """:func:`before_call` for async SDK calls (off the event loop when a shared guard's store is involved)."""
+    await guard._off_loop(before_call, guard, info)
 
 
 _picked: dict[tuple[str, str | None, str], str] = {}
@@ -123,6 +133,13 @@ def record_result(
             guard, estimate, reason=f"a {info.provider} response reported no token usage", call_id=call_id
         )
     guard.check(response)
+
+
+async def arecord_result(
+    guard: BudgetGuard, usage: LLMUsage | None, call_id: str | None, response: Any, info: CallInfo
+) -> None:
+    """:func:`record_result` for async SDK calls (off the event loop when a shared guard's store is involved)."""
+    await guard._off_loop(record_result, guard, usage, call_id, response, info)
 
 
 class StreamMeter:
@@ -203,6 +220,16 @@ class StreamMeter:
         self.guard.record(usage, call_id=self.call_id)
         metering.note(usage, self.call_id, estimated=self._final is None)
 
+    async def afinish(self) -> None:
+        """:meth:`finish` (of a stream ended early) from async code, off the event loop for a shared guard."""
+        if not self.done:
+            await self.guard._off_loop(self.finish)
+
+    def end(self, last: object) -> None:
+        """The stream ran to its end: charge it, then check the guards (``last``, its last event, goes on the error)."""
+        self.finish(complete=True)
+        self.guard.check(last)
+
 
 def meter_iterator(
     inner: Iterator[T], meter: StreamMeter, on_event: Callable[[StreamMeter, T], bool], stop: Callable[[], object]
@@ -222,8 +249,7 @@ def meter_iterator(
                 raise error
             if show:
                 yield event
-        meter.finish(complete=True)
-        meter.guard.check(last)
+        meter.end(last)
     finally:
         if not meter.done:  # closed or abandoned before its end: charge the estimate, free the connection
             meter.finish()
@@ -236,7 +262,7 @@ async def meter_async_iterator(
     on_event: Callable[[StreamMeter, T], bool],
     stop: Callable[[], Awaitable[object]],
 ) -> AsyncIterator[T]:
-    """The async twin of :func:`meter_iterator`."""
+    """The async twin of :func:`meter_iterator` (the charge and checks off the event loop for a shared guard)."""
     try:
         last: T | None = None
         async for event in inner:
@@ -244,15 +270,13 @@ async def meter_async_iterator(
             last = event
             error = meter.crossed()
             if error is not None:
-                meter.finish()
+                await meter.afinish()
                 await stop()
                 error.response = event
                 meter.guard._emit_exceeded(error)
                 raise error
             if show:
                 yield event
-        meter.finish(complete=True)
-        meter.guard.check(last)
+        await meter.guard._off_loop(meter.end, last)
     finally:
-        if not meter.done:
-            meter.finish()
+        await meter.afinish()

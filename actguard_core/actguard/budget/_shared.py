@@ -11,16 +11,24 @@ Only guards with ``shared=True`` come here; a per-process guard never touches a 
   at the next shared check of that store and at interpreter exit. Repeating a settle never counts it twice (Redis
   remembers settled ids; a failed SQLite transaction changed nothing). What still cannot be delivered at exit is
   reported: an ``ActGuardWarning`` and a ``budget`` event naming the amount.
+- **Never on the event loop.** From async code, every step of a guard chain with a shared guard in it (the check and
+  reservation before a call, the record and settle after it, guard exit) runs the same sync method in a worker
+  thread (:func:`off_loop`), so a slow or stalled store holds up that one call, never the loop's other tasks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import contextvars
+import functools
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from actguard.exceptions import ActGuardWarning, StoreUnavailable
 from actguard.reporting import emit
@@ -35,6 +43,7 @@ __all__ = [
     "Outbox",
     "ParkedSpend",
     "new_op_id",
+    "off_loop",
     "reserve",
     "settle",
 ]
@@ -45,6 +54,7 @@ DEFAULT_RESERVE_OUTPUT_TOKENS = 4096
 RESERVATION_LEASE = 900.0
 """Seconds a reservation holds budget unless settled first (longer than any LLM call should take)."""
 
+R = TypeVar("R")
 _OUTBOX_MAX = 10_000  # parked settles kept per process; beyond it the oldest is reported and dropped
 
 
@@ -188,3 +198,31 @@ def reserve(
         ttl=ttl,
         lease=RESERVATION_LEASE,
     )
+
+
+_UNSET: Any = object()
+
+
+async def off_loop(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+    """Run the sync step ``fn(*args, **kwargs)`` in the loop's default executor (as :func:`asyncio.to_thread`) and
+    return its result, so the event loop keeps running while it waits on a store.
+
+    It runs in a copy of this task's context, and what it changed there (the reservation this task's call now holds,
+    the totals a settle just returned, the calls it metered) is set here too when it ends, as if it had run in the
+    task: the task does not run meanwhile, so those are the only changes. Cancelled while it runs, the task keeps
+    none of them: the step still ends in its thread, and a reservation it took is on the guard's outstanding list,
+    settled by the guard's next record or at its exit. Outside asyncio (trio) the step runs right here.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio, say): the step runs here, as it always did
+        return fn(*args, **kwargs)
+    ctx = contextvars.copy_context()
+    future = loop.run_in_executor(None, functools.partial(ctx.run, fn, *args, **kwargs))
+    try:
+        return await future
+    finally:
+        if future.done() and not future.cancelled():  # returned or raised (a refusal, StoreUnavailable)
+            for var, value in ctx.items():
+                if var.get(_UNSET) is not value:
+                    var.set(value)

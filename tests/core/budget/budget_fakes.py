@@ -103,6 +103,15 @@ def start_server() -> tuple[LLMServer, ThreadingHTTPServer]:
     return state, httpd
 
 
+def guard_options(shared: bool) -> dict[str, Any]:
+    """BudgetGuard arguments of a per-process guard, or of a shared one (whose async steps run in worker threads)."""
+    if not shared:
+        return {}
+    import actguard
+
+    return {"user_id": "shared-test", "shared": True, "store": actguard.MemoryStore()}
+
+
 # -- OpenAI ---------------------------------------------------------------------------------------------------------
 def chat_completion(
     *,

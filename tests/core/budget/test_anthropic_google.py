@@ -7,7 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from budget_fakes import LLMServer, anthropic_message, anthropic_stream, gemini, gemini_stream
+from budget_fakes import LLMServer, anthropic_message, anthropic_stream, gemini, gemini_stream, guard_options
 
 from actguard import BudgetExceededError, BudgetGuard, UnknownModelPriceError
 
@@ -68,11 +68,12 @@ def test_anthropic_stream_stops_when_crossing(llm: LLMServer) -> None:
     assert guard.tokens_used == 100 + 300
 
 
-async def test_anthropic_async(llm: LLMServer) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["per-process", "shared"])
+async def test_anthropic_async(llm: LLMServer, shared: bool) -> None:
     client = anthropic.AsyncAnthropic()
     llm.queue(anthropic_message(id="m1", input_tokens=100, output_tokens=50))
     llm.queue(anthropic_stream(["Hel", "lo"], id="m2", input_tokens=100, output_tokens=20))
-    async with BudgetGuard(usd_limit=1.0) as guard:
+    async with BudgetGuard(usd_limit=1.0, **guard_options(shared)) as guard:
         await client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=MSG)
         async with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=MSG) as stream:
             message = await stream.get_final_message()
@@ -128,10 +129,11 @@ def test_gemini_stream_stops_when_crossing(llm: LLMServer, gemini_client: Any) -
     assert guard.tokens_used == 103  # the 3rd chunk reported 100 prompt + 3 candidate tokens
 
 
-async def test_gemini_async(llm: LLMServer, gemini_client: Any) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["per-process", "shared"])
+async def test_gemini_async(llm: LLMServer, gemini_client: Any, shared: bool) -> None:
     llm.queue(gemini(id="g1", prompt=100, candidates=10))
     llm.queue(gemini_stream(["Hel", "lo"], id="g2", prompt=100, candidates=20))
-    async with BudgetGuard(usd_limit=1.0) as guard:
+    async with BudgetGuard(usd_limit=1.0, **guard_options(shared)) as guard:
         await gemini_client.aio.models.generate_content(model="gemini-2.5-flash", contents="Hi")
         chunks = [
             c

@@ -9,7 +9,16 @@ from typing import Any
 
 import openai
 import pytest
-from budget_fakes import LLMServer, chat_completion, chat_stream, echo_chat, embedding, response, response_stream
+from budget_fakes import (
+    LLMServer,
+    chat_completion,
+    chat_stream,
+    echo_chat,
+    embedding,
+    guard_options,
+    response,
+    response_stream,
+)
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, UnknownModelPriceError
@@ -131,12 +140,13 @@ def test_abandoned_stream_is_charged(llm: LLMServer) -> None:
         assert guard.usage.calls == 1
 
 
-async def test_async_chat_and_stream(llm: LLMServer) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["per-process", "shared"])
+async def test_async_chat_and_stream(llm: LLMServer, shared: bool) -> None:
     client = openai.AsyncOpenAI()
     llm.queue(chat_completion(id="a1", prompt_tokens=100, completion_tokens=10))
     llm.queue(chat_stream(["Once ", "upon"], id="a2", prompt_tokens=10, completion_tokens=2))
     llm.queue(chat_stream(["Once ", "upon"], id="a3", prompt_tokens=10, completion_tokens=2))
-    async with BudgetGuard(usd_limit=1.0) as guard:
+    async with BudgetGuard(usd_limit=1.0, **guard_options(shared)) as guard:
         await client.chat.completions.create(model="gpt-4o", messages=HI)
         stream = await client.chat.completions.create(model="gpt-4o", messages=HI, stream=True)
         text = [chunk.choices[0].delta.content async for chunk in stream]
@@ -149,10 +159,11 @@ async def test_async_chat_and_stream(llm: LLMServer) -> None:
     await client.close()
 
 
-async def test_async_stream_stops_when_crossing(llm: LLMServer) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["per-process", "shared"])
+async def test_async_stream_stops_when_crossing(llm: LLMServer, shared: bool) -> None:
     llm.queue(chat_stream(["x" * 400] * 20, prompt_tokens=5, completion_tokens=2000))
     client = openai.AsyncOpenAI()
-    async with BudgetGuard(token_limit=250) as guard:
+    async with BudgetGuard(token_limit=250, **guard_options(shared)) as guard:
         stream = await client.chat.completions.create(model="gpt-4o", messages=HI, stream=True)
         with pytest.raises(BudgetExceededError):
             async for _ in stream:

@@ -22,6 +22,7 @@ from actguard.budget._guard import BudgetGuard, _current
 from actguard.budget._meter import (
     CallInfo,
     StreamMeter,
+    abefore_call,
     before_call,
     meter_async_iterator,
     meter_iterator,
@@ -57,17 +58,26 @@ class Sdk:
     patches: Patches
 
 
-def _start(
-    guard: BudgetGuard, sdk: Sdk, options: Any, kwargs: Mapping[str, Any]
-) -> tuple[Endpoint, CallInfo, StreamMeter | None] | None:
+def _plan(sdk: Sdk, options: Any) -> tuple[Endpoint, CallInfo, Mapping[str, Any]] | None:
+    """The endpoint of a request the meter knows, what its body says about the call, and the body; else None."""
     endpoint = sdk.endpoints.get(getattr(options, "url", None) or "")
     if endpoint is None:
         return None
     body = getattr(options, "json_data", None)
     if not isinstance(body, Mapping):  # a body shape this meter does not know: metered from the response alone
         body = {}
-    info = endpoint.info(body)
-    before_call(guard, info)
+    return endpoint, endpoint.info(body), body
+
+
+def _stream_meter(
+    guard: BudgetGuard,
+    endpoint: Endpoint,
+    info: CallInfo,
+    body: Mapping[str, Any],
+    options: Any,
+    kwargs: Mapping[str, Any],
+) -> StreamMeter | None:
+    """The meter of a streamed request (its body asks for the usage report where the API needs that), or None."""
     meter: StreamMeter | None = None
     if kwargs.get("stream") or body.get("stream"):
         meter = StreamMeter(guard, info)
@@ -75,7 +85,7 @@ def _start(
             new_body = endpoint.prepare_stream(body, meter)
             if new_body is not body:
                 options.json_data = new_body
-    return endpoint, info, meter
+    return meter
 
 
 def _is_api_response(result: Any, sdk: Sdk) -> bool:
@@ -131,7 +141,7 @@ def _instrument_async(stream: Any, meter: StreamMeter, on_event: Callable[[Strea
     cls_close = type(stream).close
 
     async def close() -> None:
-        meter.finish()
+        await meter.afinish()
         current = ref()
         if current is not None:
             await cls_close(current)
@@ -139,7 +149,7 @@ def _instrument_async(stream: Any, meter: StreamMeter, on_event: Callable[[Strea
     stream.close = close
 
 
-def _meter_on_parse(response: Any, finish: Callable[[Any], Any]) -> None:
+def _meter_on_parse(response: Any, guard: BudgetGuard, finish: Callable[[Any], Any]) -> None:
     """Meter a ``with_streaming_response`` call when its body is parsed (``response.parse()``, sync or async): the
     parsed stream is metered as it is read, a parsed response at once. A body read raw is not parsed here."""
     parse = response.parse
@@ -154,7 +164,7 @@ def _meter_on_parse(response: Any, finish: Callable[[Any], Any]) -> None:
     if inspect.iscoroutinefunction(parse):
 
         async def parse_async(*args: Any, **kwargs: Any) -> Any:
-            return once(await parse(*args, **kwargs))
+            return await guard._off_loop(once, await parse(*args, **kwargs))
 
         response.parse = parse_async
     else:
@@ -173,17 +183,19 @@ def sync_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
             guard = _current.get()
             if guard is None or not sdk.patches.active:
                 return original(self, cast_to, options, *args, **kwargs)
-            started = _start(guard, sdk, options, kwargs)
-            if started is None:
+            planned = _plan(sdk, options)
+            if planned is None:
                 return original(self, cast_to, options, *args, **kwargs)
-            endpoint, info, meter = started
+            endpoint, info, body = planned
+            before_call(guard, info)
+            meter = _stream_meter(guard, endpoint, info, body, options, kwargs)
             result = original(self, cast_to, options, *args, **kwargs)
             mode = _raw_mode(options)
             if mode == "raw" and _is_api_response(result, sdk):  # parsed once, cached by the SDK
                 _finish(guard, sdk, endpoint, info, meter, result.parse())
                 return result
             if mode == "stream" and _is_api_response(result, sdk):  # with_streaming_response: metered when parsed
-                _meter_on_parse(result, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
+                _meter_on_parse(result, guard, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
                 return result
             return _finish(guard, sdk, endpoint, info, meter, result)
 
@@ -200,20 +212,23 @@ def async_request_wrapper(sdk: Sdk) -> Callable[[Any], Any]:
             guard = _current.get()
             if guard is None or not sdk.patches.active:
                 return await original(self, cast_to, options, *args, **kwargs)
-            started = _start(guard, sdk, options, kwargs)
-            if started is None:
+            planned = _plan(sdk, options)
+            if planned is None:
                 return await original(self, cast_to, options, *args, **kwargs)
-            endpoint, info, meter = started
+            endpoint, info, body = planned
+            await abefore_call(guard, info)  # a shared guard's reservation waits in a worker thread, not here
+            meter = _stream_meter(guard, endpoint, info, body, options, kwargs)
             result = await original(self, cast_to, options, *args, **kwargs)
             mode = _raw_mode(options)
             if mode == "raw" and _is_api_response(result, sdk):
                 parsed = result.parse()
-                _finish(guard, sdk, endpoint, info, meter, await parsed if inspect.isawaitable(parsed) else parsed)
+                body_parsed = await parsed if inspect.isawaitable(parsed) else parsed
+                await guard._off_loop(_finish, guard, sdk, endpoint, info, meter, body_parsed)
                 return result
             if mode == "stream" and _is_api_response(result, sdk):
-                _meter_on_parse(result, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
+                _meter_on_parse(result, guard, lambda parsed: _finish(guard, sdk, endpoint, info, meter, parsed))
                 return result
-            return _finish(guard, sdk, endpoint, info, meter, result)
+            return await guard._off_loop(_finish, guard, sdk, endpoint, info, meter, result)
 
         return request
 

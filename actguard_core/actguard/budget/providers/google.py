@@ -16,6 +16,8 @@ from actguard.budget._guard import _current
 from actguard.budget._meter import (
     CallInfo,
     StreamMeter,
+    abefore_call,
+    arecord_result,
     before_call,
     meter_async_iterator,
     meter_iterator,
@@ -90,10 +92,10 @@ def _async_call(original: Any) -> Any:
         if guard is None or not _patches.active:
             return await original(self, *args, **kwargs)
         info = _info(kwargs)
-        before_call(guard, info)
+        await abefore_call(guard, info)
         response = await original(self, *args, **kwargs)
         usage, call_id = _result(response, info)
-        record_result(guard, usage, call_id, response, info)
+        await arecord_result(guard, usage, call_id, response, info)
         return response
 
     return _generate_content
@@ -126,7 +128,7 @@ def _async_stream(original: Any) -> Any:
         if guard is None or not _patches.active:
             return await original(self, *args, **kwargs)
         info = _info(kwargs)
-        before_call(guard, info)
+        await abefore_call(guard, info)
         inner = await original(self, *args, **kwargs)
         stop = getattr(inner, "aclose", _anoop)
         return meter_async_iterator(inner.__aiter__(), StreamMeter(guard, info), _event, stop)
