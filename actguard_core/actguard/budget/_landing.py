@@ -25,6 +25,10 @@ __all__ = ["SoftLimit", "landing_note"]
 
 OnWarn = Callable[["BudgetGuard"], Any]
 
+# Whether any guard of this process has warned. Until one has, landing_note has nothing to say and answers at once:
+# every adapter asks it before each model call, and walking the guards would cost that call about a microsecond.
+_any_warned = False
+
 
 class SoftLimit:
     """One guard's soft limit: the fraction it warns at, the callback, and whether it has warned (thread-safe)."""
@@ -60,6 +64,7 @@ class SoftLimit:
 
     def observe(self, guard: BudgetGuard, usd: float, tokens: int) -> None:
         """Warn, once, if ``usd`` / ``tokens`` (the guard's totals) reached the soft limit of a limit."""
+        global _any_warned
         if self.warned:
             return
         used = 0.0
@@ -73,6 +78,7 @@ class SoftLimit:
             if self.warned:
                 return
             self.warned, self.used = True, used
+            _any_warned = True
         emit(
             "budget",
             "soft_limit",
@@ -111,6 +117,8 @@ def landing_note(*guards: BudgetGuard | None) -> str | None:
             ...
             note = landing_note()  # "You have used 80% of this request's budget..." once 80% is spent
     """
+    if not _any_warned:
+        return None
     from actguard.budget._guard import current_budget
 
     worst: SoftLimit | None = None

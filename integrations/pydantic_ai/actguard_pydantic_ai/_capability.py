@@ -11,6 +11,8 @@ from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.budget import metering
 from actguard.budget.metering import estimate_tokens
 from actguard.runs import RunBudgets, check_call
+from actguard_pydantic_ai._compat import REQUEST_ONLY_MESSAGES
+from actguard_pydantic_ai._landing import with_landing_note
 from actguard_pydantic_ai._usage import price_provider, texts, usage_of
 
 __all__ = ["ActGuardCapability"]
@@ -59,6 +61,11 @@ class ActGuardCapability(AbstractCapability[Any]):
     of the run, with one ``budget`` / ``llm_call`` / ``blocked`` event, and nothing is sent. A model without a price
     under a ``usd_limit`` raises :class:`~actguard.UnknownModelPriceError` before the call.
 
+    Soft landing: once the run's budget (``warn_at=``, a budget option) or an enclosing one has warned, each later
+    model request carries :func:`actguard.budget.landing_note` ("finish with what you have") as a system prompt part
+    of its last message, in that request only (``result.all_messages()`` never holds it). The hard limit still
+    stops the run.
+
     pydantic-ai's own ``UsageLimits`` keep working alongside: whichever limit is reached first stops the run
     (``UsageLimitExceeded`` from pydantic-ai, ``BudgetExceededError`` from actguard).
 
@@ -70,8 +77,8 @@ class ActGuardCapability(AbstractCapability[Any]):
         max_runs: how many finished runs' budgets stay readable (oldest dropped first).
         **budget_options: further :class:`~actguard.BudgetGuard` options for each run's budget (``strict``, which
             checks each call's worst case with the request's ``max_tokens`` setting; ``on_unknown_model``,
-            ``fallback_price``; ``shared`` / ``window`` / ``store`` make every run of one ``user_id`` and ``name``
-            share one budget in the store).
+            ``fallback_price``; ``warn_at`` / ``on_warn``, the soft landing above; ``shared`` / ``window`` /
+            ``store`` make every run of one ``user_id`` and ``name`` share one budget in the store).
 
     Raises:
         ConfigError: for any argument :class:`~actguard.BudgetGuard` refuses (checked now).
@@ -144,7 +151,8 @@ class ActGuardCapability(AbstractCapability[Any]):
         return result
 
     async def before_model_request(self, ctx: Any, request_context: Any) -> Any:
-        """Refuse the request if the run's budget (or an enclosing one) is spent."""
+        """Refuse the request if the run's budget (or an enclosing one) is spent; once one has warned, add the
+        landing note to this request (:mod:`actguard_pydantic_ai._landing`)."""
         run = self._run(ctx)
         model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
         max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
@@ -159,7 +167,18 @@ class ActGuardCapability(AbstractCapability[Any]):
             self.runs.attach(error, run.budget)
             raise
         run.mark = metering.mark()
+        if REQUEST_ONLY_MESSAGES:
+            return with_landing_note(request_context, run.budget)
         return request_context
+
+    # Only where needed: pydantic-ai >= 2 chains the wrap_model_request of each capability that defines one into
+    # every request, which costs more than the hooks above.
+    if not REQUEST_ONLY_MESSAGES:
+
+        async def wrap_model_request(self, ctx: Any, *, request_context: Any, handler: Any) -> Any:
+            """Send the request with the landing note (pydantic-ai < 2.54 would keep it in the run's history if
+            ``before_model_request`` returned it)."""
+            return await handler(with_landing_note(request_context, self._run(ctx).budget))
 
     async def after_model_request(self, ctx: Any, *, request_context: Any, response: Any) -> Any:
         """Meter the response (once, whoever else saw the call). Called for each attempt of a request (pydantic-ai

@@ -1,6 +1,8 @@
-"""Import pydantic-ai, or say which extra to install."""
+"""Import pydantic-ai, or say which extra to install; what the installed release can do."""
 
 from __future__ import annotations
+
+import re
 
 try:
     import pydantic_ai as _pydantic_ai
@@ -14,4 +16,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without pydantic
 PYDANTIC_AI_VERSION: str = getattr(_pydantic_ai, "__version__", "0")
 """The installed pydantic-ai release."""
 
-__all__ = ["PYDANTIC_AI_VERSION"]
+
+def _release(version: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+REQUEST_ONLY_MESSAGES: bool = _release(PYDANTIC_AI_VERSION) >= (2, 54)
+"""Whether the messages a ``before_model_request`` hook returns go into that request only (pydantic-ai >= 2.54;
+earlier releases make them the run's message history, and only ``wrap_model_request`` changes one request alone)."""
+
+__all__ = ["PYDANTIC_AI_VERSION", "REQUEST_ONLY_MESSAGES"]
