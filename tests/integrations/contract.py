@@ -509,4 +509,3 @@ class Ticker:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         return self.ticks
-
