@@ -15,7 +15,8 @@ registry, written once:
 :func:`check_call` is the check before a model call: it raises :class:`~actguard.BudgetExceededError` (or
 :class:`~actguard.UnknownModelPriceError`) and reports a refused call with :func:`report_blocked`, the one
 ``budget`` / ``llm_call`` / ``blocked`` event every adapter emits, payload ``{"guard", "limit_type", "limit",
-"used"}``.
+"used"}``. From an async hook, :func:`acheck_call` is the same check and :func:`off_loop` runs any other step on the
+budgets (recording a call): off the event loop when a budget is shared (its store may stall), else right there.
 
 Everything here is thread- and task-safe, and bounded: ``max_runs`` finished runs stay readable (oldest dropped
 first), and at most ``MAX_LIVE`` live entries are tracked (a run whose end never comes is dropped eventually).
@@ -26,14 +27,16 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Hashable, Iterable
+from typing import Any, TypeVar
 
-from actguard.budget import BudgetGuard
+from actguard.budget import BudgetGuard, _shared
 from actguard.exceptions import BudgetExceededError, ConfigError
 from actguard.reporting import emit
 
-__all__ = ["MAX_LIVE", "RunBudgets", "check_call", "report_blocked"]
+__all__ = ["MAX_LIVE", "RunBudgets", "acheck_call", "check_call", "off_loop", "report_blocked"]
+
+R = TypeVar("R")
 
 MAX_LIVE = 100_000
 """Most live runs (of any depth) and object keys a registry tracks at once."""
@@ -75,6 +78,39 @@ def check_call(
     except BudgetExceededError as error:
         report_blocked(error)
         raise
+
+
+def _waits_on_store(budgets: Iterable[BudgetGuard | None]) -> bool:
+    return any(budget is not None and budget.waits_on_store() for budget in budgets)
+
+
+async def off_loop(budgets: Collection[BudgetGuard | None], fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+    """``fn(*args, **kwargs)``, a sync step on ``budgets`` (a check, a record), for an adapter's async hook: in a worker
+    thread when any of them (or a guard enclosing one) is shared, so a slow or stalled store never blocks the event
+    loop (see :func:`actguard.budget._shared.off_loop`); else right here (per-process budgets do no I/O: no hop).
+
+    ``budgets`` must be a collection (it is read here, and usually by ``fn``). Raises whatever ``fn`` raises.
+    """
+    if _waits_on_store(budgets):
+        return await _shared.off_loop(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+async def acheck_call(
+    budgets: Collection[BudgetGuard | None],
+    model: str | None = None,
+    *,
+    provider: str | None = None,
+    max_output_tokens: int | None = None,
+) -> None:
+    """:func:`check_call` for async code: the same rule, its store work off the event loop when a budget is shared.
+
+    Raises:
+        BudgetExceededError: as :func:`check_call`.
+        UnknownModelPriceError: as :func:`check_call`.
+        StoreUnavailable: a shared budget's store cannot be reached (fail closed).
+    """
+    await off_loop(budgets, check_call, budgets, model, provider=provider, max_output_tokens=max_output_tokens)
 
 
 def _ref(obj: Any) -> Callable[[], Any]:

@@ -303,7 +303,7 @@ def scenario_refusal_names_the_tool_the_model_called(h: AdapterHarness) -> None:
     assert blocked["tool"] == "search"
 
 
-def _store_unavailable(error: BaseException | None) -> BaseException | None:
+def store_unavailable(error: BaseException | None) -> BaseException | None:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, actguard.StoreUnavailable):
@@ -333,7 +333,7 @@ def scenario_infrastructure_error_reaches_the_caller(h: AdapterHarness) -> None:
             holder.execute("ROLLBACK")
             holder.close()
             store.close()
-    assert _store_unavailable(out.error) is not None, f"{h.name}: expected StoreUnavailable, got {out.error!r}"
+    assert store_unavailable(out.error) is not None, f"{h.name}: expected StoreUnavailable, got {out.error!r}"
     assert out.model_calls == 1, f"{h.name}: the model was called {out.model_calls} times"
     assert not any("unavailable" in o or folder in o for o in out.tool_outputs), out.tool_outputs
 
@@ -404,3 +404,108 @@ def scenario_stream_without_usage_is_charged(h: StreamingHarness) -> None:
 
 
 USAGE_SCENARIOS: list[Callable[[Any], None]] = [scenario_stream_without_usage_is_charged]
+
+
+# -- a shared budget whose store stalls during an async hook ------------------------------------------------------
+STALL_TIMEOUT = 0.25  # the RedisStore's socket timeout: a store call on the frozen server fails closed after it
+
+
+def _redis_server_module() -> ModuleType:
+    """tests/core/stores/redis_server.py (RedisServer, missing_reason), loaded by path like this module."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "actguard_test_redis_server"
+    if name not in sys.modules:
+        path = Path(__file__).parents[1] / "core" / "stores" / "redis_server.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class StalledRedis:
+    """A RedisStore on a redis-server of the test's own, frozen (SIGSTOP) at the first store call once
+    :meth:`arm` ed, until its client gave up (StoreUnavailable); :attr:`busy` is set while a store call is under way,
+    :attr:`calls_on_loop` counts the store calls made on the event loop's thread. Make it inside the async test.
+
+    Skips without redis-server or redis-py (fails instead with ACTGUARD_REQUIRE_REDIS=1).
+    """
+
+    def __init__(self) -> None:
+        module = _redis_server_module()
+        reason = module.missing_reason()
+        if reason is not None:
+            if os.environ.get(module.REQUIRE_ENV) == "1":
+                pytest.fail(f"{module.REQUIRE_ENV}=1 but {reason}")
+            pytest.skip(reason)
+        self.server = module.RedisServer().start()
+        self.store = actguard.RedisStore(self.server.url, prefix="stall", timeout=STALL_TIMEOUT)
+        self.store.spend_get("warm")  # connected before any stall
+        self.busy = threading.Event()
+        self.loop_thread = threading.get_ident()  # made in the async test: the event loop's thread
+        self.calls_on_loop = 0  # store calls made on that thread (each blocks the event loop while it waits)
+        self.stalls = 0
+        self._armed = False
+        self._timers: list[threading.Timer] = []
+        for name in [n for n in dir(self.store) if n.startswith("spend_")]:
+            setattr(self.store, name, self._watched(getattr(self.store, name)))
+
+    def _watched(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == self.loop_thread:
+                self.calls_on_loop += 1
+            if self._armed:
+                self._armed = False
+                self.stalls += 1
+                self.server.pause()
+                timer = threading.Timer(STALL_TIMEOUT * 1.5, self.server.resume)  # after the client gave up
+                self._timers.append(timer)
+                timer.start()
+            self.busy.set()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.busy.clear()
+
+        return watched
+
+    def arm(self) -> None:
+        """Freeze the server at the next store call."""
+        self._armed = True
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.join()
+        self.store.close()
+        self.server.stop()
+
+
+class Ticker:
+    """An asyncio task yielding over and over, counting the turns it got while a store call was under way: none
+    when that call blocks the event loop."""
+
+    def __init__(self, busy: threading.Event) -> None:
+        import asyncio
+
+        self.busy = busy
+        self.ticks = 0
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        import asyncio
+
+        while True:
+            if self.busy.is_set():
+                self.ticks += 1
+            await asyncio.sleep(0)
+
+    async def stop(self) -> int:
+        import asyncio
+
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        return self.ticks

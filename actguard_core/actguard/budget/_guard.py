@@ -366,12 +366,19 @@ class BudgetGuard:
         """``fn(*args, **kwargs)``, a sync step of this guard chain, for async code: in a worker thread when a
         shared guard in the chain may wait on its store (see :func:`actguard.budget._shared.off_loop`), else right
         here (a per-process chain does no I/O: no thread hop)."""
+        if self.waits_on_store():
+            return await _shared.off_loop(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def waits_on_store(self) -> bool:
+        """Whether a step of this guard chain may wait on a store: this guard or one enclosing it is shared (so
+        async code runs it off the event loop; a per-process chain does no I/O)."""
         guard: BudgetGuard | None = self
         while guard is not None:
             if guard.shared:
-                return await _shared.off_loop(fn, *args, **kwargs)
+                return True
             guard = guard._parent
-        return fn(*args, **kwargs)
+        return False
 
     async def acheck_call(
         self,

@@ -31,7 +31,7 @@ from typing_extensions import NotRequired
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
 from actguard.exceptions import ActGuardWarning, ConfigError
 from actguard.refusals import RECOVERABLE, OnRefusal, check_on_refusal, returned_to_model
-from actguard.runs import check_call
+from actguard.runs import acheck_call, check_call, off_loop
 from actguard_langchain._call import ModelCall
 from actguard_langchain._handler import ActGuardCallbackHandler
 from actguard_langchain._landing import with_landing_note
@@ -183,16 +183,36 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
 
     def _before_call(self, request: Any, budget: tuple[BudgetGuard, bool]) -> tuple[ModelCall | None, AIMessage | None]:
         """Check the run's budget; return the call's metering (None: the handler meters it) or a stop message."""
-        guard, followed = budget
         try:
-            check_call([guard, current_budget()], _model_name(request))
+            check_call([budget[0], current_budget()], _model_name(request))
         except BudgetExceededError as error:
-            if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
-                return None, AIMessage(content=f"Stopped: {error}")
-            raise
+            return None, self._stop(error)
+        return self._metering(request, budget), None
+
+    async def _abefore_call(
+        self, request: Any, budget: tuple[BudgetGuard, bool]
+    ) -> tuple[ModelCall | None, AIMessage | None]:
+        """:meth:`_before_call` for async code: a shared budget's check runs off the event loop."""
+        try:
+            await acheck_call([budget[0], current_budget()], _model_name(request))
+        except BudgetExceededError as error:
+            return None, self._stop(error)
+        return self._metering(request, budget), None
+
+    def _stop(self, error: BudgetExceededError) -> AIMessage:
+        """A spent budget: the message ending the run, or the error raised again."""
+        if self.on_exceeded == "end":  # a final answer without tool calls ends the agent loop
+            return AIMessage(content=f"Stopped: {error}")
+        raise error
+
+    @staticmethod
+    def _metering(request: Any, budget: tuple[BudgetGuard, bool]) -> ModelCall | None:
+        """The call's metering, entered here in the task's context (None: the handler that follows the run meters
+        it)."""
+        guard, followed = budget
         if followed:
-            return None, None
-        return ModelCall(guard, None, _model_name(request), getattr(request, "messages", None)), None
+            return None
+        return ModelCall(guard, None, _model_name(request), getattr(request, "messages", None))
 
     @staticmethod
     def _reported(response: Any) -> list[tuple[LLMUsage, str | None]]:
@@ -224,7 +244,7 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """Refuse the call once the run's budget is spent (raise or end the run); meter what it used."""
         budget, opened = self._budget(request)
-        call, stop = self._before_call(request, budget)
+        call, stop = await self._abefore_call(request, budget)
         if stop is not None:
             return stop
         request = with_landing_note(request)
@@ -235,7 +255,9 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
             response = await handler(request)
         finally:
             call.close()
-            call.settle(self._reported(response) if response is not None else [], _output_of(response))
+            reported = self._reported(response) if response is not None else []
+            # Recording may settle a shared budget in its store: off the event loop then.
+            await off_loop((call.run, call.scope), call.settle, reported, _output_of(response))
         return _kept(response, budget, opened)
 
     # -- tools ----------------------------------------------------------------------------------------------

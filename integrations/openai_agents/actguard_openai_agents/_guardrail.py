@@ -45,12 +45,12 @@ def budget_guardrail(
     async def check_budget(context: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> GuardrailFunctionOutput:
         try:
             if isinstance(budget, ActGuardRunHooks):
-                budget._budget(context).check()
+                await budget._budget(context).acheck()  # acheck: off the event loop when the budget is shared
                 guard = current_budget()
             else:
                 guard = budget if budget is not None else current_budget()
             if guard is not None:
-                guard.check()
+                await guard.acheck()
         except BudgetExceededError as error:
             emit(
                 "budget",

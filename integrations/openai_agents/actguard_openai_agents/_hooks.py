@@ -12,7 +12,7 @@ from actguard import BudgetExceededError, BudgetGuard, LLMUsage, current_budget
 from actguard.budget import metering
 from actguard.budget.metering import estimate_tokens
 from actguard.exceptions import ConfigError
-from actguard.runs import RunBudgets, check_call
+from actguard.runs import RunBudgets, acheck_call, off_loop
 from actguard_openai_agents._landing import add_landing_note
 from actguard_openai_agents._usage import call_id_of, model_name, split_model, usage_of
 
@@ -126,15 +126,16 @@ class ActGuardRunHooks(RunHooks[Any]):
                     self.runs.attach(context, budget)
         return budget
 
-    def _check(self, context: RunContextWrapper[Any], agent: Agent[Any] | None) -> BudgetGuard:
+    async def _check(self, context: RunContextWrapper[Any], agent: Agent[Any] | None) -> BudgetGuard:
         """Refuse the next model call if the run's budget or the caller's guard (hooks run in a copy of the run's
-        context: the BudgetGuard active where the run started) is spent, or cannot price the model."""
+        context: the BudgetGuard active where the run started) is spent, or cannot price the model (off the event
+        loop when one is shared)."""
         budget = self._budget(context)
         model, provider = split_model(model_name(self.model, agent)) if agent is not None else (None, None)
         settings = getattr(agent, "model_settings", None)
         max_tokens = getattr(settings, "max_tokens", None)
         try:
-            check_call(
+            await acheck_call(
                 [budget, current_budget()],
                 model,
                 provider=provider,
@@ -151,7 +152,7 @@ class ActGuardRunHooks(RunHooks[Any]):
     ) -> None:
         """Refuse the model call if the run's budget (or an enclosing one) is spent, or cannot price the model;
         once a budget has warned (``warn_at``), add the note telling the model to finish to the call's input."""
-        budget = self._check(context, agent)
+        budget = await self._check(context, agent)
         with self._lock:  # what on_llm_end needs to tell who metered the call (hooks run in copied contexts)
             self._pending[id(context)] = (metering.mark(), (system_prompt, input_items))
             if len(self._pending) > _MAX_PENDING:
@@ -166,12 +167,23 @@ class ActGuardRunHooks(RunHooks[Any]):
         when it metered it (inside a BudgetGuard), else an estimate, with a warning (see
         :func:`actguard.budget.metering.charge_estimate`).
         """
-        usage = usage_of(response, model_name(self.model, agent))
-        call_id = call_id_of(response)
         budget = self._budget(context)
         enclosing = current_budget()
         with self._lock:
             pending = self._pending.pop(id(context), None)
+        # Recording may settle a shared budget in its store: off the event loop then.
+        await off_loop((budget, enclosing), self._record, budget, enclosing, pending, agent, response)
+
+    def _record(
+        self,
+        budget: BudgetGuard,
+        enclosing: BudgetGuard | None,
+        pending: tuple[object, Any] | None,
+        agent: Agent[Any],
+        response: ModelResponse,
+    ) -> None:
+        usage = usage_of(response, model_name(self.model, agent))
+        call_id = call_id_of(response)
         # The calls actguard's SDK meter charged to the enclosing guards while this model call ran.
         metered = metering.since(pending[0]) if pending is not None else ()
         if not usage.total_tokens:

@@ -10,7 +10,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from actguard import BudgetExceededError, BudgetGuard, current_budget
 from actguard.budget import metering
 from actguard.budget.metering import estimate_tokens
-from actguard.runs import RunBudgets, check_call
+from actguard.runs import RunBudgets, acheck_call, off_loop
 from actguard_pydantic_ai._compat import REQUEST_ONLY_MESSAGES
 from actguard_pydantic_ai._landing import with_landing_note
 from actguard_pydantic_ai._usage import price_provider, texts, usage_of
@@ -140,7 +140,7 @@ class ActGuardCapability(AbstractCapability[Any]):
         budget = self.runs.open(getattr(ctx, "run_id", None))
         token = self._active.set(_Run(budget))
         try:
-            with budget:
+            async with budget:  # its exit hands back what a shared budget still holds, off the event loop
                 result = await handler()
         except Exception as error:
             self.runs.attach(error, budget)
@@ -157,7 +157,7 @@ class ActGuardCapability(AbstractCapability[Any]):
         model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
         max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
         try:
-            check_call(
+            await acheck_call(
                 [run.budget],
                 getattr(model, "model_name", None),
                 provider=price_provider(getattr(model, "system", None)),
@@ -185,7 +185,8 @@ class ActGuardCapability(AbstractCapability[Any]):
         2 sends another when a hook asks for one): each was billed."""
         run = self._run(ctx)
         try:
-            self._meter(run, ctx, request_context, response)
+            # Recording may settle a shared budget in its store: off the event loop then.
+            await off_loop((run.budget,), self._meter, run, ctx, request_context, response)
         finally:
             run.mark = metering.mark()  # a next attempt's calls are the ones noted after this one's
         return response

@@ -8,7 +8,7 @@ import pytest
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, ConfigError, LLMUsage
-from actguard.runs import RunBudgets, check_call
+from actguard.runs import RunBudgets, acheck_call, check_call, off_loop
 from actguard.testing import capture_events
 
 
@@ -71,6 +71,30 @@ def test_check_call_enforces_the_enclosing_guard_too() -> None:
         with pytest.raises(BudgetExceededError) as info:
             check_call([run, actguard.current_budget()])
     assert info.value.limit == 50
+
+
+async def test_acheck_call_is_check_call_from_async_code() -> None:
+    budget = BudgetGuard(user_id="alice", token_limit=100, name="run")
+    await acheck_call([budget, None], "gpt-4o")
+    _spend(budget, 120)
+    with capture_events() as events, pytest.raises(BudgetExceededError):
+        await acheck_call([budget, None], "gpt-4o")
+    [stop] = events.of(category="budget", name="llm_call", outcome="blocked")
+    assert stop["payload"] == {"guard": "run", "limit_type": "token", "limit": 100, "used": 120}
+
+
+def _thread() -> int:
+    return threading.get_ident()
+
+
+async def test_off_loop_hops_to_a_worker_thread_only_when_a_budget_chain_is_shared() -> None:
+    here = threading.get_ident()
+    local = BudgetGuard(token_limit=100)
+    shared = BudgetGuard(user_id="u", token_limit=100, shared=True, store=actguard.MemoryStore())
+    assert await off_loop([local, None], _thread) == here  # a per-process budget does no I/O: no hop
+    assert await off_loop([local, shared], _thread) != here
+    with shared, BudgetGuard(token_limit=100) as inner:  # a shared guard enclosing the run's budget
+        assert await off_loop([inner], _thread) != here
 
 
 def test_concurrent_runs_each_get_their_own_budget() -> None:
