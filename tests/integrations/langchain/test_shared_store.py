@@ -18,7 +18,6 @@ if int(core.__version__.split(".")[0]) < 1:
     )
 require("langchain.agents")
 
-from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 from contract import StalledRedis, Ticker, store_unavailable  # noqa: E402
@@ -42,13 +41,6 @@ def script() -> ScriptedChatModel:
     return ScriptedChatModel(
         responses=[tool_call("search", {"query": "q"}, input_tokens=50, output_tokens=10), answer("done")]
     )
-
-
-@pytest.fixture
-async def stall() -> AsyncIterator[StalledRedis]:
-    stall = StalledRedis()
-    yield stall
-    stall.close()
 
 
 async def run(model: ScriptedChatModel, middleware: ActGuardMiddleware) -> Any:

@@ -7,7 +7,6 @@ from contract import require
 
 require("agents")
 
-from collections.abc import AsyncIterator  # noqa: E402
 
 import pytest  # noqa: E402
 from agents import Agent, Runner, function_tool  # noqa: E402
@@ -27,13 +26,6 @@ def search(query: str) -> str:
 
 def script() -> ScriptedModel:
     return ScriptedModel([tool_call("search", {"query": "q"}, input_tokens=50, output_tokens=10), answer("done")])
-
-
-@pytest.fixture
-async def stall() -> AsyncIterator[StalledRedis]:
-    stall = StalledRedis()
-    yield stall
-    stall.close()
 
 
 async def test_a_stalled_store_fails_the_run_closed_without_blocking_the_event_loop(stall: StalledRedis) -> None:
