@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -106,6 +107,21 @@ class _Owned:
             self.conn.close()
 
 
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to WAL (a no-op once it is). Workers opening a new file together race here: SQLite answers
+    "database is locked" at once to one of two connections upgrading their locks together (waiting could deadlock),
+    so the busy timeout does not apply; try again until ``timeout`` instead of losing a worker at startup."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 class SQLiteStore(Store):
     """Keeps guard state in a SQLite database file shared by the processes of one host.
 
@@ -166,7 +182,7 @@ class SQLiteStore(Store):
         self._loop_schema_ready = False  # loop_guard's tables are created on its first use
         try:
             conn = self._conn()
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn, self.timeout)
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             self.close()
