@@ -22,7 +22,7 @@ import importlib
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
@@ -509,3 +509,37 @@ class Ticker:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         return self.ticks
+
+
+# -- a shared per-run budget on async hooks -------------------------------------------------------------------------
+# An adapter's async test gives ``script()`` (a scripted model, counting its calls in ``.calls``: one tool call of 50 +
+# 10 tokens, then an answer) and ``run(model, user_id, **budget_options)`` (one run of that model with a per-run
+# budget of token_limit=10_000 and these options; returns the run's budget).
+ScriptFactory = Callable[[], Any]
+SharedRun = Callable[..., Awaitable["actguard.BudgetGuard | None"]]
+
+
+async def stalled_store_fails_the_run_closed_off_the_loop(
+    stall: StalledRedis, script: ScriptFactory, run: SharedRun
+) -> None:
+    """The store freezes at the check before the first model call: the run fails closed (StoreUnavailable reaches
+    the caller, the model is never called) and the event loop kept serving another task meanwhile."""
+    model = script()
+    ticker = Ticker(stall.busy)
+    stall.arm()
+    with pytest.raises(Exception) as info:
+        await run(model, "alice", shared=True, store=stall.store)
+    ticks = await ticker.stop()
+    assert store_unavailable(info.value) is not None, info.value
+    assert stall.stalls == 1 and model.calls == 0  # refused before the call: fail closed
+    assert ticks > 0  # another task kept running while the check waited on the frozen store
+
+
+async def shared_run_never_waits_on_the_loop(stall: StalledRedis, script: ScriptFactory, run: SharedRun) -> None:
+    """A whole run on a shared budget makes no store call on the event loop's thread, and is checked and recorded
+    as a per-process budget is."""
+    budget = await run(script(), "bob", shared=True, store=stall.store)
+    expected = await run(script(), "bob")
+    assert budget is not None and expected is not None
+    assert budget.tokens_used == expected.tokens_used > 0
+    assert stall.calls_on_loop == 0
