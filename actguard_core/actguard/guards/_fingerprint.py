@@ -28,9 +28,8 @@ except ImportError:  # pragma: no cover - a Python built without its bundled BLA
 if TYPE_CHECKING:  # inspect is imported by the decorators that hand over a signature, not with actguard
     import inspect
 
-__all__ = ["CallKeyer", "Fingerprinter", "ToolCalls", "canonical", "fingerprinter", "fingerprinters", "tool_name_of"]
+__all__ = ["CallKeyer", "ToolCalls", "canonical", "tool_name_of"]
 
-Fingerprinter = Callable[..., str]  # called with the tool call's own arguments
 CallKeyer = Callable[..., Hashable]
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -58,31 +57,9 @@ def canonical(value: Any) -> str:
 
 
 def tool_name_of(fingerprint: Hashable) -> str:
-    """The tool name a fingerprint (or a call key of :func:`fingerprinters`) starts with."""
+    """The tool name a fingerprint (or a call key of :class:`ToolCalls`) starts with."""
     head = fingerprint if isinstance(fingerprint, str) else fingerprint[0]  # type: ignore[index]
     return str(head).partition("\x1f")[0]
-
-
-def fingerprinter(signature: inspect.Signature, name: str, ident: str) -> Fingerprinter:
-    """Return ``fingerprint(args, kwargs)`` naming the call of tool ``name`` (identity ``ident``) with those arguments.
-
-    A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
-    """
-    return fingerprinters(signature, name, ident)[0]
-
-
-def fingerprinters(signature: inspect.Signature, name: str, ident: str) -> tuple[Fingerprinter, CallKeyer]:
-    """Return ``(fingerprint, call_key)`` for the calls of tool ``name`` (identity ``ident``); see :class:`ToolCalls`.
-
-    A call that does not fit the signature raises the ``TypeError`` Python would raise for it.
-    """
-    calls = ToolCalls(signature, name, ident)
-    call_key, text_of = calls.call_key, calls.text_of
-
-    def fingerprint(*args: Any, **kwargs: Any) -> str:
-        return text_of(call_key(*args, **kwargs))
-
-    return fingerprint, call_key
 
 
 # Attributes that make inspect report a function's signature from something other than its own parameters.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from actguard import LoopDetected, MemoryStore, RunContext, loop_guard, max_attempts
-from actguard.guards._fingerprint import fingerprinters, tool_name_of
+from actguard.guards._fingerprint import ToolCalls, tool_name_of
 
 # Values a model passes most (the fast path) next to the ones that differ from them only by type or spelling.
 VALUES: list[Any] = [
@@ -39,7 +39,13 @@ VALUES: list[Any] = [
 
 
 def both(fn: Any) -> tuple[Any, Any]:
-    return fingerprinters(inspect.signature(fn), fn.__name__, f"tests.{fn.__qualname__}")
+    """``(fingerprint, call_key)`` of ``fn``'s calls: the text a shared store keeps, and the in-process key."""
+    calls = ToolCalls(inspect.signature(fn), fn.__name__, f"tests.{fn.__qualname__}")
+
+    def fingerprint(*args: Any, **kwargs: Any) -> str:
+        return calls.text_of(calls.call_key(*args, **kwargs))
+
+    return fingerprint, calls.call_key
 
 
 def test_keys_are_equal_exactly_when_fingerprints_are() -> None:
