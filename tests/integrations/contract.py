@@ -410,21 +410,24 @@ USAGE_SCENARIOS: list[Callable[[Any], None]] = [scenario_stream_without_usage_is
 STALL_TIMEOUT = 0.25  # the RedisStore's socket timeout: a store call on the frozen server fails closed after it
 
 
-def _redis_server_module() -> ModuleType:
-    """tests/core/stores/redis_server.py (RedisServer, missing_reason), loaded by path like this module."""
+def _core_helper(name: str) -> ModuleType:
+    """A helper module of tests/core/stores (``redis_server``, ``loop_ticker``), loaded by path like this module."""
     import importlib.util
     import sys
     from pathlib import Path
 
-    name = "actguard_test_redis_server"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "core" / "stores" / "redis_server.py"
-        spec = importlib.util.spec_from_file_location(name, path)
+    key = f"actguard_test_{name}"
+    if key not in sys.modules:
+        path = Path(__file__).parents[1] / "core" / "stores" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(key, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[key] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[key]
+
+
+Ticker = _core_helper("loop_ticker").Ticker  # counts the loop's turns while a store call is under way
 
 
 class StalledRedis:
@@ -436,7 +439,7 @@ class StalledRedis:
     """
 
     def __init__(self) -> None:
-        module = _redis_server_module()
+        module = _core_helper("redis_server")
         reason = module.missing_reason()
         if reason is not None:
             if os.environ.get(module.REQUIRE_ENV) == "1":
@@ -482,33 +485,6 @@ class StalledRedis:
             timer.join()
         self.store.close()
         self.server.stop()
-
-
-class Ticker:
-    """An asyncio task yielding over and over, counting the turns it got while a store call was under way: none
-    when that call blocks the event loop."""
-
-    def __init__(self, busy: threading.Event) -> None:
-        import asyncio
-
-        self.busy = busy
-        self.ticks = 0
-        self.task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        import asyncio
-
-        while True:
-            if self.busy.is_set():
-                self.ticks += 1
-            await asyncio.sleep(0)
-
-    async def stop(self) -> int:
-        import asyncio
-
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        return self.ticks
 
 
 # -- a shared per-run budget on async hooks -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import openai
 import pytest
 from budget_fakes import LLMServer, chat_completion, chat_stream, guard_options
+from loop_ticker import Ticker
 
 import actguard
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
@@ -74,27 +75,6 @@ class Stall:
         else:
             self.holder.execute("ROLLBACK")
             self.holder.close()
-
-
-class Ticker:
-    """A task that yields to the event loop over and over, counting the turns it got while a reservation was on its
-    way to the store: none when the reservation blocks the loop."""
-
-    def __init__(self, reserving: threading.Event) -> None:
-        self.reserving = reserving
-        self.ticks = 0
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            if self.reserving.is_set():
-                self.ticks += 1
-            await asyncio.sleep(0)
-
-    async def stop(self) -> int:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        return self.ticks
 
 
 @pytest.mark.parametrize("kind", ["redis", "sqlite"])
