@@ -1,4 +1,5 @@
-"""A pydantic-ai agent run with actguard's capability and a guarded tool, against the same run without.
+"""A pydantic-ai agent run guarded by actguard (its model wrapper or its capability, and a guarded tool), against the
+same run without.
 
 Run: python benchmarks/pydantic_ai_agent.py   (needs: pip install "actguard[pydantic-ai]")
 
@@ -8,18 +9,21 @@ The agents are built once and run many times, as an application does. Every run 
 best of several interleaved rounds) of
 
 - the bare run,
+- the run on ``ActGuardModel`` (a budget per run: check before each model request, metering after it) with the tool
+  under ``guard_tool(rate_limit=...)``,
 - the run with a do-nothing capability overriding the same hooks (``wrap_run``, ``wrap_model_request``), on a tool
   wrapped by a do-nothing function: pydantic-ai's own price for any capability,
-- the run with ``ActGuardCapability`` (a budget per run: check before each model request, metering after it) and the
-  tool under ``guard_tool(rate_limit=...)``,
+- the run with ``ActGuardCapability`` (the same budget rule, through capability hooks) and the guarded tool,
 
-and the ratios: guarded / bare (target: at most 1.05) and guarded / stand-in (what actguard's own code costs).
+and the ratios: model-guarded / bare (target: at most 1.05), capability-guarded / bare, and capability-guarded /
+do-nothing capability (what actguard's own code costs there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import statistics
 import time
 from typing import Any
 
@@ -27,7 +31,7 @@ import pydantic_ai
 from pydantic_ai import Agent
 from pydantic_ai.capabilities import AbstractCapability
 
-from actguard_pydantic_ai import ActGuardCapability, guard_tool
+from actguard_pydantic_ai import ActGuardCapability, ActGuardModel, guard_tool
 from actguard_pydantic_ai.testing import ScriptedModel, answer, tool_call
 
 ROUNDS = 30
@@ -61,14 +65,16 @@ def scripted() -> ScriptedModel:
     return ScriptedModel([*(tool_call("search", {"query": f"q{i}"}) for i in range(3)), answer("done")], cycle=True)
 
 
+def guarded_search() -> Any:
+    return guard_tool(search, rate_limit={"max_calls": 1_000_000, "period": 60})
+
+
 CAPABILITY = ActGuardCapability(user_id="bench", usd_limit=1_000.0)
+MODEL = ActGuardModel(scripted(), user_id="bench", usd_limit=1_000.0)
 BARE = Agent(scripted(), tools=[search])
+MODEL_GUARDED = Agent(MODEL, tools=[guarded_search()])
 STAND_IN = Agent(scripted(), tools=[search_passthrough], capabilities=[NoopCapability()])
-GUARDED = Agent(
-    scripted(),
-    tools=[guard_tool(search, rate_limit={"max_calls": 1_000_000, "period": 60})],
-    capabilities=[CAPABILITY],
-)
+GUARDED = Agent(scripted(), tools=[guarded_search()], capabilities=[CAPABILITY])
 
 
 async def per_run(agent: Agent[None, str]) -> float:
@@ -79,21 +85,34 @@ async def per_run(agent: Agent[None, str]) -> float:
 
 
 async def main() -> None:
-    arms: dict[str, Agent[None, str]] = {"bare": BARE, "stand_in": STAND_IN, "guarded": GUARDED}
+    arms: dict[str, Agent[None, str]] = {
+        "bare": BARE,
+        "model": MODEL_GUARDED,
+        "stand_in": STAND_IN,
+        "capability": GUARDED,
+    }
     for agent in arms.values():
         assert (await agent.run("find it")).output == "done"  # warm up, and check each arm runs the whole script
-    assert CAPABILITY.last_budget is not None and CAPABILITY.last_budget.usage.calls == 4
+    for guard in (MODEL, CAPABILITY):
+        assert guard.last_budget is not None and guard.last_budget.usage.calls == 4
     times: dict[str, list[float]] = {name: [] for name in arms}
     for _ in range(ROUNDS):  # interleaved, so drift hits every arm alike
         for name, agent in arms.items():
             times[name].append(await per_run(agent))
-    b, s, g = (min(times[k]) for k in ("bare", "stand_in", "guarded"))
+    b, m, s, c = (min(times[k]) for k in ("bare", "model", "stand_in", "capability"))
+
+    def ratio(arm: str, base: str) -> float:  # paired by round: both measured in the same state of the machine
+        return statistics.median(x / y for x, y in zip(times[arm], times[base], strict=True))
+
     print(f"pydantic-ai {pydantic_ai.__version__}: agent.run, 3 tool calls + answer (FunctionModel)")
     print(f"run, bare:                                {b * 1e3:8.3f} ms CPU")
+    print(f"run, ActGuardModel + guard_tool:          {m * 1e3:8.3f} ms CPU")
     print(f"run, do-nothing capability + wrapper:     {s * 1e3:8.3f} ms CPU")
-    print(f"run, ActGuardCapability + guard_tool:     {g * 1e3:8.3f} ms CPU")
-    print(f"ratio guarded / bare (target <= 1.05): {g / b:6.3f}")
-    print(f"ratio guarded / do-nothing capability:  {g / s:6.3f}")
+    print(f"run, ActGuardCapability + guard_tool:     {c * 1e3:8.3f} ms CPU")
+    print("ratios, the median over rounds of each round's ratio:")
+    print(f"ActGuardModel / bare (target <= 1.05):            {ratio('model', 'bare'):6.3f}")
+    print(f"ActGuardCapability / bare:                        {ratio('capability', 'bare'):6.3f}")
+    print(f"ActGuardCapability / do-nothing capability:       {ratio('capability', 'stand_in'):6.3f}")
 
 
 if __name__ == "__main__":

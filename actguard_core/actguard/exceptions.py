@@ -28,6 +28,7 @@ limit and the observed value. :meth:`ActGuardError.to_prompt` gives text a model
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, Literal
 
 __all__ = [
@@ -137,6 +138,8 @@ class BudgetExceededError(ActGuardError):
         limit: the configured limit.
         used: what had been used when the limit was found crossed.
         response: the provider response of the call that crossed the limit, when there was one, so it is not lost.
+        guard: the :class:`~actguard.BudgetGuard` whose limit was reached, while it exists (the error holds it
+            weakly); None when the error was built without one.
     """
 
     def __init__(
@@ -148,7 +151,9 @@ class BudgetExceededError(ActGuardError):
         *,
         guard_name: str | None = None,
         response: Any = None,
+        guard: Any = None,
     ) -> None:
+        self._guard = None if guard is None else weakref.ref(guard)
         self.user_id = user_id
         self.limit_type: LimitType = limit_type
         self.limit = limit
@@ -162,6 +167,11 @@ class BudgetExceededError(ActGuardError):
         else:
             amounts = f"used {int(used)} of {int(limit)} tokens"
         super().__init__(f"budget exceeded{who}{name}: {amounts}")
+
+    @property
+    def guard(self) -> Any:
+        """The BudgetGuard whose limit was reached, or None (not given, or no longer alive)."""
+        return None if self._guard is None else self._guard()
 
     def to_prompt(self) -> str:
         return f"Stop: the {self.limit_type} budget for this request is spent ({self}). Do not call more tools."

@@ -212,10 +212,13 @@ class RunBudgets:
 
     def budget_for(self, run: Any) -> BudgetGuard | None:
         """The budget of a run: by an object :meth:`attach` ed to it, else by its run id (or the id of any run in
-        its tree while that run is live). None for a run this registry does not know."""
+        its tree while that run is live), else, for a :class:`~actguard.BudgetExceededError`, the run's budget
+        whose limit it reports. None for a run this registry does not know."""
         found = self.attached(run)
         if found is not None:
             return found
+        if isinstance(run, BudgetExceededError):  # raised where the adapter could not attach it (another task)
+            return run.guard if run.guard is not None and self._owns(run.guard) else None
         try:
             hash(run)
         except TypeError:
@@ -267,6 +270,10 @@ class RunBudgets:
     def live_runs(self) -> int:
         """How many started runs (of any depth) have not ended yet."""
         return len(self._roots)
+
+    def _owns(self, budget: BudgetGuard) -> bool:
+        with self._lock:
+            return any(b is budget for b in (*self._active.values(), *self._finished.values()))
 
     def _forget(self, root: Hashable) -> None:
         live = self._live.get(root, 1) - 1

@@ -536,11 +536,15 @@ class BudgetGuard:
             # used: the spend (and live reservations) when already at the limit, else what this call would bring
             if self.token_limit is not None and refused(answer.tokens, tokens, self.token_limit):
                 used_tokens = answer.tokens if answer.tokens >= self.token_limit else answer.tokens + tokens
-                error = BudgetExceededError(self.user_id, "token", self.token_limit, used_tokens, guard_name=self.name)
+                error = BudgetExceededError(
+                    self.user_id, "token", self.token_limit, used_tokens, guard_name=self.name, guard=self
+                )
             else:
                 assert self.usd_limit is not None
                 used_usd = answer.usd if answer.usd >= self.usd_limit else answer.usd + usd
-                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, used_usd, guard_name=self.name)
+                error = BudgetExceededError(
+                    self.user_id, "usd", self.usd_limit, used_usd, guard_name=self.name, guard=self
+                )
             self._emit_exceeded(error, strict=True)
             raise error
 
@@ -616,9 +620,11 @@ class BudgetGuard:
 
     def _over(self, usd: float, tokens: int) -> BudgetExceededError | None:
         if self.usd_limit is not None and usd >= self.usd_limit:
-            return BudgetExceededError(self.user_id, "usd", self.usd_limit, usd, guard_name=self.name)
+            return BudgetExceededError(self.user_id, "usd", self.usd_limit, usd, guard_name=self.name, guard=self)
         if self.token_limit is not None and tokens >= self.token_limit:
-            return BudgetExceededError(self.user_id, "token", self.token_limit, tokens, guard_name=self.name)
+            return BudgetExceededError(
+                self.user_id, "token", self.token_limit, tokens, guard_name=self.name, guard=self
+            )
         return None
 
     def check(self, response: Any = None) -> None:
@@ -711,12 +717,14 @@ class BudgetGuard:
         error: BudgetExceededError | None = None
         if self.token_limit is not None and tokens + worst_tokens > self.token_limit:
             error = BudgetExceededError(
-                self.user_id, "token", self.token_limit, tokens + worst_tokens, guard_name=self.name
+                self.user_id, "token", self.token_limit, tokens + worst_tokens, guard_name=self.name, guard=self
             )
         elif self.usd_limit is not None and price is not None:
             worst_usd = price.estimate(prompt_tokens, max_output)
             if usd + worst_usd > self.usd_limit:
-                error = BudgetExceededError(self.user_id, "usd", self.usd_limit, usd + worst_usd, guard_name=self.name)
+                error = BudgetExceededError(
+                    self.user_id, "usd", self.usd_limit, usd + worst_usd, guard_name=self.name, guard=self
+                )
         if error is not None:
             self._emit_exceeded(error, strict=True)
             raise error
@@ -792,6 +800,11 @@ class BudgetGuard:
         if result is None:  # already recorded under this call_id
             return 0.0 if usd is None else usd
         return result
+
+    def has_recorded(self, call_id: str) -> bool:
+        """Whether this guard charged a call under ``call_id`` (among the newest calls it remembers)."""
+        with self._lock:
+            return call_id in self._seen
 
     def _charge(self, usage: LLMUsage, usd: float | None, call_id: str | None, details: bool = True) -> float | None:
         """Charge one call here; return its cost, or None when ``call_id`` was charged already."""

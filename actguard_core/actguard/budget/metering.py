@@ -141,9 +141,14 @@ def charge_estimate(guard: BudgetGuard, usage: LLMUsage, *, reason: str, call_id
         reason: why the call could not be metered (the warning's text; one warning per distinct reason).
         call_id: the provider's response id, if known.
 
+    A call ``guard`` has recorded under ``call_id`` already (metered in a context this layer cannot see, such as a
+    task consuming a stream) is left as it is: nothing charged, no warning.
+
     Returns:
         The USD charged to ``guard``.
     """
+    if call_id is not None and guard.has_recorded(call_id):
+        return 0.0  # another layer metered this very call (its usage reached the guard, not this layer): no estimate
     usd = guard.record(usage, call_id=call_id)
     note(usage, call_id, estimated=True)
     with _warn_lock:

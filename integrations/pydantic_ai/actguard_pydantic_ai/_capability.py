@@ -7,13 +7,12 @@ from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
 
-from actguard import BudgetExceededError, BudgetGuard, current_budget
+from actguard import BudgetGuard
 from actguard.budget import metering
-from actguard.budget.metering import estimate_tokens
-from actguard.runs import RunBudgets, acheck_call, off_loop
+from actguard.runs import RunBudgets
 from actguard_pydantic_ai._compat import REQUEST_ONLY_MESSAGES
 from actguard_pydantic_ai._landing import with_landing_note
-from actguard_pydantic_ai._usage import price_provider, texts, usage_of
+from actguard_pydantic_ai._requests import PerRunBudgets, check, meter
 
 __all__ = ["ActGuardCapability"]
 
@@ -29,7 +28,7 @@ class _Run:
         self.mark: object = None
 
 
-class ActGuardCapability(AbstractCapability[Any]):
+class ActGuardCapability(PerRunBudgets, AbstractCapability[Any]):
     """A capability giving each agent run a budget: every model call is metered, and once a limit is crossed the
     next model call is refused before it is made.
 
@@ -101,25 +100,6 @@ class ActGuardCapability(AbstractCapability[Any]):
             "actguard_pydantic_ai_run_budget", default=None
         )
 
-    # -- readings -------------------------------------------------------------------------------------------------
-    @property
-    def last_budget(self) -> BudgetGuard | None:
-        """The budget of the most recently started run (use :meth:`budget_for` with concurrent runs)."""
-        return self.runs.last_budget
-
-    def budget_for(self, run: Any) -> BudgetGuard | None:
-        """The budget of a run, or None for a run this capability did not see.
-
-        Args:
-            run: the run's result (``AgentRunResult``, ``StreamedRunResult``, an ``AgentRun``), its ``run_id``, or
-                the error it raised.
-        """
-        found = self.runs.attached(run)
-        if found is not None:
-            return found
-        run_id = getattr(run, "run_id", run)
-        return self.runs.budget_for(run_id) if isinstance(run_id, str) else None
-
     # -- pydantic-ai hooks ----------------------------------------------------------------------------------------
     # One instance serves every run (pydantic-ai re-extracts a capability's configuration for each run whose
     # for_run returns a new instance, which costs more than everything actguard does in a run): the run's state
@@ -130,9 +110,7 @@ class ActGuardCapability(AbstractCapability[Any]):
     def _run(self, ctx: Any) -> _Run:
         run = self._active.get()
         if run is None:  # a request outside wrap_run: the budget of its run id, opened at its first request
-            run_id = getattr(ctx, "run_id", None)
-            budget = self.runs.budget_for(run_id) if isinstance(run_id, str) else None
-            run = _Run(budget if budget is not None else self.runs.open(run_id))
+            run = _Run(self._budget_of_run(getattr(ctx, "run_id", None)))
         return run
 
     async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
@@ -155,18 +133,7 @@ class ActGuardCapability(AbstractCapability[Any]):
         landing note to this request (:mod:`actguard_pydantic_ai._landing`)."""
         run = self._run(ctx)
         model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
-        max_tokens = (getattr(request_context, "model_settings", None) or {}).get("max_tokens")
-        try:
-            await acheck_call(
-                [run.budget],
-                getattr(model, "model_name", None),
-                provider=price_provider(getattr(model, "system", None)),
-                max_output_tokens=max_tokens if type(max_tokens) is int else None,
-            )
-        except BudgetExceededError as error:
-            self.runs.attach(error, run.budget)
-            raise
-        run.mark = metering.mark()
+        run.mark = await check(self.runs, run.budget, model, getattr(request_context, "model_settings", None))
         if REQUEST_ONLY_MESSAGES:
             return with_landing_note(request_context, run.budget)
         return request_context
@@ -184,38 +151,12 @@ class ActGuardCapability(AbstractCapability[Any]):
         """Meter the response (once, whoever else saw the call). Called for each attempt of a request (pydantic-ai
         2 sends another when a hook asks for one): each was billed."""
         run = self._run(ctx)
+        model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
         try:
-            # Recording may settle a shared budget in its store: off the event loop then.
-            await off_loop((run.budget,), self._meter, run, ctx, request_context, response)
+            await meter(run.budget, run.mark, model, getattr(request_context, "messages", None), response)
         finally:
             run.mark = metering.mark()  # a next attempt's calls are the ones noted after this one's
         return response
-
-    def _meter(self, run: _Run, ctx: Any, request_context: Any, response: Any) -> None:
-        budget = run.budget
-        # The SDK meter charged the call to the active guard, the run's budget (entered in wrap_run): done. Otherwise
-        # (another model; a stream, metered where it was consumed) record it here, under the response id the SDK
-        # meter uses, so a call both saw counts once.
-        if current_budget() is budget and metering.since(run.mark):
-            return
-        model = getattr(request_context, "model", None) or getattr(ctx, "model", None)
-        call_id = getattr(response, "provider_response_id", None)
-        call_id = call_id if isinstance(call_id, str) else None
-        usage = usage_of(response, getattr(model, "model_name", None), price_provider(getattr(model, "system", None)))
-        if usage.input_tokens or usage.output_tokens:
-            budget.record(usage, call_id=call_id)
-            return
-        # A model that reports no usage: an estimate, never a free call (a strict budget refuses it).
-        messages = getattr(request_context, "messages", None) or ()
-        estimate = usage._replace(
-            input_tokens=estimate_tokens(texts(messages)), output_tokens=estimate_tokens(texts([response]))
-        )
-        metering.charge_estimate(
-            budget,
-            estimate,
-            reason=f"a {usage.model!r} response through pydantic-ai reported no token usage",
-            call_id=call_id,
-        )
 
     def __repr__(self) -> str:
         runs = self.runs

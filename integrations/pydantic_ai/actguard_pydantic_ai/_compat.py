@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 try:
     import pydantic_ai as _pydantic_ai
@@ -26,4 +28,14 @@ REQUEST_ONLY_MESSAGES: bool = _release(PYDANTIC_AI_VERSION) >= (2, 54)
 """Whether the messages a ``before_model_request`` hook returns go into that request only (pydantic-ai >= 2.54;
 earlier releases make them the run's message history, and only ``wrap_model_request`` changes one request alone)."""
 
-__all__ = ["PYDANTIC_AI_VERSION", "REQUEST_ONLY_MESSAGES"]
+current_run_context: Callable[[], Any] | None
+"""The run a model request belongs to: pydantic-ai keeps it where its own durable-execution models read it (1.71 to
+2.78 at least); None in a release that moved it (ActGuardModel then says so when built)."""
+try:
+    from pydantic_ai._run_context import get_current_run_context
+
+    current_run_context = get_current_run_context
+except ImportError:  # pragma: no cover - no such release yet
+    current_run_context = None
+
+__all__ = ["PYDANTIC_AI_VERSION", "REQUEST_ONLY_MESSAGES", "current_run_context"]

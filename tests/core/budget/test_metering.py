@@ -81,6 +81,22 @@ def test_a_response_without_usage_is_charged_an_estimate_and_warned_once(llm: LL
     assert guard.usd_used > 0
 
 
+def test_an_estimate_for_a_call_already_recorded_under_its_id_charges_nothing_and_warns_nothing() -> None:
+    """A layer that could not see another layer's note (a stream consumed in another task) asks for an estimate of
+    a call the guard already has: counted once, and no warning that it was not metered."""
+    usage = LLMUsage("gpt-4o-mini", "openai", 100, output_tokens=20)
+    with BudgetGuard(token_limit=10_000) as guard:
+        guard.record(usage, call_id="chatcmpl-7")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ActGuardWarning)
+            charged = metering.charge_estimate(
+                guard, usage._replace(input_tokens=5), reason="test", call_id="chatcmpl-7"
+            )
+        assert charged == 0.0
+        assert guard.tokens_used == 120 and guard.usage.calls == 1
+        assert guard.has_recorded("chatcmpl-7") and not guard.has_recorded("chatcmpl-8")
+
+
 def test_strict_guard_refuses_a_call_it_could_not_meter(llm: LLMServer) -> None:
     import openai
 

@@ -7,3 +7,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # pydantic_ai_harness, openai_server
+
+
+import pytest
+
+
+@pytest.fixture(params=["capability", "model"])
+def via(request: pytest.FixtureRequest) -> str:
+    """How the run's budget is attached: ActGuardCapability, or ActGuardModel wrapping the model (same rule)."""
+    return str(request.param)

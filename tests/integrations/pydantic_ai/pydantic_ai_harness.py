@@ -15,7 +15,7 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.usage import RequestUsage
 
-from actguard_pydantic_ai import ActGuardCapability, guard_tool, guard_tools
+from actguard_pydantic_ai import ActGuardCapability, ActGuardModel, guard_tool, guard_tools
 from actguard_pydantic_ai.testing import ScriptedModel, ScriptedResponse, answer, tool_call
 
 
@@ -26,6 +26,18 @@ def script(turns: list[Turn]) -> list[ScriptedResponse]:
         else answer(t.text, input_tokens=t.input_tokens, output_tokens=t.output_tokens)
         for t in turns
     ]
+
+
+def guarded(
+    via: str, model: Model, *, tools: Any = (), instructions: str | None = None, **budget: Any
+) -> tuple[Agent[None, str], ActGuardCapability | ActGuardModel]:
+    """An agent on ``model`` with a budget per run ``via`` ``"capability"`` (ActGuardCapability) or ``"model"``
+    (ActGuardModel wrapping ``model``), and the object that reads its runs' budgets."""
+    if via == "model":
+        wrapped = ActGuardModel(model, **budget)
+        return Agent(wrapped, tools=list(tools), instructions=instructions), wrapped
+    capability = ActGuardCapability(**budget)
+    return Agent(model, tools=list(tools), instructions=instructions, capabilities=[capability]), capability
 
 
 def pai_tool(spec: ToolSpec, functions: bool) -> Tool[Any]:
@@ -54,10 +66,11 @@ def _silent(cls: type[StreamedResponse]) -> type[StreamedResponse]:
 
 
 class PydanticAIHarness:
-    """agent.run metered by one ActGuardCapability shared by every run with the same limits.
+    """agent.run with a budget per run: by default one ActGuardCapability shared by every run with the same limits.
 
     ``mode``: ``"tools"`` guards ``Tool`` objects, ``"functions"`` plain functions, ``"toolset"`` wraps a
-    ``FunctionToolset`` of each spec's tool (one toolset per guard set) with ``guard_tools``.
+    ``FunctionToolset`` of each spec's tool (one toolset per guard set) with ``guard_tools``; ``"model"`` guards
+    ``Tool`` objects and wraps each run's model in an ActGuardModel instead of the capability.
     """
 
     def __init__(self, mode: str = "tools") -> None:
@@ -71,23 +84,28 @@ class PydanticAIHarness:
             self._capabilities[key] = ActGuardCapability(usd_limit=budget.usd_limit, token_limit=budget.token_limit)
         return self._capabilities[key]
 
-    def agent(self, model: Model, tools: list[ToolSpec], capability: ActGuardCapability) -> Agent[None, str]:
+    def agent(self, model: Model, tools: list[ToolSpec], budget: BudgetSpec) -> tuple[Agent[None, str], Any]:
+        """The run's agent, and what reads its runs' budgets."""
+        if self.mode == "model":
+            wrapped = ActGuardModel(model, usd_limit=budget.usd_limit, token_limit=budget.token_limit)
+            return Agent(wrapped, tools=[pai_tool(s, False) for s in tools]), wrapped
+        capability = self.capability(budget)
         if self.mode == "toolset":
             toolsets = [guard_tools(FunctionToolset([Tool(s.fn, name=s.name)]), **s.guards) for s in tools]
-            return Agent(model, toolsets=toolsets, capabilities=[capability])
-        return Agent(model, tools=[pai_tool(s, self.mode == "functions") for s in tools], capabilities=[capability])
+            return Agent(model, toolsets=toolsets, capabilities=[capability]), capability
+        tools_ = [pai_tool(s, self.mode == "functions") for s in tools]
+        return Agent(model, tools=tools_, capabilities=[capability]), capability
 
     def run(self, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
         model = ScriptedModel(script(turns))
-        capability = self.capability(budget)
-        result, error = self._outcome(self.agent(model, tools, capability).run("go"))
-        return self._read(capability, result, error, model.calls, model.tool_outputs())
+        agent, guard = self.agent(model, tools, budget)
+        result, error = self._outcome(agent.run("go"))
+        return self._read(guard, result, error, model.calls, model.tool_outputs())
 
     def run_streamed_without_usage(self, turns: list[Turn], tools: list[ToolSpec], budget: BudgetSpec) -> RunOutcome:
         """``agent.run_stream`` (every model call streamed) on a scripted model whose streams report no usage."""
         model = ScriptedModel(script(turns))
-        capability = self.capability(budget)
-        agent = self.agent(SilentStreams(model), tools, capability)
+        agent, guard = self.agent(SilentStreams(model), tools, budget)
 
         async def streamed() -> Any:
             async with agent.run_stream("go") as result:
@@ -95,7 +113,7 @@ class PydanticAIHarness:
             return result
 
         result, error = self._outcome(streamed())
-        return self._read(capability, result, error, model.calls, model.tool_outputs())
+        return self._read(guard, result, error, model.calls, model.tool_outputs())
 
     @staticmethod
     def _outcome(run: Any) -> tuple[Any, BaseException | None]:
@@ -104,17 +122,17 @@ class PydanticAIHarness:
         except Exception as exc:
             return None, exc
 
-    @staticmethod
-    def _read(
-        capability: ActGuardCapability, result: Any, error: BaseException | None, calls: int, outputs: list[str]
-    ) -> RunOutcome:
-        guard = capability.budget_for(result if error is None else error)
-        assert guard is not None, f"no budget for {result or error!r}"
-        return RunOutcome(calls, outputs, error, guard.tokens_used, guard.usd_used)
+    def _read(self, guard: Any, result: Any, error: BaseException | None, calls: int, outputs: list[str]) -> RunOutcome:
+        budget = guard.budget_for(result if error is None else error)
+        if budget is None and self.mode == "model" and error is not None:
+            budget = guard.last_budget  # ActGuardModel knows the errors of model requests only (a tool's: not)
+        assert budget is not None, f"no budget for {result or error!r}"
+        return RunOutcome(calls, outputs, error, budget.tokens_used, budget.usd_used)
 
 
 HARNESSES: dict[str, Callable[[], PydanticAIHarness]] = {
     "tools": lambda: PydanticAIHarness("tools"),
     "functions": lambda: PydanticAIHarness("functions"),
     "toolset": lambda: PydanticAIHarness("toolset"),
+    "model": lambda: PydanticAIHarness("model"),
 }

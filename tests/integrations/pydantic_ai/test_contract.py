@@ -1,5 +1,5 @@
-"""The shared adapter contract, through Agent.run with guarded Tools, plain functions and a guarded toolset, and
-through Agent.run_stream for the usage scenarios."""
+"""The shared adapter contract, through Agent.run with guarded Tools, plain functions and a guarded toolset under
+ActGuardCapability, and with guarded Tools on ActGuardModel; through Agent.run_stream for the usage scenarios."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_contract(scenario: Callable[[Any], None], mode: str) -> None:
     scenario(HARNESSES[mode]())
 
 
+@pytest.mark.parametrize("mode", ["tools", "model"])
 @pytest.mark.parametrize("scenario", USAGE_SCENARIOS, ids=lambda s: s.__name__)
-def test_usage_contract(scenario: Callable[[Any], None]) -> None:
-    scenario(HARNESSES["tools"]())
+def test_usage_contract(scenario: Callable[[Any], None], mode: str) -> None:
+    scenario(HARNESSES[mode]())

@@ -15,12 +15,13 @@ from openai_server import OpenAIServer, usage_for  # noqa: E402
 from pydantic_ai import Agent  # noqa: E402
 from pydantic_ai.exceptions import UsageLimitExceeded  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
+from pydantic_ai_harness import guarded  # noqa: E402
 
 import actguard  # noqa: E402
 from actguard import BudgetExceededError, BudgetGuard  # noqa: E402
 from actguard.budget import prices  # noqa: E402
 from actguard.testing import capture_events  # noqa: E402
-from actguard_pydantic_ai import ActGuardCapability, guard_tool  # noqa: E402
+from actguard_pydantic_ai import guard_tool  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("store")
 
@@ -30,11 +31,11 @@ def search(query: str) -> str:
     return f"result for {query}"
 
 
-def agent_for(server: OpenAIServer, capability: ActGuardCapability) -> Agent[None, str]:
-    return Agent(
-        server.model(),
-        tools=[guard_tool(search, rate_limit={"max_calls": 100, "period": 60})],
-        capabilities=[capability],
+def agent_for(server: OpenAIServer, via: str, **budget: Any) -> tuple[Agent[None, str], Any]:
+    """pydantic-ai's OpenAI model on ``server``, a guarded tool, and a budget per run ``via`` the capability or the
+    model wrapper; returns the agent and what reads its runs' budgets."""
+    return guarded(
+        via, server.model(), tools=[guard_tool(search, rate_limit={"max_calls": 100, "period": 60})], **budget
     )
 
 
@@ -60,10 +61,9 @@ async def run_streamed(agent: Agent[None, str], prompt: str, **kwargs: Any) -> A
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_stream"])
-def test_each_call_counts_once_in_the_run_and_the_enclosing_guard(streamed: bool) -> None:
+def test_each_call_counts_once_in_the_run_and_the_enclosing_guard(streamed: bool, via: str) -> None:
     server = OpenAIServer()
-    capability = ActGuardCapability(user_id="alice", usd_limit=1.0)
-    agent = agent_for(server, capability)
+    agent, guard = agent_for(server, via, user_id="alice", usd_limit=1.0)
 
     async def main() -> tuple[Any, Any]:
         with BudgetGuard(user_id="alice", usd_limit=5.0) as outer:
@@ -79,8 +79,8 @@ def test_each_call_counts_once_in_the_run_and_the_enclosing_guard(streamed: bool
         result, outer = asyncio.run(main())
     assert len(server.requests) == 2
     assert all(bool(r.get("stream")) is streamed for r in server.requests)
-    budget = capability.budget_for(result)
-    assert budget is not None and budget is capability.last_budget
+    budget = guard.budget_for(result)
+    assert budget is not None and budget is guard.last_budget
     # pydantic-ai's own tracking, the run's budget and the enclosing guard agree: each call once.
     run_usage = result.usage  # a property on pydantic-ai 2, a method before
     assert (run_usage if hasattr(run_usage, "total_tokens") else run_usage()).total_tokens == tokens(3)
@@ -92,10 +92,9 @@ def test_each_call_counts_once_in_the_run_and_the_enclosing_guard(streamed: bool
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_stream"])
-def test_eight_concurrent_runs_each_get_their_own_budget(streamed: bool) -> None:
+def test_eight_concurrent_runs_each_get_their_own_budget(streamed: bool, via: str) -> None:
     server = OpenAIServer()
-    capability = ActGuardCapability(token_limit=10_000)
-    agent = agent_for(server, capability)
+    agent, guard = agent_for(server, via, token_limit=10_000)
 
     async def one(i: int) -> Any:
         if streamed:
@@ -111,7 +110,7 @@ def test_eight_concurrent_runs_each_get_their_own_budget(streamed: bool) -> None
 
     results = asyncio.run(main())
     assert len(server.requests) == 16
-    budgets = [capability.budget_for(r) for r in results]
+    budgets = [guard.budget_for(r) for r in results]
     assert len({id(b) for b in budgets}) == 8
     for i, budget in enumerate(budgets):
         assert budget is not None
@@ -120,11 +119,10 @@ def test_eight_concurrent_runs_each_get_their_own_budget(streamed: bool) -> None
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_stream"])
-def test_budget_stops_the_run_after_exactly_the_crossing_call(streamed: bool) -> None:
+def test_budget_stops_the_run_after_exactly_the_crossing_call(streamed: bool, via: str) -> None:
     server = OpenAIServer(tool_calls_per_run=5)
     limit = tokens(0, 2)  # reached by the 2nd call of run 0, exactly
-    capability = ActGuardCapability(user_id="alice", token_limit=limit)
-    agent = agent_for(server, capability)
+    agent, guard = agent_for(server, via, user_id="alice", token_limit=limit)
 
     async def main() -> None:
         if streamed:
@@ -136,28 +134,28 @@ def test_budget_stops_the_run_after_exactly_the_crossing_call(streamed: bool) ->
         asyncio.run(main())
     assert len(server.requests) == 2, "the model was called again after the crossing call"
     assert caught.value.limit_type == "token" and caught.value.limit == limit
-    budget = capability.budget_for(caught.value)
+    budget = guard.budget_for(caught.value)
     assert budget is not None and budget.tokens_used == limit and budget.usage.calls == 2
 
 
-def test_usage_limits_and_the_budget_whichever_stops_first() -> None:
+def test_usage_limits_and_the_budget_whichever_stops_first(via: str) -> None:
     server = OpenAIServer(tool_calls_per_run=5)
     # pydantic-ai's UsageLimits first: one request allowed, a generous budget.
-    agent = agent_for(server, ActGuardCapability(usd_limit=1.0))
+    agent, _ = agent_for(server, via, usd_limit=1.0)
     with pytest.raises(UsageLimitExceeded):
         asyncio.run(agent.run("run 0", usage_limits=UsageLimits(request_limit=1)))
     assert len(server.requests) == 1
     # The budget first: a token limit the first call reaches, generous UsageLimits.
     server = OpenAIServer(tool_calls_per_run=5)
-    agent = agent_for(server, ActGuardCapability(token_limit=tokens(0, 1)))
+    agent, _ = agent_for(server, via, token_limit=tokens(0, 1))
     with pytest.raises(BudgetExceededError):
         asyncio.run(agent.run("run 0", usage_limits=UsageLimits(request_limit=50, total_tokens_limit=100_000)))
     assert len(server.requests) == 1
 
 
-def test_a_spent_enclosing_guard_stops_the_run_before_any_request() -> None:
+def test_a_spent_enclosing_guard_stops_the_run_before_any_request(via: str) -> None:
     server = OpenAIServer()
-    agent = agent_for(server, ActGuardCapability())
+    agent, _ = agent_for(server, via)
 
     async def main() -> None:
         with BudgetGuard(user_id="alice", token_limit=10) as outer:
@@ -171,11 +169,10 @@ def test_a_spent_enclosing_guard_stops_the_run_before_any_request() -> None:
     assert blocked["payload"] == {"guard": None, "limit_type": "token", "limit": 10, "used": 10}
 
 
-def test_a_stream_is_cut_as_soon_as_its_running_estimate_crosses_the_budget() -> None:
+def test_a_stream_is_cut_as_soon_as_its_running_estimate_crosses_the_budget(via: str) -> None:
     """actguard's SDK meter, metering into the run's budget, stops a streamed answer mid-way (not at its end)."""
     server = OpenAIServer(tool_calls_per_run=0, answer_chunks=50)  # 20,000 characters: about 5,000 tokens
-    capability = ActGuardCapability(user_id="alice", token_limit=1000)
-    agent = agent_for(server, capability)
+    agent, guard = agent_for(server, via, user_id="alice", token_limit=1000)
     seen: list[str] = []
 
     async def main() -> None:
@@ -188,6 +185,6 @@ def test_a_stream_is_cut_as_soon_as_its_running_estimate_crosses_the_budget() ->
     assert len(server.requests) == 1
     streamed = sum(len(t) for t in seen)
     assert 0 < streamed < 50 * 400, streamed  # cut before the end
-    budget = capability.budget_for(caught.value)
+    budget = guard.budget_for(caught.value)
     assert budget is not None and budget.usage.calls == 1
     assert 1000 <= budget.tokens_used < 1000 + 200  # the estimate when it was cut, not the 5,000-token whole

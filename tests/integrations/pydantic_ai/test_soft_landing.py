@@ -1,6 +1,6 @@
-"""Soft landing in pydantic-ai runs: once the budget warned, the next model request carries the note, in that request
-only (never in the run's history; shown in the request body pydantic-ai's OpenAI model sends); the hard limit still
-stops the run."""
+"""Soft landing in pydantic-ai runs (through ActGuardCapability and ActGuardModel alike): once the budget warned, the
+next model request carries the note, in that request only (never in the run's history; shown in the request body
+pydantic-ai's OpenAI model sends); the hard limit still stops the run."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from openai_server import OpenAIServer, usage_for  # noqa: E402
-from pydantic_ai import Agent  # noqa: E402
 from pydantic_ai.capabilities import AbstractCapability  # noqa: E402
 from pydantic_ai.messages import ModelMessage, ModelRequest, SystemPromptPart, UserPromptPart  # noqa: E402
+from pydantic_ai_harness import guarded  # noqa: E402
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage  # noqa: E402
 from actguard_pydantic_ai import PYDANTIC_AI_VERSION, ActGuardCapability  # noqa: E402
@@ -45,12 +45,11 @@ def notes(messages: list[ModelMessage]) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["run", "iter"])
-def test_the_request_after_the_warning_carries_the_note_and_the_hard_limit_still_stops(mode: str) -> None:
+def test_the_request_after_the_warning_carries_the_note_and_the_hard_limit_still_stops(mode: str, via: str) -> None:
     steps = [tool_call("search", {"query": f"q{i}"}, input_tokens=400, output_tokens=0) for i in range(4)]
     model = ScriptedModel([*steps, answer("done")])
     warned: list[BudgetGuard] = []
-    capability = ActGuardCapability(token_limit=1000, warn_at=0.5, on_warn=warned.append)
-    agent = Agent(model, tools=[search], capabilities=[capability])
+    agent, capability = guarded(via, model, tools=[search], token_limit=1000, warn_at=0.5, on_warn=warned.append)
 
     async def main() -> None:
         if mode == "iter":
@@ -72,10 +71,10 @@ def test_the_request_after_the_warning_carries_the_note_and_the_hard_limit_still
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_stream"])
-def test_an_enclosing_budget_warns_the_run_and_the_note_stays_out_of_the_history(streamed: bool) -> None:
+def test_an_enclosing_budget_warns_the_run_and_the_note_stays_out_of_the_history(streamed: bool, via: str) -> None:
     steps = [tool_call("search", {"query": f"q{i}"}, input_tokens=300, output_tokens=0) for i in range(2)]
     model = ScriptedModel([*steps, answer("done")])
-    agent = Agent(model, tools=[search], capabilities=[ActGuardCapability()], instructions="Be brief.")
+    agent, _ = guarded(via, model, tools=[search], instructions="Be brief.")
 
     async def main() -> tuple[BudgetGuard, list[ModelMessage]]:
         async with BudgetGuard(token_limit=10_000, warn_at=0.5) as guard:
@@ -96,11 +95,11 @@ def test_an_enclosing_budget_warns_the_run_and_the_note_stays_out_of_the_history
     assert all(r.instructions == "Be brief." for r in requests)
 
 
-def test_the_note_keeps_the_request_s_instructions_and_leaves_the_history_alone() -> None:
+def test_the_note_keeps_the_request_s_instructions_and_leaves_the_history_alone(via: str) -> None:
     """The note goes on a copy of the last request: the copy keeps its instructions, the history its original."""
     model = ScriptedModel([tool_call("search", {"query": "a"}, input_tokens=600, output_tokens=0), answer("done")])
-    capability = ActGuardCapability(token_limit=1000, warn_at=0.5)
-    result = asyncio.run(Agent(model, tools=[search], capabilities=[capability], instructions="Be brief.").run("go"))
+    agent, _ = guarded(via, model, tools=[search], instructions="Be brief.", token_limit=1000, warn_at=0.5)
+    result = asyncio.run(agent.run("go"))
     sent = model.inputs[1][-1]
     assert isinstance(sent, ModelRequest) and sent.instructions == "Be brief." and len(notes([sent])) == 1
     kept = [m for m in result.all_messages() if isinstance(m, ModelRequest)]
@@ -108,10 +107,9 @@ def test_the_note_keeps_the_request_s_instructions_and_leaves_the_history_alone(
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_stream"])
-def test_a_real_openai_model_sends_the_note_in_its_next_request_body(streamed: bool) -> None:
+def test_a_real_openai_model_sends_the_note_in_its_next_request_body(streamed: bool, via: str) -> None:
     server = OpenAIServer()  # run 3: a tool call of 440 tokens, then the answer
-    capability = ActGuardCapability(token_limit=1000, warn_at=0.4)
-    agent = Agent(server.model(), tools=[search], capabilities=[capability], instructions="Be brief.")
+    agent, _ = guarded(via, server.model(), tools=[search], instructions="Be brief.", token_limit=1000, warn_at=0.4)
 
     async def main() -> Any:
         if streamed:
@@ -132,10 +130,10 @@ def test_a_real_openai_model_sends_the_note_in_its_next_request_body(streamed: b
     assert second["messages"][-2]["role"] == "tool"  # the note follows the request's own messages
 
 
-def test_the_hard_limit_still_stops_a_run_whose_requests_carry_the_note() -> None:
+def test_the_hard_limit_still_stops_a_run_whose_requests_carry_the_note(via: str) -> None:
     server = OpenAIServer(tool_calls_per_run=5)
-    capability = ActGuardCapability(token_limit=300, warn_at=0.3)  # run 0: 110 tokens warn, the 3rd call crosses
-    agent = Agent(server.model(), tools=[search], capabilities=[capability])
+    # run 0: 110 tokens warn, the 3rd call crosses
+    agent, _ = guarded(via, server.model(), tools=[search], token_limit=300, warn_at=0.3)
     with pytest.raises(BudgetExceededError):
         asyncio.run(agent.run("run 0"))
     assert len(server.requests) == 3

@@ -1,4 +1,5 @@
-"""ActGuardCapability on pydantic-ai's offline models: a budget per run, checks before each request, readings."""
+"""A budget per agent run on pydantic-ai's offline models, through ActGuardCapability and through ActGuardModel (the
+``via`` fixture runs each test both ways): checks before each request, metering, readings."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic_ai import Agent, RunContext  # noqa: E402
 from pydantic_ai.models.test import TestModel  # noqa: E402
 from pydantic_ai.models.wrapper import WrapperModel  # noqa: E402
 from pydantic_ai.usage import RequestUsage  # noqa: E402
+from pydantic_ai_harness import guarded  # noqa: E402
 
 import actguard  # noqa: E402
 from actguard import (  # noqa: E402
@@ -24,7 +26,7 @@ from actguard import (  # noqa: E402
     UnknownModelPriceError,
     UnmeteredCallError,
 )
-from actguard_pydantic_ai import ActGuardCapability  # noqa: E402
+from actguard_pydantic_ai import ActGuardCapability, ActGuardModel  # noqa: E402
 from actguard_pydantic_ai.testing import ScriptedModel, answer, tool_call  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("store")
@@ -46,28 +48,26 @@ def search(query: str) -> str:
     ids=str,
 )
 def test_bad_arguments_raise_config_error_now(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"ActGuardCapability|BudgetGuard"):
         ActGuardCapability(**kwargs)
+    with pytest.raises(ConfigError, match=r"ActGuardModel|BudgetGuard"):
+        ActGuardModel(ScriptedModel([]), **kwargs)
 
 
-def test_each_run_gets_its_own_budget_readable_by_result_and_run_id() -> None:
-    capability = ActGuardCapability(user_id="alice", token_limit=10_000)
-    results = []
-    for i in range(3):
-        model = ScriptedModel([tool_call("search", {"query": "a"}, input_tokens=10 * (i + 1)), answer("ok")])
-        agent = Agent(model, tools=[search], capabilities=[capability])
-        results.append(run(agent, "go"))
-    budgets = [capability.budget_for(r) for r in results]
+def test_each_run_gets_its_own_budget_readable_by_result_and_run_id(via: str) -> None:
+    script = [step for i in range(3) for step in (tool_call("search", {"query": "a"}, input_tokens=10 * (i + 1)), "ok")]
+    agent, guard = guarded(via, ScriptedModel(script), tools=[search], user_id="alice", token_limit=10_000)
+    results = [run(agent, "go") for _ in range(3)]
+    budgets = [guard.budget_for(r) for r in results]
     assert [b.tokens_used for b in budgets if b is not None] == [10 + 20 + 120, 20 + 20 + 120, 30 + 20 + 120]
-    assert capability.budget_for(results[1].run_id) is budgets[1]
-    assert capability.last_budget is budgets[2]
-    assert capability.budget_for("no-such-run") is None and capability.budget_for(object()) is None
+    assert guard.budget_for(results[1].run_id) is budgets[1]
+    assert guard.last_budget is budgets[2]
+    assert guard.budget_for("no-such-run") is None and guard.budget_for(object()) is None
 
 
-def test_streamed_run_is_metered_and_readable() -> None:
-    capability = ActGuardCapability(token_limit=10_000)
+def test_streamed_run_is_metered_and_readable(via: str) -> None:
     model = ScriptedModel([tool_call("search", {"query": "a"}), answer("all good")])
-    agent = Agent(model, tools=[search], capabilities=[capability])
+    agent, guard = guarded(via, model, tools=[search], token_limit=10_000)
 
     async def main() -> Any:
         async with agent.run_stream("go") as result:
@@ -75,42 +75,40 @@ def test_streamed_run_is_metered_and_readable() -> None:
         return result
 
     result = asyncio.run(main())
-    budget = capability.budget_for(result)
+    budget = guard.budget_for(result)
     assert budget is not None and budget.usage.calls == 2
     run_usage = result.usage  # a property on pydantic-ai 2, a method before
     # FunctionModel estimates a stream's usage; the budget counts exactly what pydantic-ai reports
     assert budget.tokens_used == (run_usage if hasattr(run_usage, "total_tokens") else run_usage()).total_tokens
 
 
-def test_test_model_runs_are_metered() -> None:
-    capability = ActGuardCapability(token_limit=10_000)
-    agent = Agent(TestModel(), tools=[search], capabilities=[capability])
+def test_test_model_runs_are_metered(via: str) -> None:
+    agent, guard = guarded(via, TestModel(), tools=[search], token_limit=10_000)
     result = run(agent, "go")
-    budget = capability.budget_for(result)
+    budget = guard.budget_for(result)
     assert budget is not None and budget.usage.calls == 2 and budget.tokens_used > 0
 
 
-def test_unpriced_model_is_refused_before_the_call_under_a_usd_limit() -> None:
+def test_unpriced_model_is_refused_before_the_call_under_a_usd_limit(via: str) -> None:
     model = ScriptedModel(["never"], model="house-model-v1")
-    agent = Agent(model, capabilities=[ActGuardCapability(usd_limit=1.0)])
+    agent, _ = guarded(via, model, usd_limit=1.0)
     with pytest.raises(UnknownModelPriceError):
         run(agent, "go")
     assert model.calls == 0
 
 
-def test_strict_refuses_a_request_whose_max_tokens_does_not_fit() -> None:
+def test_strict_refuses_a_request_whose_max_tokens_does_not_fit(via: str) -> None:
     model = ScriptedModel(["never"])
-    agent = Agent(model, capabilities=[ActGuardCapability(token_limit=1000, strict=True)])
+    agent, _ = guarded(via, model, token_limit=1000, strict=True)
     with pytest.raises(BudgetExceededError):
         run(agent, "go", model_settings={"max_tokens": 5000})
     assert model.calls == 0
     assert run(agent, "go", model_settings={"max_tokens": 500}).output == "never"
 
 
-def test_a_run_nests_in_the_active_budget_guard_which_is_charged_and_enforced() -> None:
-    capability = ActGuardCapability(token_limit=10_000)
+def test_a_run_nests_in_the_active_budget_guard_which_is_charged_and_enforced(via: str) -> None:
     model = ScriptedModel([tool_call("search", {"query": "a"}), answer("ok"), "second run"])
-    agent = Agent(model, tools=[search], capabilities=[capability])
+    agent, _ = guarded(via, model, tools=[search], token_limit=10_000)
     with BudgetGuard(user_id="alice", token_limit=300) as outer:
         run(agent, "go")
         assert outer.tokens_used == 240
@@ -138,18 +136,50 @@ def test_an_agent_run_inside_a_tool_is_charged_to_the_outer_run() -> None:
     assert budget is not None and budget.tokens_used == 120 + 120 + 1001
 
 
-def test_budget_stop_reaches_the_caller_of_run_and_iter() -> None:
-    capability = ActGuardCapability(token_limit=200)
+def test_under_actguard_model_an_agent_run_inside_a_tool_is_charged_to_the_guard_around_the_run() -> None:
+    """ActGuardModel's budget is active only around the run's model requests (documented): a delegated run is not
+    charged to the outer run, but it is to a BudgetGuard active around it."""
+    inner = Agent(ActGuardModel(ScriptedModel([answer("inner says hi", input_tokens=1000, output_tokens=1)])))
+
+    async def delegate(ctx: RunContext[None], question: str) -> str:
+        """Ask the specialist."""
+        return (await inner.run(question)).output
+
+    model = ActGuardModel(
+        ScriptedModel([tool_call("delegate", {"question": "hi"}), answer("done")]), token_limit=10_000
+    )
+    with BudgetGuard(token_limit=10_000) as around:
+        result = run(Agent(model, tools=[delegate]), "go")
+    budget = model.budget_for(result)
+    assert budget is not None and budget.tokens_used == 120 + 120
+    assert around.tokens_used == 120 + 120 + 1001
+
+
+def test_a_request_outside_an_agent_run_is_a_run_of_its_own() -> None:
+    from pydantic_ai.messages import ModelRequest, UserPromptPart
+    from pydantic_ai.models import ModelRequestParameters
+
+    model = ActGuardModel(ScriptedModel(["one", "two"]), token_limit=10_000)
+    request = [ModelRequest(parts=[UserPromptPart(content="hi")])]
+    first = asyncio.run(model.request(request, None, ModelRequestParameters()))
+    budget = model.last_budget
+    asyncio.run(model.request(request, None, ModelRequestParameters()))
+    assert first.parts[0].content == "one"
+    assert budget is not None and budget.usage.calls == 1 and model.last_budget is not budget
+
+
+def test_budget_stop_reaches_the_caller_of_run_and_iter(via: str) -> None:
     script = [tool_call("search", {"query": f"q{i}"}) for i in range(5)]
     model = ScriptedModel(script)
+    agent, guard = guarded(via, model, tools=[search], token_limit=200)
     with pytest.raises(BudgetExceededError) as caught:
-        run(Agent(model, tools=[search], capabilities=[capability]), "go")
+        run(agent, "go")
     assert model.calls == 2
-    budget = capability.budget_for(caught.value)
+    budget = guard.budget_for(caught.value)
     assert budget is not None and budget.tokens_used == 240
 
     model = ScriptedModel(script)
-    agent = Agent(model, tools=[search], capabilities=[capability])
+    agent, guard = guarded(via, model, tools=[search], token_limit=200)
 
     async def main() -> None:
         async with agent.iter("go") as run:
@@ -161,10 +191,9 @@ def test_budget_stop_reaches_the_caller_of_run_and_iter() -> None:
     assert model.calls == 2
 
 
-def test_shared_budget_across_runs_of_one_user(store: actguard.MemoryStore) -> None:
-    capability = ActGuardCapability(user_id="alice", name="chat", token_limit=240, shared=True, store=store)
+def test_shared_budget_across_runs_of_one_user(store: actguard.MemoryStore, via: str) -> None:
     model = ScriptedModel(["one", "two", "three"], cycle=True)
-    agent = Agent(model, capabilities=[capability])
+    agent, capability = guarded(via, model, user_id="alice", name="chat", token_limit=240, shared=True, store=store)
     run(agent, "go")
     run(agent, "go")
     with pytest.raises(BudgetExceededError):
@@ -182,21 +211,20 @@ class NoUsageModel(WrapperModel):
         return response
 
 
-def test_a_response_without_usage_is_charged_an_estimate_with_a_warning() -> None:
-    capability = ActGuardCapability(token_limit=10_000)
-    model = ScriptedModel([answer("x" * 400)], model="gpt-4o-2024-08-06")  # a model no other test warns about
-    agent = Agent(NoUsageModel(model), capabilities=[capability])
+@pytest.mark.parametrize("via, model_name", [("capability", "gpt-4o-2024-08-06"), ("model", "gpt-4o-2024-05-13")])
+def test_a_response_without_usage_is_charged_an_estimate_with_a_warning(via: str, model_name: str) -> None:
+    model = ScriptedModel([answer("x" * 400)], model=model_name)  # a model no other test warns about
+    agent, guard = guarded(via, NoUsageModel(model), token_limit=10_000)
     with pytest.warns(actguard.ActGuardWarning, match="reported no token usage"):  # once per process and model
         result = run(agent, "go")
-    budget = capability.budget_for(result)
+    budget = guard.budget_for(result)
     assert budget is not None and budget.usage.calls == 1
     assert budget.usage.output_tokens == 100  # 400 characters, one token per 4
     assert budget.usage.input_tokens > 0
 
 
-def test_a_strict_budget_refuses_to_go_on_with_an_unmetered_call() -> None:
-    capability = ActGuardCapability(token_limit=10_000, strict=True)
-    agent = Agent(NoUsageModel(ScriptedModel([answer("x" * 400)])), capabilities=[capability])
+def test_a_strict_budget_refuses_to_go_on_with_an_unmetered_call(via: str) -> None:
+    agent, capability = guarded(via, NoUsageModel(ScriptedModel([answer("x" * 400)])), token_limit=10_000, strict=True)
     with warnings.catch_warnings(), pytest.raises(UnmeteredCallError):
         warnings.simplefilter("ignore", actguard.ActGuardWarning)  # warned once per process: maybe already
         run(agent, "go")
@@ -204,7 +232,7 @@ def test_a_strict_budget_refuses_to_go_on_with_an_unmetered_call() -> None:
     assert budget is not None and budget.usage.output_tokens == 100  # charged the estimate, then refused
 
 
-def test_every_attempt_of_a_request_is_metered() -> None:
+def test_every_attempt_of_a_request_is_metered(via: str) -> None:
     """pydantic-ai 2 attempts a request again when a hook rejects a response (RetryModelRequest): both were billed."""
     exceptions = pytest.importorskip("pydantic_ai.exceptions")
     if not hasattr(exceptions, "RetryModelRequest"):
@@ -223,10 +251,14 @@ def test_every_attempt_of_a_request_is_metered() -> None:
                 raise exceptions.RetryModelRequest()
             return response
 
-    capability = ActGuardCapability(token_limit=10_000)
     model = ScriptedModel([answer("rejected", input_tokens=10, output_tokens=1), answer("ok", output_tokens=2)])
-    agent = Agent(model, capabilities=[RejectFirst(), capability])
+    if via == "model":
+        guard: Any = ActGuardModel(model, token_limit=10_000)
+        agent = Agent(guard, capabilities=[RejectFirst()])
+    else:
+        guard = ActGuardCapability(token_limit=10_000)
+        agent = Agent(model, capabilities=[RejectFirst(), guard])
     result = run(agent, "go")
     assert result.output == "ok" and model.calls == 2
-    budget = capability.budget_for(result)
+    budget = guard.budget_for(result)
     assert budget is not None and budget.usage.calls == 2 and budget.tokens_used == 10 + 1 + 100 + 2
