@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
@@ -92,7 +92,7 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
         self.runs = RunBudgets(
             user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardModel", **budget_options
         )
-        super().__init__(wrapped)
+        super().__init__(cast(Any, wrapped))  # pydantic-ai < 2 types it as its known model names only
 
     def _budget(self, run_context: Any = None) -> BudgetGuard:
         if run_context is None and current_run_context is not None:
