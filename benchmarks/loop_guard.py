@@ -11,6 +11,10 @@ microseconds, on the default in-process MemoryStore with no event sink (reportin
   operation per call.
 - loop_guard(max_repeats=2, max_cycle=0): repeats only.
 - max_attempts(calls=10**9): one store counter per call; the peer.  Target: loop_guard / max_attempts <= 1.
+
+The same pair inside ``actguard.tool(...)`` next to a circuit breaker (loop_guard then wraps the breaker's wrapper,
+not the function): each one's cost is its round minus the round of ``tool(circuit_breaker=...)`` alone.
+Target: the same ratio, <= 1.
 """
 
 from __future__ import annotations
@@ -45,12 +49,20 @@ def round_of(fn: Callable[..., Any]) -> Callable[[], None]:
     return run
 
 
+def composed(**guard: Any) -> Callable[..., Any]:
+    """``search`` under ``tool()`` with a circuit breaker and ``guard`` (none: the breaker alone)."""
+    return actguard.tool(circuit_breaker={"name": "search_api"}, **guard)(search)
+
+
 def main() -> None:
     candidates = {
         "bare": round_of(search),
         "max_attempts": round_of(actguard.max_attempts(calls=10**9)(search)),
         "loop_guard": round_of(actguard.loop_guard(max_repeats=2)(search)),
         "loop_guard (no cycles)": round_of(actguard.loop_guard(max_repeats=2, max_cycle=0)(search)),
+        "tool(circuit_breaker)": round_of(composed()),
+        "tool(.., max_attempts)": round_of(composed(max_attempts=10**9)),
+        "tool(.., loop_guard)": round_of(composed(loop_guard=2)),
     }
     best = dict.fromkeys(candidates, float("inf"))
     for _ in range(ROUNDS):
@@ -65,6 +77,10 @@ def main() -> None:
     ratio = over["loop_guard"] / over["max_attempts"]
     print(f"\nloop_guard / max_attempts = {ratio:.2f}   target: <= 1.00 -> {'met' if ratio <= 1 else 'MISSED'}")
     print(f"loop_guard (no cycles) / max_attempts = {over['loop_guard (no cycles)'] / over['max_attempts']:.2f}")
+    breaker = over["tool(circuit_breaker)"]
+    added = (over["tool(.., loop_guard)"] - breaker) / (over["tool(.., max_attempts)"] - breaker)
+    print(f"in tool() with a circuit breaker: loop_guard / max_attempts = {added:.2f}   target: <= 1.00 -> ", end="")
+    print("met" if added <= 1 else "MISSED")
 
 
 if __name__ == "__main__":

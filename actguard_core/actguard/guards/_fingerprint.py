@@ -16,8 +16,9 @@ A fingerprint is ``"<tool name>\\x1f<tool id>\\x1f<arguments>"``: the arguments'
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from types import FunctionType
 from typing import TYPE_CHECKING, Any
+
+from actguard.guards._wrap import forwards_bound
 
 # hashlib's own BLAKE2b, without the OpenSSL bindings (_hashlib, 2-3 ms) that `import hashlib` loads as well
 try:
@@ -62,10 +63,6 @@ def tool_name_of(fingerprint: Hashable) -> str:
     return str(head).partition("\x1f")[0]
 
 
-# Attributes that make inspect report a function's signature from something other than its own parameters.
-_SIGNATURE_FROM_ELSEWHERE = frozenset({"__wrapped__", "__signature__", "_partialmethod", "__partialmethod__"})
-
-
 class ToolCalls:
     """How the calls of tool ``name`` (identity ``ident``) are told apart, prepared once at decoration.
 
@@ -84,6 +81,7 @@ class ToolCalls:
     def __init__(
         self, signature: inspect.Signature, name: str, ident: str, fn: Callable[..., Any] | None = None
     ) -> None:
+        self.signature = signature
         self.params = list(signature.parameters.values())
         self.head = f"{name}\x1f{blake2b(ident.encode(), digest_size=6).hexdigest()}\x1f"
         self.names = (getattr(fn, "__name__", name), getattr(fn, "__qualname__", name))
@@ -116,10 +114,11 @@ class ToolCalls:
     ) -> Callable[..., Any] | None:
         """``fn`` behind ``guard``, as a function with ``fn``'s own parameters: a call is bound once, by Python, and
         ``guard`` gets its key before ``fn`` runs with the bound arguments (an async ``guard`` may return an awaitable,
-        awaited before ``fn``). ``None`` when that could differ from passing the call on as it was spelled: ``fn`` is
-        not a plain function whose signature is its own (a wrapper, an object, a ``__signature__``), or inspect binds.
+        awaited before ``fn``). ``None`` when that could differ from passing the call on as it was spelled (see
+        :func:`forwards_bound`: ``fn`` is neither a plain function whose signature is its own nor actguard guards
+        around one, e.g. a wrapper the user wrote, an object, a ``__signature__``), or inspect binds.
         """
-        if self.by_inspect or type(fn) is not FunctionType or _SIGNATURE_FROM_ELSEWHERE & fn.__dict__.keys():
+        if self.by_inspect or not forwards_bound(fn, self.signature):
             return None
         call = ", ".join(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name for p in self.params)
         tail = (

@@ -9,7 +9,9 @@ path, thin I/O shells.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from actguard._durations import check_seconds
@@ -27,6 +29,7 @@ __all__ = [
     "check_positive",
     "check_store",
     "finish",
+    "forwards_bound",
     "refuse_generators",
     "resolve_store",
 ]
@@ -64,11 +67,58 @@ class ToolInfo(NamedTuple):
         return cls(fn, own, identity_of(fn, module, qualname), signature, is_async)
 
 
+# Every wrapper finish() completed -> (the callable it calls, the signature its guard planned on). Weak keys: an entry
+# goes with its wrapper. Kept here, not as an attribute: functools.wraps copies a wrapper's __dict__ into the user's
+# own wrapper around it, which must not pass for one of ours.
+_forwarders: weakref.WeakKeyDictionary[Callable[..., Any], tuple[Callable[..., Any], inspect.Signature]] = (
+    weakref.WeakKeyDictionary()
+)
+
+# Attributes that make inspect report a function's signature from something other than its own parameters.
+_SIGNATURE_FROM_ELSEWHERE = frozenset({"__wrapped__", "__signature__", "_partialmethod", "__partialmethod__"})
+
+
 def finish(wrapper: F, info: ToolInfo) -> F:
-    """Give ``wrapper`` the wrapped function's name, docstring, module, ``__wrapped__`` and signature."""
+    """Give ``wrapper`` the wrapped function's name, docstring, module, ``__wrapped__`` and signature.
+
+    ``wrapper`` must forward: call ``info.fn`` with arguments that bind as the call's own, and read them only through
+    ``info.signature`` (``argument_getter``), so that what it does depends on the values bound, never on how the
+    call spelled them (see :func:`forwards_bound`). Every actguard guard's wrapper does.
+    """
     functools.update_wrapper(wrapper, info.fn)
     wrapper.__signature__ = info.signature  # type: ignore[attr-defined]
+    _forwarders[wrapper] = (info.fn, info.signature)
     return wrapper
+
+
+def forwards_bound(fn: Callable[..., Any], signature: inspect.Signature) -> bool:
+    """Whether calling ``fn`` with a call's arguments as bound to ``signature`` (each one by position, keyword-only
+    ones by keyword, defaults spelled out) is the same as calling it as the call spelled them.
+
+    True for a plain function whose signature is its own, and for actguard guard wrappers (:func:`finish`) around
+    one, each guard planned on that function's parameters: they hand the arguments on to it, which binds them alike.
+    False for anything else in between (a wrapper the user wrote, a ``functools.partial``, a callable object, a
+    ``__signature__`` set by hand): it could tell the spellings apart.
+    """
+    planned = [signature]
+    while type(fn) is FunctionType and fn in _forwarders:
+        fn, inner = _forwarders[fn]
+        planned.append(inner)
+    if type(fn) is not FunctionType or _SIGNATURE_FROM_ELSEWHERE & fn.__dict__.keys():
+        return False
+    if len(planned) == 1:
+        return True  # the caller's signature is inspect's for fn: its own
+    import inspect
+
+    own = list(inspect.signature(fn).parameters.values())
+    return all(_same_parameters(list(s.parameters.values()), own) for s in planned)
+
+
+def _same_parameters(params: list[inspect.Parameter], own: list[inspect.Parameter]) -> bool:
+    """Same names, kinds and default objects (annotations do not bind)."""
+    return len(params) == len(own) and all(
+        p.name == q.name and p.kind is q.kind and p.default is q.default for p, q in zip(params, own, strict=True)
+    )
 
 
 def refuse_generators(fn: Callable[..., Any], guard: str) -> None:

@@ -175,7 +175,8 @@ def _wrap(info: ToolInfo, limit: int, max_cycle: int, ttl: float, own_store: Sto
             judge(step, run_id)
         return None
 
-    # A plain function is called through a function with its own parameters (no *args/**kwargs to pass on twice).
+    # A plain function, or actguard guards around one (tool(...), stacked guards), is called through a function with
+    # its own parameters (no *args/**kwargs to pass on twice); a wrapper the user wrote gets the call as spelled.
     wrapper = calls.caller(fn, guard, is_async=is_async)
     if wrapper is not None:
         return finish(wrapper, info)
