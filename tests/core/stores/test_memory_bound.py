@@ -40,15 +40,11 @@ TABLES = {
     ),
     "spend": Table(lambda s, i: s.spend_add(f"k{i}", 0.5, 1, 60), lambda s: s._spend),
     "reserved": Table(
-        lambda s, i: s.spend_reserve(
-            f"k{i}", "op", 0.5, 1, usd_limit=None, token_limit=None, ttl=60, lease=60
-        ),
+        lambda s, i: s.spend_reserve(f"k{i}", "op", 0.5, 1, usd_limit=None, token_limit=None, ttl=60, lease=60),
         lambda s: s._reserved,
     ),
     "loop runs": Table(lambda s, i: s.loop_observe(f"k{i}", "call", 4, 60), lambda s: s._loops),
-    "calls of a loop run": Table(
-        lambda s, i: s.loop_observe("run", f"k{i}", 4, 60), lambda s: s._loops["run"][1]
-    ),
+    "calls of a loop run": Table(lambda s, i: s.loop_observe("run", f"k{i}", 4, 60), lambda s: s._loops["run"][1]),
 }
 MAX_KEYS = [1, 2, 7, 8, 16, 100]
 
