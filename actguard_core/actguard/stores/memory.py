@@ -44,9 +44,11 @@ class MemoryStore(Store):
 
     Args:
         clock: time source (``actguard.testing.FakeClock`` in tests).
-        max_keys: bound on entries per kind of state; beyond it the oldest entries are evicted first
-            (after expired ones). Rate windows and facts of evicted keys are forgotten, so keep it above the
-            number of live keys you expect.
+        max_keys: bound on entries per kind of state (and on facts per namespace, calls per loop run). The
+            entry that would pass it evicts the oldest entries, an eighth of ``max_keys`` at once (cheaper than one
+            at a time), so a full table holds between 7/8 of ``max_keys`` and ``max_keys``, always the newest.
+            Expired entries are also swept every few thousand writes. Rate windows and facts of evicted keys are
+            forgotten, so keep it above 8/7 of the number of live keys you expect.
     """
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK, *, max_keys: int = 100_000) -> None:
@@ -98,10 +100,17 @@ class MemoryStore(Store):
             if not facts:
                 del self._facts[ns]
 
-    def _bound(self, table: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-        """Drop the oldest keys of ``table`` beyond max_keys."""
-        while len(table) > self.max_keys:
-            oldest = next(iter(table))
+    def _bound(self, table: dict[Any, Any], extra: dict[Any, Any] | None = None) -> None:
+        """Past max_keys, drop the oldest keys of ``table`` (and the same keys of ``extra``) down to 7/8 of it.
+
+        In batches: popping one key at a time from the front of a dict costs more the more keys were popped before
+        (iteration skips the deleted slots left at the front until the next resize), so a store at its cap would
+        pay that on every new key; a batch keeps eviction amortised O(1) per new key. The newest key always stays.
+        """
+        if len(table) <= self.max_keys:
+            return
+        keep = self.max_keys - self.max_keys // 8
+        for oldest in list(itertools.islice(table, len(table) - keep)):
             del table[oldest]
             if extra is not None:
                 extra.pop(oldest, None)
@@ -219,6 +228,7 @@ class MemoryStore(Store):
     def idem_complete(self, key: str, result: Any, ttl: float) -> None:
         with self._lock:
             self._claims[key] = ("done", result, self._now() + ttl)
+            self._bound(self._claims)  # a claim evicted (or released) meanwhile comes back as a new key
 
     def idem_release(self, key: str) -> None:
         with self._lock:
@@ -227,6 +237,7 @@ class MemoryStore(Store):
     def idem_mark_unknown(self, key: str, ttl: float) -> None:
         with self._lock:
             self._claims[key] = ("unknown", None, self._now() + ttl)
+            self._bound(self._claims)
 
     # -- facts --------------------------------------------------------------------------------------------------
     def facts_add(self, namespace: str, kind: str, values: Iterable[str], ttl: float) -> None:
@@ -241,8 +252,7 @@ class MemoryStore(Store):
             for value in values:
                 facts.pop((kind, value), None)  # re-proving refreshes the fact's age for eviction
                 facts[(kind, value)] = expires_at
-            while len(facts) > self.max_keys:
-                del facts[next(iter(facts))]
+            self._bound(facts)
 
     def facts_missing(self, namespace: str, kind: str, values: Sequence[str]) -> list[str]:
         with self._lock:
@@ -345,19 +355,13 @@ class MemoryStore(Store):
             loop[2].append(entry)
             if len(counts) > size:
                 if size >= self.max_keys:
-                    self._evict_calls(counts)
+                    self._bound(counts)
                 return FIRST_CALL
             count += 1
             counts[entry] = count
             return LoopStep(count, tuple(loop[2])[-keep:])
         finally:
             lock.release()
-
-    def _evict_calls(self, counts: dict[Hashable, int]) -> None:
-        """Forget a run's oldest calls, an eighth of ``max_keys`` at a time: popping one at a time from the front
-        of a dict costs O(n) per call once many are gone (the scan skips the holes), batches keep it amortised O(1)."""
-        for oldest in list(itertools.islice(counts, max(1, self.max_keys // 8))):
-            del counts[oldest]
 
     def _new_loop(self, key: str, ttl: float) -> _LoopRecord:
         """Start the record of run ``key`` (replacing an expired one), sweeping expired runs now and then."""
