@@ -23,6 +23,9 @@ All of them derive from :class:`ActGuardError`, so ``except ActGuardError`` catc
 
 Each error carries structured fields (``limit``, ``retry_after``, ``tool_name``...) and a message that states the
 limit and the observed value. :meth:`ActGuardError.to_prompt` gives text a model can act on.
+
+Every error pickles (multiprocessing, ``ProcessPoolExecutor``, Celery, RQ): it arrives with its type, message and
+attributes; an attribute that cannot be pickled arrives as None (see :meth:`ActGuardError.__reduce__`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,18 @@ class ActGuardError(Exception):
     def to_prompt(self) -> str:
         """Text suitable for returning to a model as a tool result."""
         return str(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support for every subclass: rebuilt from ``args`` and ``__dict__``, without calling ``__init__``.
+
+        The default (``type(self)(*self.args)``) calls ``__init__`` with the message alone, which the subclasses'
+        keyword-rich signatures refuse, so the error could not cross a process boundary. An attribute whose value
+        cannot be pickled (a weakref such as ``BudgetExceededError``'s guard, a provider response holding a client)
+        arrives as None rather than making the whole error unpicklable. As for builtin exceptions, ``__cause__``,
+        ``__context__`` and ``__traceback__`` are not kept; ``__notes__`` is.
+        """
+        state = {name: _picklable_or_none(value) for name, value in vars(self).items()}
+        return _unpickle, (type(self), self.args), state
 
 
 class ConfigError(ActGuardError, ValueError):
@@ -138,8 +153,10 @@ class BudgetExceededError(ActGuardError):
         limit: the configured limit.
         used: what had been used when the limit was found crossed.
         response: the provider response of the call that crossed the limit, when there was one, so it is not lost.
+            None in a copy unpickled in another process when the response cannot be pickled.
         guard: the :class:`~actguard.BudgetGuard` whose limit was reached, while it exists (the error holds it
-            weakly); None when the error was built without one.
+            weakly); None when the error was built without one, and always None in an unpickled copy (a guard
+            does not cross processes; ``guard_name`` does).
     """
 
     def __init__(
@@ -430,6 +447,24 @@ class IdempotencyOutcomeUnknown(IdempotencyError):
 
 class ActGuardWarning(UserWarning):
     """Something is wrong but nothing is refused: an unknown configure() key, events dropped by the reporter."""
+
+
+def _unpickle(cls: type[ActGuardError], args: tuple[Any, ...]) -> ActGuardError:
+    """Rebuild an error from its class and ``args``; pickle then restores its ``__dict__``. Pickles name this
+    function: keep its name and signature."""
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError subclasses (StoreUnavailable, ToolTimeoutError) set args in __init__, not __new__
+    return error
+
+
+def _picklable_or_none(value: Any) -> Any:
+    import pickle  # here, not at the top: only a pickling caller needs it, and it has imported it already
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # what fails depends on the object: TypeError, PicklingError, AttributeError, RecursionError
+        return None
+    return value
 
 
 def _calls(n: int) -> str:
