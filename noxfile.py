@@ -24,13 +24,18 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     # 1.15.3: the first release with execution-scoped hooks (crewai.hooks.dispatch.scoped_hooks).
     "crewai": ("crewai", "tests/integrations/crewai", {"lowest": ["crewai==1.15.3"], "latest": ["crewai"]}),
     # langchain-core 0.3.10: the first release whose streamed usage keeps the cached / reasoning token details.
-    # The 0.3 line has callbacks and tools; ActGuardMiddleware needs langchain v1 (tested at latest).
+    # The 0.3 line has callbacks and tools; ActGuardMiddleware needs langchain v1, tested at its lowest ("lowest-v1")
+    # and latest.
     "langchain": (
         "langchain",
         "tests/integrations/langchain",
         {
             # langchain-core 0.3.10 predates pydantic 2.11, whose deprecation warnings it trips.
             "lowest": ["langchain-core==0.3.10", "pydantic<2.11"],
+            # langchain 1.0.0: the first release with create_agent middleware (AgentMiddleware, wrap_model_call).
+            # It needs langchain-core >= 1.0.0 and langgraph >= 1.0.0, < 1.1; langchain-openai 1.0.0 is the first
+            # release for langchain-core 1.x. A resumed run's one budget needs 1.2.9 (warned below it, test_resume.py).
+            "lowest-v1": ["langchain==1.0.0", "langchain-core==1.0.0", "langgraph==1.0.0", "langchain-openai==1.0.0"],
             # opentelemetry-instrumentation-langchain: LangChain's OpenTelemetry spans, for the test that
             # actguard.otel's spans nest under them (tests/integrations/langchain/test_otel.py).
             "latest": [
@@ -109,9 +114,12 @@ def _framework_session(session: nox.Session, name: str, version: str) -> None:
     )
 
 
+# Each framework's releases ("lowest", "latest", and any other its FRAMEWORKS entry names, like langchain's "lowest-v1").
+FRAMEWORK_VERSIONS = [(name, version) for name in sorted(FRAMEWORKS) for version in FRAMEWORKS[name][2]]
+
+
 @nox.session
-@nox.parametrize("version", ["lowest", "latest"])
-@nox.parametrize("framework", sorted(FRAMEWORKS) or ["none"])
+@nox.parametrize(("framework", "version"), FRAMEWORK_VERSIONS or [("none", "none")])
 def framework(session: nox.Session, framework: str, version: str) -> None:
     """Adapter tests of one framework at its lowest supported or latest release."""
     if framework == "none":
