@@ -114,7 +114,7 @@ def _framework_session(session: nox.Session, name: str, version: str) -> None:
     )
 
 
-# Each framework's releases ("lowest", "latest", and any other its FRAMEWORKS entry names, like langchain's "lowest-v1").
+# Each framework's releases: "lowest", "latest", and any other its FRAMEWORKS entry names (langchain's "lowest-v1").
 FRAMEWORK_VERSIONS = [(name, version) for name in sorted(FRAMEWORKS) for version in FRAMEWORKS[name][2]]
 
 

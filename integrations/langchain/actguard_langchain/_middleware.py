@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 try:
+    import langgraph.runtime as _langgraph_runtime
     from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
     from langchain.agents.middleware.types import PrivateStateAttr
-    import langgraph.runtime as _langgraph_runtime
     from langgraph.channels.untracked_value import UntrackedValue
     from langgraph.config import get_config
     from langgraph.types import Command
