@@ -1,4 +1,4 @@
-"""Task runner: lint, typecheck, core tests, and one session per framework x (lowest, latest).
+"""Task runner: lint, typecheck, core tests, one session per framework x (lowest, latest) (LangChain: + lowest-v1).
 
 Run everything with ``python -m nox``; one session with ``python -m nox -s tests``. ``bench`` (the benchmarks against
 their peer libraries) is not part of the default run: ``python -m nox -s bench``.
@@ -18,7 +18,8 @@ TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "httpx>=0.27"]
 # Everything the core suite drives for real: the SDKs it meters, and redis-py for the Redis store.
 CORE_TEST_DEPS = [*TEST_DEPS, "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "redis>=5.0", "rich>=13"]
 
-# Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}).
+# Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}); a framework may name more
+# releases to test (langchain's "lowest-v1"): each key is a session.
 # A framework session must fail, not skip, when its framework is missing: ACTGUARD_REQUIRE_FRAMEWORK does that.
 FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     # 1.15.3: the first release with execution-scoped hooks (crewai.hooks.dispatch.scoped_hooks).
@@ -32,9 +33,12 @@ FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
         {
             # langchain-core 0.3.10 predates pydantic 2.11, whose deprecation warnings it trips.
             "lowest": ["langchain-core==0.3.10", "pydantic<2.11"],
-            # langchain 1.0.0: the first release with create_agent middleware (AgentMiddleware, wrap_model_call).
-            # It needs langchain-core >= 1.0.0 and langgraph >= 1.0.0, < 1.1; langchain-openai 1.0.0 is the first
-            # release for langchain-core 1.x. A resumed run's one budget needs 1.2.9 (warned below it, test_resume.py).
+            # langchain 1.0.0: the first release with create_agent middleware (AgentMiddleware, wrap_model_call), so
+            # the lowest ActGuardMiddleware supports. langchain-core 1.0.0 and langgraph 1.0.0: its own floors
+            # (langgraph < 1.1); langchain-openai 1.0.0: the first for langchain-core 1.x (0.3.35 wants core < 1.0).
+            # Below later releases, tested as warned: a resumed run's one budget needs langchain 1.2.9
+            # (test_resume.py), budget_for by the config's run_id without the handler langgraph 1.1.5
+            # (test_middleware.py). langgraph-prebuilt / -checkpoint resolve to the newest langgraph 1.0.0 allows.
             "lowest-v1": ["langchain==1.0.0", "langchain-core==1.0.0", "langgraph==1.0.0", "langchain-openai==1.0.0"],
             # opentelemetry-instrumentation-langchain: LangChain's OpenTelemetry spans, for the test that
             # actguard.otel's spans nest under them (tests/integrations/langchain/test_otel.py).
