@@ -1,4 +1,4 @@
-"""Task runner: lint, typecheck, core tests, and one session per framework x (lowest, latest).
+"""Task runner: lint, typecheck, core tests, one session per framework x (lowest, latest) (LangChain: + lowest-v1).
 
 Run everything with ``python -m nox``; one session with ``python -m nox -s tests``. ``bench`` (the benchmarks against
 their peer libraries) is not part of the default run: ``python -m nox -s bench``.
@@ -18,19 +18,28 @@ TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "httpx>=0.27"]
 # Everything the core suite drives for real: the SDKs it meters, and redis-py for the Redis store.
 CORE_TEST_DEPS = [*TEST_DEPS, "openai>=1.40", "anthropic>=0.40", "google-genai>=1.0", "redis>=5.0", "rich>=13"]
 
-# Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}).
+# Framework sessions: name -> (extra, test folder, {"lowest": [pins], "latest": [pins]}); a framework may name more
+# releases to test (langchain's "lowest-v1"): each key is a session.
 # A framework session must fail, not skip, when its framework is missing: ACTGUARD_REQUIRE_FRAMEWORK does that.
 FRAMEWORKS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     # 1.15.3: the first release with execution-scoped hooks (crewai.hooks.dispatch.scoped_hooks).
     "crewai": ("crewai", "tests/integrations/crewai", {"lowest": ["crewai==1.15.3"], "latest": ["crewai"]}),
     # langchain-core 0.3.10: the first release whose streamed usage keeps the cached / reasoning token details.
-    # The 0.3 line has callbacks and tools; ActGuardMiddleware needs langchain v1 (tested at latest).
+    # The 0.3 line has callbacks and tools; ActGuardMiddleware needs langchain v1, tested at its lowest ("lowest-v1")
+    # and latest.
     "langchain": (
         "langchain",
         "tests/integrations/langchain",
         {
             # langchain-core 0.3.10 predates pydantic 2.11, whose deprecation warnings it trips.
             "lowest": ["langchain-core==0.3.10", "pydantic<2.11"],
+            # langchain 1.0.0: the first release with create_agent middleware (AgentMiddleware, wrap_model_call), so
+            # the lowest ActGuardMiddleware supports. langchain-core 1.0.0 and langgraph 1.0.0: its own floors
+            # (langgraph < 1.1); langchain-openai 1.0.0: the first for langchain-core 1.x (0.3.35 wants core < 1.0).
+            # Below later releases, tested as warned: a resumed run's one budget needs langchain 1.2.9
+            # (test_resume.py), budget_for by the config's run_id without the handler langgraph 1.1.5
+            # (test_middleware.py). langgraph-prebuilt / -checkpoint resolve to the newest langgraph 1.0.0 allows.
+            "lowest-v1": ["langchain==1.0.0", "langchain-core==1.0.0", "langgraph==1.0.0", "langchain-openai==1.0.0"],
             # opentelemetry-instrumentation-langchain: LangChain's OpenTelemetry spans, for the test that
             # actguard.otel's spans nest under them (tests/integrations/langchain/test_otel.py).
             "latest": [
@@ -109,9 +118,12 @@ def _framework_session(session: nox.Session, name: str, version: str) -> None:
     )
 
 
+# Each framework's releases: "lowest", "latest", and any other its FRAMEWORKS entry names (langchain's "lowest-v1").
+FRAMEWORK_VERSIONS = [(name, version) for name in sorted(FRAMEWORKS) for version in FRAMEWORKS[name][2]]
+
+
 @nox.session
-@nox.parametrize("version", ["lowest", "latest"])
-@nox.parametrize("framework", sorted(FRAMEWORKS) or ["none"])
+@nox.parametrize(("framework", "version"), FRAMEWORK_VERSIONS or [("none", "none")])
 def framework(session: nox.Session, framework: str, version: str) -> None:
     """Adapter tests of one framework at its lowest supported or latest release."""
     if framework == "none":

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 try:
+    import langgraph.runtime as _langgraph_runtime
     from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
     from langchain.agents.middleware.types import PrivateStateAttr
     from langgraph.channels.untracked_value import UntrackedValue
@@ -44,6 +45,11 @@ OnExceeded = Literal["raise", "end"]
 """``"raise"``: a spent budget raises ``BudgetExceededError`` out of the run; ``"end"``: the run ends with a message."""
 _EXCEEDED_MODES: tuple[str, ...] = get_args(OnExceeded)
 
+# langgraph >= 1.1.5: a node's runtime names the invocation config's run_id (Runtime.execution_info.run_id), which keys
+# the run's budget when the middleware's handler is not in the callbacks. Before, nothing a node sees names it
+# (langchain 1.0 to 1.2.10 require langgraph < 1.1).
+_SEES_RUN_ID: bool = "run_id" in getattr(getattr(_langgraph_runtime, "ExecutionInfo", None), "__dataclass_fields__", {})
+
 
 class ActGuardState(AgentState):  # type: ignore[type-arg,unused-ignore]
     """Agent state with the run's budget (private, and never checkpointed: it lasts one invocation)."""
@@ -68,7 +74,9 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
     Each run gets its own :class:`~actguard.BudgetGuard` (an active ``BudgetGuard`` is charged and enforced too),
     read afterwards with :attr:`last_budget` or :meth:`budget_for`. Pass the middleware's :attr:`handler` in the
     invocation config too (``config={"callbacks": [mw.handler]}``) to meter model calls the agent loop does not see
-    (a model used inside a tool, say): the run then has one budget, keyed by its root run id.
+    (a model used inside a tool, say): the run then has one budget, keyed by its root run id. Without the handler the
+    budget is keyed by the config's ``run_id`` on langgraph >= 1.1.5 (before, by an id of its own: read it with
+    :attr:`last_budget`, or pass the handler).
 
     A run resumed from a checkpointer (``agent.invoke(None, config)``) is a new run with a budget of its own: LangGraph
     skips ``before_agent`` then, so its first model call opens the budget and keeps it in the run's state for the
@@ -146,8 +154,21 @@ class ActGuardMiddleware(AgentMiddleware):  # type: ignore[type-arg,unused-ignor
         return self.handler.last_budget
 
     def budget_for(self, run_id: Hashable) -> BudgetGuard | None:
-        """The budget of the run whose root run id is ``run_id`` (the ``run_id`` you put in the config)."""
-        return self.handler.budget_for(run_id)
+        """The budget of the run whose root run id is ``run_id`` (the ``run_id`` you put in the config).
+
+        Before langgraph 1.1.5 the middleware alone cannot see the config's ``run_id`` (its handler in the
+        invocation's callbacks can): a run id not found then warns with :class:`~actguard.exceptions.ActGuardWarning`.
+        """
+        guard = self.handler.budget_for(run_id)
+        if guard is None and not _SEES_RUN_ID:
+            warnings.warn(
+                "ActGuardMiddleware.budget_for: before langgraph 1.1.5 the middleware cannot see the invocation "
+                "config's run_id, so a run's budget is keyed by an id of its own; pass the middleware's handler in the "
+                "invocation's callbacks too (config={'callbacks': [mw.handler], 'run_id': ...}), or read last_budget",
+                ActGuardWarning,
+                stacklevel=2,
+            )
+        return guard
 
     # -- the run's budget -----------------------------------------------------------------------------------
     def _open(self, runtime: Any) -> tuple[BudgetGuard, bool]:

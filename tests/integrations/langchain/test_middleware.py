@@ -24,7 +24,8 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage  # noqa
 from langchain_core.tools import tool  # noqa: E402
 
 from actguard import BudgetExceededError, BudgetGuard, ConfigError, RateLimitExceeded  # noqa: E402
-from actguard_langchain import ActGuardCallbackHandler, ActGuardMiddleware  # noqa: E402
+from actguard.exceptions import ActGuardWarning  # noqa: E402
+from actguard_langchain import ActGuardCallbackHandler, ActGuardMiddleware, _middleware  # noqa: E402
 from actguard_langchain.testing import ScriptedChatModel, answer, tool_call  # noqa: E402
 
 INPUT = {"messages": [HumanMessage("find it")]}
@@ -226,6 +227,10 @@ def test_middleware_and_a_separate_handler_inside_a_guard_count_each_call_once()
         assert budget is not None and (budget.usage.calls, budget.tokens_used) == (3, 1550)
 
 
+@pytest.mark.skipif(
+    not _middleware._SEES_RUN_ID,
+    reason="before langgraph 1.1.5 a node cannot see the config's run_id (see the warning test)",
+)
 def test_without_the_handler_a_run_budget_is_found_by_the_config_run_id() -> None:
     mw = ActGuardMiddleware()
     run_id = uuid.uuid4()
@@ -233,3 +238,27 @@ def test_without_the_handler_a_run_budget_is_found_by_the_config_run_id() -> Non
     create_agent(model, tools=[search], middleware=[mw]).invoke(INPUT, {"run_id": run_id})
     guard = mw.budget_for(run_id)
     assert guard is not None and guard is mw.last_budget and guard.tokens_used == 600
+
+
+@pytest.mark.skipif(_middleware._SEES_RUN_ID, reason="langgraph >= 1.1.5 sees the config's run_id (the test above)")
+def test_before_langgraph_1_1_5_a_config_run_id_not_found_warns_and_last_budget_has_the_run() -> None:
+    mw = ActGuardMiddleware()
+    run_id = uuid.uuid4()
+    model = ScriptedChatModel(responses=[*searches(1), "done"])
+    create_agent(model, tools=[search], middleware=[mw]).invoke(INPUT, {"run_id": run_id})
+    with pytest.warns(ActGuardWarning, match="before langgraph 1.1.5"):
+        assert mw.budget_for(run_id) is None
+    assert mw.last_budget is not None and mw.last_budget.tokens_used == 600
+
+
+def test_where_langgraph_cannot_see_the_config_run_id_budget_for_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_middleware, "_SEES_RUN_ID", False)  # as before langgraph 1.1.5
+    mw = ActGuardMiddleware()
+    with pytest.warns(ActGuardWarning, match=r"callbacks': \[mw.handler\]"):
+        assert mw.budget_for(uuid.uuid4()) is None
+    run_id = uuid.uuid4()  # with the handler in the callbacks the config's run_id keys the budget on any langgraph
+    create_agent(ScriptedChatModel(responses=[*searches(1), "done"]), tools=[search], middleware=[mw]).invoke(
+        INPUT, {"callbacks": [mw.handler], "run_id": run_id}
+    )
+    guard = mw.budget_for(run_id)  # found: no warning (warnings are errors here)
+    assert guard is not None and guard.tokens_used == 600

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 if int(core.__version__.split(".")[0]) < 1:
     pytest.skip(
-        "langchain-openai is installed in the latest session (the lowest tests langchain-core 0.3 alone)",
+        "langchain-openai is installed in the lowest-v1 and latest sessions (lowest: langchain-core 0.3 alone)",
         allow_module_level=True,
     )
 require("langchain_openai")
@@ -124,7 +124,7 @@ def test_without_an_active_guard_the_run_budget_meters_chatopenai_streams() -> N
 
 
 def test_middleware_and_chatopenai_count_once() -> None:
-    if int(core.__version__.split(".")[0]) < 1:  # pragma: no cover - the latest session has langchain v1
+    if int(core.__version__.split(".")[0]) < 1:  # pragma: no cover - langchain v1 sessions
         pytest.skip("needs langchain v1")
     from langchain.agents import create_agent
 

@@ -10,7 +10,10 @@ core = require("langchain_core")
 import pytest  # noqa: E402
 
 if int(core.__version__.split(".")[0]) < 1:
-    pytest.skip("ActGuardMiddleware needs langchain >= 1.0 (tested in the latest session)", allow_module_level=True)
+    pytest.skip(
+        "ActGuardMiddleware needs langchain >= 1.0 (tested in the lowest-v1 and latest sessions)",
+        allow_module_level=True,
+    )
 require("langchain.agents")
 require("langgraph.checkpoint.memory")
 
@@ -225,3 +228,34 @@ def test_where_langchain_cannot_keep_a_resumed_runs_budget_a_warning_says_so(mon
         agent.invoke(INPUT, config)  # a fresh run: before_agent opens its budget, nothing to warn about
     with pytest.warns(ActGuardWarning, match="before langchain 1.2.9"):
         agent.invoke(None, config)
+
+
+@pytest.mark.skipif(
+    hasattr(langchain.agents.middleware, "ExtendedModelResponse"),
+    reason="langchain >= 1.2.9 keeps a resumed run's budget (the tests above)",
+)
+def test_before_langchain_1_2_9_each_model_call_of_a_resumed_run_has_its_own_budget_and_a_warning_says_so() -> None:
+    """The documented limit of langchain < 1.2.9, on the real release: the resumed calls are not added up."""
+    model, ran, search = scripted(steps=5)
+    mw = ActGuardMiddleware(token_limit=1000)
+    agent = create_agent(model, tools=[search], middleware=[mw], checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t5"}}
+    with pytest.raises(BudgetExceededError):
+        agent.invoke(INPUT, config)  # a fresh run keeps one budget: 600, 1200, the third call refused
+    with pytest.warns(ActGuardWarning, match="before langchain 1.2.9"):
+        out = agent.invoke(None, config)  # 600 + 600 + 600 + 120 never crosses 1000 in any one call's budget
+    assert out["messages"][-1].content == "done" and ran == ["q0", "q1", "q2", "q3", "q4"]
+    assert mw.last_budget is not None and mw.last_budget.tokens_used == 120  # the final answer's budget alone
+
+
+def test_with_the_handler_in_the_callbacks_a_resumed_run_keeps_one_budget_on_any_langchain() -> None:
+    """The workaround the warning names: the handler follows the resumed run, so its calls add up on langchain 1.0."""
+    model, ran, search = scripted(steps=5)
+    mw = ActGuardMiddleware(token_limit=1000)
+    agent = create_agent(model, tools=[search], middleware=[mw], checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t6"}, "callbacks": [mw.handler]}
+    with pytest.raises(BudgetExceededError):
+        agent.invoke(INPUT, config)
+    with pytest.raises(BudgetExceededError) as info:
+        agent.invoke(None, config)  # 600 (q2), 1200 (q3, crosses 1000): the next call is refused, nothing warned
+    assert info.value.used == 1200 and ran == ["q0", "q1", "q2", "q3"] and model.calls == 4

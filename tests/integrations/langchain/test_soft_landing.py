@@ -10,7 +10,10 @@ core = require("langchain_core")
 import pytest  # noqa: E402
 
 if int(core.__version__.split(".")[0]) < 1:
-    pytest.skip("ActGuardMiddleware needs langchain >= 1.0 (tested in the latest session)", allow_module_level=True)
+    pytest.skip(
+        "ActGuardMiddleware needs langchain >= 1.0 (tested in the lowest-v1 and latest sessions)",
+        allow_module_level=True,
+    )
 require("langchain.agents")
 require("langchain_openai")
 
