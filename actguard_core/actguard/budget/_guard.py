@@ -350,9 +350,15 @@ class BudgetGuard:
             await _shared.off_loop(self._hand_back_outstanding)
 
     def _leave(self) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            _current.reset(token)
+        except ValueError:
+            # Left from another context than the one that entered it (an async generator or a stream closed by
+            # another task): that context keeps this guard current until it ends, which this one cannot change.
+            pass
 
     def _hand_back_outstanding(self) -> None:
         """Settle to nothing the reservations of calls made here and never recorded (they failed)."""

@@ -208,6 +208,22 @@ def test_a_thread_without_the_context_sees_no_guard() -> None:
     assert seen == [None]
 
 
+def test_a_guard_left_from_another_context_leaves_cleanly_and_can_be_entered_again() -> None:
+    """An async context manager closed by another task (a framework abandoning a stream) exits the guard from a context
+    that did not enter it: no error, the entering context keeps it current until it ends, the guard is usable again."""
+    import contextvars
+
+    guard = BudgetGuard(token_limit=100)
+    entering = contextvars.copy_context()
+    entering.run(guard.__enter__)
+    assert entering.run(actguard.current_budget) is guard and actguard.current_budget() is None
+    guard.__exit__(None, None, None)  # here: another context than the one that entered it
+    assert actguard.current_budget() is None
+    with guard:  # entered again: it was left
+        assert actguard.current_budget() is guard
+    assert actguard.current_budget() is None
+
+
 def test_shared_budget_spans_guards_and_windows(store: actguard.MemoryStore, clock: FakeClock) -> None:
     # two guards with the same key stand for two processes using one store
     first = BudgetGuard(user_id="alice", usd_limit=0.005, shared=True, window="1h")

@@ -82,6 +82,22 @@ def test_streamed_run_is_metered_and_readable(via: str) -> None:
     assert budget.tokens_used == (run_usage if hasattr(run_usage, "total_tokens") else run_usage()).total_tokens
 
 
+def test_a_stream_abandoned_after_its_first_text_is_charged_and_the_run_ends_cleanly(via: str) -> None:
+    """The caller stops reading a streamed answer and leaves ``run_stream`` (pydantic-ai 2 then closes the model's
+    stream from another task): what was streamed is charged, and no error reaches the caller."""
+    model = ScriptedModel([answer("word " * 2000)])
+    agent, guard = guarded(via, model, token_limit=100_000)
+
+    async def main() -> None:
+        async with agent.run_stream("go") as result:
+            async for _ in result.stream_text(delta=True, debounce_by=None):
+                break
+
+    asyncio.run(main())
+    budget = guard.last_budget
+    assert budget is not None and budget.usage.calls == 1 and budget.usage.output_tokens > 0
+
+
 def test_test_model_runs_are_metered(via: str) -> None:
     agent, guard = guarded(via, TestModel(), tools=[search], token_limit=10_000)
     result = run(agent, "go")
