@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import math
 import threading
@@ -353,12 +354,10 @@ class BudgetGuard:
         token, self._token = self._token, None
         if token is None:
             return
-        try:
+        # Left from another context than the one that entered it (an async generator or a stream closed by another
+        # task): that context keeps this guard current until it ends, which this one cannot change.
+        with contextlib.suppress(ValueError):
             _current.reset(token)
-        except ValueError:
-            # Left from another context than the one that entered it (an async generator or a stream closed by
-            # another task): that context keeps this guard current until it ends, which this one cannot change.
-            pass
 
     def _hand_back_outstanding(self) -> None:
         """Settle to nothing the reservations of calls made here and never recorded (they failed)."""
