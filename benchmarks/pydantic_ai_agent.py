@@ -17,10 +17,18 @@ best of several interleaved rounds) of
 
 and the ratios: model-guarded / bare (target: at most 1.05), capability-guarded / bare, and capability-guarded /
 do-nothing capability (what actguard's own code costs there).
+
+CPU time on a shared machine varies by a few percent between runs; instruction counts do not. ``--only ARM --runs N``
+runs one arm (bare, model, stand_in, capability) N times and prints nothing, for counting instructions per run as
+the difference of two counts, e.g.::
+
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/pydantic_ai_agent.py --only model --runs 60    # minus the same with --runs 10, / 50
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
 import statistics
@@ -84,13 +92,11 @@ async def per_run(agent: Agent[None, str]) -> float:
     return (time.process_time() - start) / RUNS
 
 
+ARMS: dict[str, Agent[None, str]] = {"bare": BARE, "model": MODEL_GUARDED, "stand_in": STAND_IN, "capability": GUARDED}
+
+
 async def main() -> None:
-    arms: dict[str, Agent[None, str]] = {
-        "bare": BARE,
-        "model": MODEL_GUARDED,
-        "stand_in": STAND_IN,
-        "capability": GUARDED,
-    }
+    arms = ARMS
     for agent in arms.values():
         assert (await agent.run("find it")).output == "done"  # warm up, and check each arm runs the whole script
     for guard in (MODEL, CAPABILITY):
@@ -115,5 +121,15 @@ async def main() -> None:
     print(f"ActGuardCapability / do-nothing capability:       {ratio('capability', 'stand_in'):6.3f}")
 
 
+async def only(arm: str, runs: int) -> None:
+    agent = ARMS[arm]
+    for _ in range(runs):
+        await agent.run("find it")
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(ARMS), help="run this arm only (no timing, no output)")
+    parser.add_argument("--runs", type=int, default=RUNS, help="how many runs of --only's arm")
+    args = parser.parse_args()
+    asyncio.run(only(args.only, args.runs) if args.only else main())
