@@ -43,6 +43,7 @@ __all__ = [
     "ToolSpec",
     "Turn",
     "USAGE_SCENARIOS",
+    "assert_one_recorded_event_per_call",
 ]
 
 MODEL = "gpt-4o"
@@ -351,11 +352,49 @@ def scenario_budget_stop_event(h: AdapterHarness) -> None:
     assert [e["payload"] for e in stops] == [{"guard": None, "limit_type": "token", "limit": 1000, "used": 1200}], stops
 
 
+def assert_one_recorded_event_per_call(events: Any, calls: int, run_usd: float, where: str) -> list[dict[str, Any]]:
+    """``calls`` model calls were reported by exactly ``calls`` ``budget`` / ``llm_call`` / ``recorded`` events, whose
+    ``usd`` sum to the run budget's ``run_usd``; returns their payloads, then the ``charged`` ones."""
+    recorded = [e["payload"] for e in events.of(category="budget", name="llm_call", outcome="recorded")]
+    charged = [e["payload"] for e in events.of(category="budget", name="llm_call", outcome="charged")]
+    seen = [(p["guard"], p["call_id"], p["usd"]) for p in recorded]
+    assert len(recorded) == calls, f"{where}: {len(recorded)} recorded events for {calls} calls: {seen}"
+    assert sum(p["usd"] for p in recorded) == pytest.approx(run_usd) and run_usd > 0, f"{where}: {seen}, ${run_usd}"
+    return recorded + charged
+
+
+def scenario_one_recorded_event_per_call(h: AdapterHarness) -> None:
+    """Each model call is reported by exactly one ``budget`` / ``llm_call`` / ``recorded`` event, with or without a
+    BudgetGuard of the caller's around the run, so the events' ``usd`` sum to the run's spend; and the caller's guard
+    can be read off them too: the ``recorded`` and ``charged`` events naming it in ``guards`` sum to its spend."""
+    import contextlib
+
+    from actguard.testing import capture_events
+
+    turns = [
+        Turn(tool="search", args={"query": "a"}, input_tokens=300, output_tokens=40),
+        Turn(text="done", input_tokens=500, output_tokens=60),
+    ]
+    for enclosed in (False, True):
+        with capture_events() as events, contextlib.ExitStack() as stack:
+            caller = stack.enter_context(actguard.BudgetGuard(name="caller")) if enclosed else None
+            out = h.run(turns, [ToolSpec(_noop_tool_named("search"))], BudgetSpec(user_id="alice"))
+        where = f"{h.name} ({'inside' if enclosed else 'outside'} a caller's BudgetGuard)"
+        assert out.error is None, f"{where}: {out.error!r}"
+        assert out.model_calls == 2, f"{where}: the model was called {out.model_calls} times"
+        reported = assert_one_recorded_event_per_call(events, out.model_calls, out.usd_used, where)
+        if caller is not None:
+            assert caller.usd_used == pytest.approx(out.usd_used), f"{where}: the caller's guard was not charged"
+            to_caller = sum(p["usd"] for p in reported if "caller" in p.get("guards", ()))
+            assert to_caller == pytest.approx(caller.usd_used), f"{where}: {reported}"
+
+
 CORE_SCENARIOS: list[Callable[[AdapterHarness], None]] = [
     scenario_factory_tools_are_independent,
     scenario_refusal_names_the_tool_the_model_called,
     scenario_infrastructure_error_reaches_the_caller,
     scenario_budget_stop_event,
+    scenario_one_recorded_event_per_call,
 ]
 """Scenarios proving the adapters share one core (tool identity, the refusal rule, events); part of the contract."""
 

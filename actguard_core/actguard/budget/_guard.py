@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from actguard import reporting
 from actguard.budget import _shared, prices
@@ -240,6 +240,10 @@ class BudgetGuard:
             async code a shared guard records in a worker thread (:meth:`arecord`), so it may be called there.
     """
 
+    # A guard a framework adapter makes for its own bookkeeping (LangChain's per-call scope): charged like any other,
+    # never named in events, which report the first guard of the chain the user can see (or nothing without one).
+    _internal: ClassVar[bool] = False
+
     def __init__(
         self,
         user_id: str | None = None,
@@ -409,9 +413,9 @@ class BudgetGuard:
             max_output_tokens=max_output_tokens,
         )
 
-    async def arecord(self, usage: LLMUsage, *, call_id: str | None = None) -> float:
+    async def arecord(self, usage: LLMUsage, *, call_id: str | None = None, reported: bool = False) -> float:
         """:meth:`record` for async code (a shared guard's settle runs in a worker thread, off the event loop)."""
-        return await self._off_loop(self.record, usage, call_id=call_id)
+        return await self._off_loop(self.record, usage, call_id=call_id, reported=reported)
 
     async def acheck(self, response: Any = None) -> None:
         """:meth:`check` for async code (a shared guard's store read runs in a worker thread, off the event loop).
@@ -760,51 +764,69 @@ class BudgetGuard:
         return False
 
     # -- recording ----------------------------------------------------------------------------------------------
-    def record(self, usage: LLMUsage, *, call_id: str | None = None) -> float:
+    def record(self, usage: LLMUsage, *, call_id: str | None = None, reported: bool = False) -> float:
         """Charge one LLM call to this guard and every enclosing one; return its USD cost (in this guard).
 
         ``call_id`` (the provider's response id) makes recording idempotent: a call seen by several layers (SDK
         meter and framework adapter) is counted once. Does not raise on a crossed limit: call :meth:`check`.
         A model without a known price is charged its guard's fallback price (with a warning) or $0, and then
         :meth:`check` raises :class:`~actguard.UnknownModelPriceError` in guards that have a usd_limit.
+
+        Events: one ``budget`` / ``llm_call`` / ``recorded`` event per LLM call, so that summing their ``usd`` counts
+        every call once. A layer charging a call that another record already reported, to a budget outside that
+        record's chain (a framework adapter's run budget next to the caller's guard), passes ``reported=True``: the
+        charge is then reported as ``budget`` / ``llm_call`` / ``charged`` (same payload, not spend to add up).
         """
         price = prices.lookup(usage.model, usage.provider)
         details = usage[_DETAILS_AT:] != _NO_DETAILS  # most calls have no separately billed details: skip them
         usd = price._cost(usage, details) if price is not None else None
         result: float | None = None
-        recorded = False
+        listening = bool(reporting._sinks)  # build the event only when someone listens
+        lead: BudgetGuard | None = None  # the guard the event is about: the first one not internal to an adapter
+        lead_usd: float | None = None
+        names: list[str | None] = []
         guard: BudgetGuard | None = self
         while guard is not None:
             charged = guard._charge(usage, usd, call_id, details)
             if guard is self:
-                recorded = charged is not None
                 result = charged
+            if listening and not guard._internal:
+                if lead is None:
+                    lead, lead_usd = guard, charged
+                if charged is not None:
+                    names.append(guard.name)
             guard = guard._parent
-        if recorded and reporting._sinks:  # build the event only when someone listens
-            emit(
-                "budget",
-                "llm_call",
-                "recorded",
-                user_id=self.user_id,
-                payload={
-                    "guard": self.name,
-                    "model": usage.model,
-                    "provider": usage.provider,
-                    "call_id": call_id,
-                    "usd": result,
-                    "input_tokens": usage.input_tokens,
-                    "cached_input_tokens": usage.cached_input_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens,
-                    "output_tokens": usage.output_tokens,
-                    "reasoning_tokens": usage.reasoning_tokens,
-                    **{name: getattr(usage, name) for name in BILLED_DETAILS},
-                    "usd_used": self._ledger.usd,
-                    "tokens_used": self._ledger.tokens,
-                },
-            )
+        if lead is not None and lead_usd is not None:
+            lead._emit_recorded(usage, call_id, lead_usd, names, reported)
         if result is None:  # already recorded under this call_id
             return 0.0 if usd is None else usd
         return result
+
+    def _emit_recorded(
+        self, usage: LLMUsage, call_id: str | None, usd: float, names: list[str | None], reported: bool
+    ) -> None:
+        emit(
+            "budget",
+            "llm_call",
+            "charged" if reported else "recorded",
+            user_id=self.user_id,
+            payload={
+                "guard": self.name,
+                "guards": names,
+                "model": usage.model,
+                "provider": usage.provider,
+                "call_id": call_id,
+                "usd": usd,
+                "input_tokens": usage.input_tokens,
+                "cached_input_tokens": usage.cached_input_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "output_tokens": usage.output_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                **{name: getattr(usage, name) for name in BILLED_DETAILS},
+                "usd_used": self._ledger.usd,
+                "tokens_used": self._ledger.tokens,
+            },
+        )
 
     def has_recorded(self, call_id: str) -> bool:
         """Whether this guard charged a call under ``call_id`` (among the newest calls it remembers)."""

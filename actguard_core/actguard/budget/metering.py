@@ -34,7 +34,7 @@ from actguard.budget._guard import BudgetGuard
 from actguard.budget._usage import LLMUsage
 from actguard.exceptions import ActGuardWarning, UnmeteredCallError
 
-__all__ = ["MeteredCall", "charge_estimate", "estimate_tokens", "mark", "note", "since"]
+__all__ = ["MeteredCall", "already_reported", "charge_estimate", "estimate_tokens", "mark", "note", "since"]
 
 _CHARS_PER_TOKEN = 4
 _MAX_DEPTH = 12
@@ -100,6 +100,18 @@ def since(marker: object) -> tuple[MeteredCall, ...]:
     return tuple(calls)
 
 
+def already_reported(guard: BudgetGuard | None, call_id: str | None, metered: tuple[MeteredCall, ...]) -> bool:
+    """Whether a record into ``guard`` (the caller's active guard, where actguard's SDK meter records) reported a
+    call already, so that charging it to a budget outside ``guard``'s chain takes ``record(..., reported=True)``.
+
+    True when another layer metered the call in this context (``metered``: :func:`since`) or ``guard`` recorded it
+    under ``call_id`` (the SDK meter ran in a context this layer cannot see). False without a guard.
+    """
+    if guard is None:
+        return False
+    return bool(metered) or (call_id is not None and guard.has_recorded(call_id))
+
+
 def estimate_tokens(obj: object) -> int:
     """A tokenizer-free estimate: one token per 4 characters of the text found in ``obj`` (dicts, lists, models)."""
     chars = _chars(obj, 0)
@@ -128,7 +140,9 @@ _warned: set[str] = set()
 _warn_lock = threading.Lock()
 
 
-def charge_estimate(guard: BudgetGuard, usage: LLMUsage, *, reason: str, call_id: str | None = None) -> float:
+def charge_estimate(
+    guard: BudgetGuard, usage: LLMUsage, *, reason: str, call_id: str | None = None, reported: bool = False
+) -> float:
     """Charge an estimated ``usage`` for a call no layer could meter; warn once per ``reason``; note the call.
 
     Every guard from ``guard`` outwards is charged (as :meth:`BudgetGuard.record`). Under a ``strict=True`` guard
@@ -140,6 +154,8 @@ def charge_estimate(guard: BudgetGuard, usage: LLMUsage, *, reason: str, call_id
         usage: the estimate (see :func:`estimate_tokens`).
         reason: why the call could not be metered (the warning's text; one warning per distinct reason).
         call_id: the provider's response id, if known.
+        reported: the call was reported already, by a record into a budget outside ``guard``'s chain (see
+            :meth:`BudgetGuard.record`): this charge is a ``charged`` event, not a second ``recorded`` one.
 
     A call ``guard`` has recorded under ``call_id`` already (metered in a context this layer cannot see, such as a
     task consuming a stream) is left as it is: nothing charged, no warning.
@@ -149,7 +165,7 @@ def charge_estimate(guard: BudgetGuard, usage: LLMUsage, *, reason: str, call_id
     """
     if call_id is not None and guard.has_recorded(call_id):
         return 0.0  # another layer metered this very call (its usage reached the guard, not this layer): no estimate
-    usd = guard.record(usage, call_id=call_id)
+    usd = guard.record(usage, call_id=call_id, reported=reported)
     note(usage, call_id, estimated=True)
     with _warn_lock:
         first = reason not in _warned

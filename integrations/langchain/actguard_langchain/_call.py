@@ -7,6 +7,10 @@ made current (nested in the caller's active guard), so that the SDK meter meters
 usage) even when the caller has no guard. Whether it did is read from the core's metering log
 (:mod:`actguard.budget.metering`): if it did, the caller's guard was charged by it already; otherwise LangChain's usage
 is charged to the scope, hence to the caller's guard.
+
+Events: the call is reported by one ``budget`` / ``llm_call`` / ``recorded`` event (:meth:`BudgetGuard.record`): the
+SDK meter's, when it charged the call to a guard of the caller's; else the run budget's. The scope is internal (never
+named in events); what it passes on to the caller's guard is reported as ``charged``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ __all__ = ["ModelCall"]
 
 class _Scope(BudgetGuard):
     """A limitless guard, current for the duration of one model call."""
+
+    _internal = True  # events name the caller's guard it charges, never the scope
 
 
 class ModelCall:
@@ -62,14 +68,15 @@ class ModelCall:
         saw any, an estimate of the prompt and the ``output`` (warned about once; refused under a strict guard).
         """
         metered = metering.since(self.mark)  # the calls actguard's SDK meter charged while this one ran
+        caller = self.scope.parent  # the SDK meter's record reported the call only if it charged a caller's guard
         for usage, call_id in reported:
-            self.run.record(usage, call_id=call_id)
-            if not metered:
-                self.scope.record(usage, call_id=call_id)  # charges the caller's active guard (the scope's parent)
+            self.run.record(usage, call_id=call_id, reported=metering.already_reported(caller, call_id, metered))
+            if not metered:  # charges the caller's active guard (the scope's parent)
+                self.scope.record(usage, call_id=call_id, reported=True)
         if reported:
             return
         for call in metered:
-            self.run.record(call.usage, call_id=call.call_id)
+            self.run.record(call.usage, call_id=call.call_id, reported=caller is not None)
         if not metered and output is not None:
             estimate = LLMUsage(
                 self.model or "unknown",
@@ -81,4 +88,4 @@ class ModelCall:
             )
             reason = f"a LangChain model call of {estimate.model!r} reported no token usage"
             metering.charge_estimate(self.run, estimate, reason=reason)
-            metering.charge_estimate(self.scope, estimate, reason=reason)  # and the caller's active guard
+            metering.charge_estimate(self.scope, estimate, reason=reason, reported=True)  # and the caller's guard

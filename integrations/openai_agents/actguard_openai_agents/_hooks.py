@@ -186,25 +186,27 @@ class ActGuardRunHooks(RunHooks[Any]):
         call_id = call_id_of(response)
         # The calls actguard's SDK meter charged to the enclosing guards while this model call ran.
         metered = metering.since(pending[0]) if pending is not None else ()
+        # One ``recorded`` event a call (BudgetGuard.record): the SDK meter's when it metered the call (into the
+        # enclosing guard), else the run budget's; the other budget's charge is reported as ``charged``.
         if not usage.total_tokens:
             if metered:
                 for call in metered:
-                    budget.record(call.usage, call_id=call.call_id)
+                    budget.record(call.usage, call_id=call.call_id, reported=True)
                 return
             prompt = pending[1] if pending is not None else None
             estimate = LLMUsage(
                 usage.model, usage.provider, estimate_tokens(prompt), 0, 0, estimate_tokens(response.output)
             )
             reason = "an OpenAI Agents model call reported no token usage (a stream without its usage chunk?)"
-            for guard in (budget, enclosing):
-                if guard is not None:
-                    metering.charge_estimate(guard, estimate, reason=reason, call_id=call_id)
+            metering.charge_estimate(budget, estimate, reason=reason, call_id=call_id)
+            if enclosing is not None:
+                metering.charge_estimate(enclosing, estimate, reason=reason, call_id=call_id, reported=True)
             return
-        budget.record(usage, call_id=call_id)
+        budget.record(usage, call_id=call_id, reported=metering.already_reported(enclosing, call_id, metered))
         # The enclosing guards: a call with an id is recorded once whoever else saw it; one without an id only if
         # actguard's SDK meter did not already charge it to them.
         if enclosing is not None and (call_id is not None or not metered):
-            enclosing.record(usage, call_id=call_id)
+            enclosing.record(usage, call_id=call_id, reported=True)
 
     def __repr__(self) -> str:
         return (

@@ -3,7 +3,7 @@ metered by actguard's OpenAI SDK hook counts once."""
 
 from __future__ import annotations
 
-from contract import require
+from contract import assert_one_recorded_event_per_call, require
 
 core = require("langchain_core")
 
@@ -24,6 +24,7 @@ from langchain_openai import ChatOpenAI  # noqa: E402
 
 import actguard  # noqa: E402
 from actguard import BudgetGuard, LLMUsage  # noqa: E402
+from actguard.testing import capture_events  # noqa: E402
 from actguard_langchain import ActGuardCallbackHandler  # noqa: E402
 
 USAGE = {
@@ -96,7 +97,7 @@ def same_call_again(response_id: str) -> LLMUsage:
 def test_a_chatopenai_call_counts_once(mode: str, stream_usage: bool | None) -> None:
     handler = ActGuardCallbackHandler()
     model = chat() if stream_usage is None else chat(stream_usage=stream_usage)
-    with BudgetGuard(user_id="alice", token_limit=10_000) as guard:
+    with capture_events() as events, BudgetGuard(user_id="alice", token_limit=10_000) as guard:
         if mode == "invoke":
             assert model.invoke("hi", config={"callbacks": [handler]}).content == "Hello"
         else:
@@ -114,13 +115,20 @@ def test_a_chatopenai_call_counts_once(mode: str, stream_usage: bool | None) -> 
     assert guard.usd_used == pytest.approx(expected)
     run = handler.last_budget  # the run's own budget has the call too, even when the SDK meter hid the usage chunk
     assert run is not None and (run.usage.calls, run.tokens_used) == (1, 150)
+    # One event reports the call (the SDK meter's, naming the caller's guard); the run budget's charge is "charged".
+    reported = assert_one_recorded_event_per_call(events, 1, run.usd_used, mode)
+    assert [(p["guards"], p["usd"]) for p in reported] == [([None], run.usd_used), ([None], run.usd_used)]
 
 
 def test_without_an_active_guard_the_run_budget_meters_chatopenai_streams() -> None:
     handler = ActGuardCallbackHandler(token_limit=100)
-    for _ in chat().stream("hi", config={"callbacks": [handler]}):
-        pass
+    with capture_events() as events:
+        for _ in chat().stream("hi", config={"callbacks": [handler]}):
+            pass
     assert handler.last_budget is not None and handler.last_budget.tokens_used == 150
+    # The SDK meter charged only the call's internal scope (no guard of the caller's): the run budget reports it.
+    [event] = assert_one_recorded_event_per_call(events, 1, handler.last_budget.usd_used, "no guard")
+    assert event["guards"] == [None]
 
 
 def test_middleware_and_chatopenai_count_once() -> None:
@@ -139,7 +147,11 @@ def test_middleware_and_chatopenai_count_once() -> None:
 
 async def test_async_chatopenai_call_counts_once() -> None:
     handler = ActGuardCallbackHandler()
-    async with BudgetGuard(token_limit=10_000) as guard:
-        await chat().ainvoke("hi", config={"callbacks": [handler]})
-        guard.record(same_call_again("chatcmpl-abc123"), call_id="chatcmpl-abc123")
+    with capture_events() as events:
+        async with BudgetGuard(token_limit=10_000) as guard:
+            await chat().ainvoke("hi", config={"callbacks": [handler]})
+            guard.record(same_call_again("chatcmpl-abc123"), call_id="chatcmpl-abc123")
     assert (guard.usage.calls, guard.tokens_used) == (1, 150)
+    # The handler settles in a context that cannot see the SDK meter's note: the guard's call id tells it instead.
+    assert handler.last_budget is not None
+    assert_one_recorded_event_per_call(events, 1, handler.last_budget.usd_used, "async")

@@ -8,7 +8,7 @@ a model on the OpenAI client, is left to the SDK meter there.
 
 from __future__ import annotations
 
-from contract import require
+from contract import assert_one_recorded_event_per_call, require
 
 require("agents")
 
@@ -22,6 +22,7 @@ from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runn
 from openai import AsyncOpenAI  # noqa: E402
 
 from actguard import BudgetExceededError, BudgetGuard  # noqa: E402
+from actguard.testing import capture_events  # noqa: E402
 from actguard_openai_agents import ActGuardRunHooks  # noqa: E402
 from actguard_openai_agents.testing import ScriptedModel, answer, tool_call  # noqa: E402
 
@@ -206,8 +207,9 @@ async def test_sdk_meter_alone_counts_each_call(api: str) -> None:
 async def test_hooks_and_sdk_meter_count_each_call_once(api: str) -> None:
     server = FakeOpenAI()
     hooks = ActGuardRunHooks(user_id="alice")
-    async with BudgetGuard() as outer:
-        result = await Runner.run(build(api, server), "How long do refunds take?", hooks=hooks)
+    with capture_events() as events:
+        async with BudgetGuard() as outer:
+            result = await Runner.run(build(api, server), "How long do refunds take?", hooks=hooks)
     assert result.final_output == "Refunds take 5 days."
     run_budget = hooks.budget_for(result)
     assert run_budget is not None
@@ -216,6 +218,8 @@ async def test_hooks_and_sdk_meter_count_each_call_once(api: str) -> None:
         assert (usage.calls, usage.input_tokens, usage.cached_input_tokens) == (2, 600, 200), guard
         assert (usage.output_tokens, usage.reasoning_tokens) == (100, 20), guard
     assert outer.usd_used == pytest.approx(run_budget.usd_used)
+    # One recorded event a call (the SDK meter's, into `outer`); the run budget's charges are "charged" events.
+    assert_one_recorded_event_per_call(events, 2, run_budget.usd_used, api)
 
 
 @pytest.mark.parametrize("api", APIS)
