@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actguard import BudgetExceededError, BudgetGuard, LLMUsage
-from actguard.budget import metering
+from actguard.budget import metering, prices
 from actguard.budget.usage_parsing import count, parse_usage
 from actguard.exceptions import ConfigError
 from actguard.runs import RunBudgets, report_blocked
@@ -111,6 +111,20 @@ def _on_llm_started(source: Any, event: Any) -> None:
             state.marks[call_id] = metering.mark()
 
 
+def _metered_cost(budget: BudgetGuard, metered: tuple[metering.MeteredCall, ...]) -> float:
+    """The cost of the calls actguard's SDK meter charged to the kickoff's budget (current during the call). A call
+    with a response id is recorded again under it (a no-op for a budget that has it); one without an id (a gateway
+    that sends none) was charged once already and is not recorded again: it would count twice."""
+    usd = 0.0
+    for call in metered:
+        if call.call_id is not None:
+            usd += budget.record(call.usage, call_id=call.call_id)
+        else:
+            price = prices.lookup(call.usage.model, call.usage.provider)
+            usd += price.cost(call.usage) if price is not None else 0.0
+    return usd
+
+
 def _on_llm_completed(source: Any, event: Any) -> None:
     state = _active.get()
     if state is None:
@@ -125,12 +139,12 @@ def _on_llm_completed(source: Any, event: Any) -> None:
     if usage_dict:
         usage = usage_from_event(model, usage_dict)
         if metered and response_id is None:  # charged by the SDK meter already, under an id CrewAI did not keep
-            usd = sum(state.budget.record(call.usage, call_id=call.call_id) for call in metered)
+            usd = _metered_cost(state.budget, metered)
         else:
             usd = state.budget.record(usage, call_id=response_id)
     elif metered:
         usage = metered[-1].usage
-        usd = sum(state.budget.record(call.usage, call_id=call.call_id) for call in metered)
+        usd = _metered_cost(state.budget, metered)
     else:  # no layer metered the call: an estimate, warned about
         name = model.split("/", 1)[-1] if "/" in model else model
         usage = LLMUsage(

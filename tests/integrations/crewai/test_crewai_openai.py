@@ -49,9 +49,11 @@ COMPLETION = {
 
 
 class _Handler(BaseHTTPRequestHandler):
+    completion = COMPLETION
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(COMPLETION).encode()
+        body = json.dumps(self.completion).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -62,9 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def openai_base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@pytest.fixture(params=["with-id", "without-id"])
+def openai_base_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The loopback server, answering with a response id or, as some gateways do, without one."""
+    completion = COMPLETION if request.param == "with-id" else {k: v for k, v in COMPLETION.items() if k != "id"}
+    handler = type("Handler", (_Handler,), {"completion": completion})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
