@@ -81,7 +81,10 @@ def check_call(
 
 
 def _waits_on_store(budgets: Iterable[BudgetGuard | None]) -> bool:
-    return any(budget is not None and budget.waits_on_store() for budget in budgets)
+    for budget in budgets:  # a loop, not any(<generator>): this runs before every model call of every async adapter
+        if budget is not None and budget.waits_on_store():
+            return True
+    return False
 
 
 async def off_loop(budgets: Collection[BudgetGuard | None], fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
@@ -110,7 +113,10 @@ async def acheck_call(
         UnknownModelPriceError: as :func:`check_call`.
         StoreUnavailable: a shared budget's store cannot be reached (fail closed).
     """
-    await off_loop(budgets, check_call, budgets, model, provider=provider, max_output_tokens=max_output_tokens)
+    if _waits_on_store(budgets):
+        await _shared.off_loop(check_call, budgets, model, provider=provider, max_output_tokens=max_output_tokens)
+    else:
+        check_call(budgets, model, provider=provider, max_output_tokens=max_output_tokens)
 
 
 def _ref(obj: Any) -> Callable[[], Any]:

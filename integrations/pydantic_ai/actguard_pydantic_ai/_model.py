@@ -93,15 +93,22 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
             user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardModel", **budget_options
         )
         super().__init__(cast(Any, wrapped))  # pydantic-ai < 2 types it as its known model names only
+        self._last_run: tuple[Any, BudgetGuard | None] = (None, None)
 
     def _budget(self, run_context: Any = None) -> BudgetGuard:
         if run_context is None and current_run_context is not None:
             run_context = current_run_context()
-        return self._budget_of_run(getattr(run_context, "run_id", None))
+        run_id = getattr(run_context, "run_id", None)
+        last_id, last_budget = self._last_run  # one read: another thread may replace the pair, never tear it
+        if run_id is not None and run_id == last_id:
+            return last_budget  # the run of the previous request, as is usual: no registry lookup
+        budget = self._budget_of_run(run_id)
+        self._last_run = (run_id, budget)
+        return budget
 
     async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> Any:
         budget = self._budget()
-        entered = await _enter(budget)
+        entered = _enter(budget)
         try:
             mark = await check(self.runs, budget, self.wrapped, model_settings)
             response = await self.wrapped.request(noted(messages, budget), model_settings, model_request_parameters)
@@ -110,8 +117,8 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
             self.runs.attach(error, budget)
             raise
         finally:
-            if entered:  # hands back what a shared budget still holds for a failed request, off the event loop
-                await budget.__aexit__(None, None, None)
+            if entered:
+                await _leave(budget)
         return response
 
     @asynccontextmanager
@@ -119,7 +126,7 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
         self, messages: Any, model_settings: Any, model_request_parameters: Any, run_context: Any = None
     ) -> AsyncIterator[Any]:
         budget = self._budget(run_context)
-        entered = await _enter(budget)  # active while the stream is read: the SDK meter cuts it at a limit
+        entered = _enter(budget)  # active while the stream is read: the SDK meter cuts it at a limit
         try:
             mark = await check(self.runs, budget, self.wrapped, model_settings)
             async with self.wrapped.request_stream(
@@ -134,7 +141,7 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
             raise
         finally:
             if entered:
-                await budget.__aexit__(None, None, None)
+                await _leave(budget)
 
     def __repr__(self) -> str:
         runs = self.runs
@@ -144,9 +151,17 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
         )
 
 
-async def _enter(budget: BudgetGuard) -> bool:
+def _enter(budget: BudgetGuard) -> bool:
     """Make ``budget`` the active guard unless it is already; whether it was entered here."""
     if current_budget() is budget:
         return False
-    await budget.__aenter__()
+    budget.__enter__()  # no store work (a shared budget first touches its store at a check)
     return True
+
+
+async def _leave(budget: BudgetGuard) -> None:
+    """Leave ``budget``; a shared one hands back what it still holds for a failed request, off the event loop."""
+    if budget.shared:
+        await budget.__aexit__(None, None, None)
+    else:
+        budget.__exit__(None, None, None)
