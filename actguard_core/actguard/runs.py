@@ -81,10 +81,7 @@ def check_call(
 
 
 def _waits_on_store(budgets: Iterable[BudgetGuard | None]) -> bool:
-    for budget in budgets:  # a loop, not any(<generator>): this runs before every model call of every async adapter
-        if budget is not None and budget.waits_on_store():
-            return True
-    return False
+    return any(budget is not None and budget.waits_on_store() for budget in budgets)
 
 
 async def off_loop(budgets: Collection[BudgetGuard | None], fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
