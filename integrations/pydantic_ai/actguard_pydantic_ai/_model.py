@@ -93,15 +93,15 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
             user_id, usd_limit, token_limit, name, max_runs=max_runs, owner="ActGuardModel", **budget_options
         )
         super().__init__(cast(Any, wrapped))  # pydantic-ai < 2 types it as its known model names only
-        self._last_run: tuple[Any, BudgetGuard | None] = (None, None)
+        self._last_run: tuple[Any, BudgetGuard] | None = None
 
     def _budget(self, run_context: Any = None) -> BudgetGuard:
         if run_context is None and current_run_context is not None:
             run_context = current_run_context()
         run_id = getattr(run_context, "run_id", None)
-        last_id, last_budget = self._last_run  # one read: another thread may replace the pair, never tear it
-        if run_id is not None and run_id == last_id:
-            return last_budget  # the run of the previous request, as is usual: no registry lookup
+        last = self._last_run  # one read: another thread may replace the pair, never tear it
+        if run_id is not None and last is not None and last[0] == run_id:
+            return last[1]  # the run of the previous request, as is usual: no registry lookup
         budget = self._budget_of_run(run_id)
         self._last_run = (run_id, budget)
         return budget
