@@ -10,7 +10,8 @@ import importlib.util
 import uuid
 from typing import Any
 
-from contract import BudgetSpec, RunOutcome, ToolSpec, Turn
+import pytest
+from contract import BudgetSpec, RunOutcome, ToolSpec, Turn, require
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool, StructuredTool
@@ -21,6 +22,16 @@ from actguard_langchain.testing import ScriptedChatModel, answer, tool_call
 HAS_LANGCHAIN_V1 = importlib.util.find_spec("langchain") is not None and (
     importlib.util.find_spec("langchain.agents") is not None
 )
+
+
+def require_langchain_v1() -> None:
+    """Skip the calling test module below langchain 1.0: ActGuardMiddleware needs ``create_agent``, tested in the
+    lowest-v1 and latest sessions (the lowest session has langchain-core 0.3 alone)."""
+    import langchain_core
+
+    if int(langchain_core.__version__.split(".")[0]) < 1:
+        pytest.skip("ActGuardMiddleware needs langchain >= 1.0 (create_agent)", allow_module_level=True)
+    require("langchain.agents")
 
 
 def script(turns: list[Turn]) -> list[AIMessage]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from contract import require
 
-core = require("langchain_core")
+require("langchain_core")
+
+from langchain_harness import require_langchain_v1  # noqa: E402
+
+require_langchain_v1()
 
 import pytest  # noqa: E402
 
-if int(core.__version__.split(".")[0]) < 1:
-    pytest.skip(
-        "ActGuardMiddleware needs langchain >= 1.0 (tested in the lowest-v1 and latest sessions)",
-        allow_module_level=True,
-    )
-require("langchain.agents")
 require("langgraph.checkpoint.memory")
 
 import asyncio  # noqa: E402

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from contract import require
 
-core = require("langchain_core")
+require("langchain_core")
 
-import pytest  # noqa: E402
+from langchain_harness import require_langchain_v1  # noqa: E402
 
-if int(core.__version__.split(".")[0]) < 1:
-    pytest.skip(
-        "ActGuardMiddleware needs langchain >= 1.0 (create_agent); the lowest session tests langchain-core 0.3",
-        allow_module_level=True,
-    )
-require("langchain.agents")
+require_langchain_v1()
+
 
 from typing import Any  # noqa: E402
 
