@@ -15,8 +15,6 @@ named in events); what it passes on to the caller's guard is reported as ``charg
 
 from __future__ import annotations
 
-import contextlib
-
 from actguard import BudgetGuard, LLMUsage, current_budget
 from actguard.budget import metering
 
@@ -55,10 +53,9 @@ class ModelCall:
         self.mark = metering.mark()
 
     def close(self) -> None:
-        """Leave the call's scope (a no-op where LangChain ended the call in another context)."""
+        """Leave the call's scope (also where LangChain ends the call in another context: a guard leaves cleanly)."""
         if self.owner:
-            with contextlib.suppress(ValueError, RuntimeError):
-                self.scope.__exit__(None, None, None)
+            self.scope.__exit__(None, None, None)
 
     def settle(self, reported: list[tuple[LLMUsage, str | None]], output: object = None) -> None:
         """Charge the call to the run's budget and, unless an SDK meter did already, to the caller's guard.
