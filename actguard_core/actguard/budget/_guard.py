@@ -781,52 +781,21 @@ class BudgetGuard:
         details = usage[_DETAILS_AT:] != _NO_DETAILS  # most calls have no separately billed details: skip them
         usd = price._cost(usage, details) if price is not None else None
         result: float | None = None
-        listening = bool(reporting._sinks)  # build the event only when someone listens
-        lead: BudgetGuard | None = None  # the guard the event is about: the first one not internal to an adapter
-        lead_usd: float | None = None
-        names: list[str | None] = []
+        # What each guard charged (None: it had this call_id already), kept only when someone listens for events.
+        charges: list[tuple[BudgetGuard, float | None]] | None = [] if reporting._sinks else None
         guard: BudgetGuard | None = self
         while guard is not None:
             charged = guard._charge(usage, usd, call_id, details)
             if guard is self:
                 result = charged
-            if listening and not guard._internal:
-                if lead is None:
-                    lead, lead_usd = guard, charged
-                if charged is not None:
-                    names.append(guard.name)
+            if charges is not None:
+                charges.append((guard, charged))
             guard = guard._parent
-        if lead is not None and lead_usd is not None:
-            lead._emit_recorded(usage, call_id, lead_usd, names, reported)
+        if charges:
+            _emit_recorded(usage, call_id, charges, reported)
         if result is None:  # already recorded under this call_id
             return 0.0 if usd is None else usd
         return result
-
-    def _emit_recorded(
-        self, usage: LLMUsage, call_id: str | None, usd: float, names: list[str | None], reported: bool
-    ) -> None:
-        emit(
-            "budget",
-            "llm_call",
-            "charged" if reported else "recorded",
-            user_id=self.user_id,
-            payload={
-                "guard": self.name,
-                "guards": names,
-                "model": usage.model,
-                "provider": usage.provider,
-                "call_id": call_id,
-                "usd": usd,
-                "input_tokens": usage.input_tokens,
-                "cached_input_tokens": usage.cached_input_tokens,
-                "cache_write_tokens": usage.cache_write_tokens,
-                "output_tokens": usage.output_tokens,
-                "reasoning_tokens": usage.reasoning_tokens,
-                **{name: getattr(usage, name) for name in BILLED_DETAILS},
-                "usd_used": self._ledger.usd,
-                "tokens_used": self._ledger.tokens,
-            },
-        )
 
     def has_recorded(self, call_id: str) -> bool:
         """Whether this guard charged a call under ``call_id`` (among the newest calls it remembers)."""
@@ -941,3 +910,36 @@ class BudgetGuard:
             f"BudgetGuard(user_id={self.user_id!r}, usd_limit={self.usd_limit!r}, token_limit={self.token_limit!r}, "
             f"usd_used={self.usd_used:.6f}, tokens_used={self.tokens_used})"
         )
+
+
+def _emit_recorded(
+    usage: LLMUsage, call_id: str | None, charges: list[tuple[BudgetGuard, float | None]], reported: bool
+) -> None:
+    """One event for one record: about the first guard of the chain the user can see (not an adapter's internal
+    one), naming every such guard it charged; nothing when that guard had the call already."""
+    visible = [(guard, charged) for guard, charged in charges if not guard._internal]
+    if not visible or visible[0][1] is None:
+        return
+    lead, usd = visible[0]
+    emit(
+        "budget",
+        "llm_call",
+        "charged" if reported else "recorded",
+        user_id=lead.user_id,
+        payload={
+            "guard": lead.name,
+            "guards": [guard.name for guard, charged in visible if charged is not None],
+            "model": usage.model,
+            "provider": usage.provider,
+            "call_id": call_id,
+            "usd": usd,
+            "input_tokens": usage.input_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            **{name: getattr(usage, name) for name in BILLED_DETAILS},
+            "usd_used": lead._ledger.usd,
+            "tokens_used": lead._ledger.tokens,
+        },
+    )
