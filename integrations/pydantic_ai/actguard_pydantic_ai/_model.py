@@ -67,7 +67,8 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
             ``store``), as for the capability.
 
     Raises:
-        ConfigError: for any argument :class:`~actguard.BudgetGuard` refuses (checked now), or a pydantic-ai
+        ConfigError: ``wrapped`` is not a model or a model name, any argument :class:`~actguard.BudgetGuard`
+            refuses (checked now), or a pydantic-ai
             release that no longer tells a model which run a request belongs to.
     """
 
@@ -84,6 +85,11 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
         max_runs: int = 1000,
         **budget_options: Any,
     ) -> None:
+        if not isinstance(wrapped, (Model, str)):
+            raise ConfigError(
+                f"ActGuardModel(wrapped=...) must be a pydantic-ai Model or a model name such as 'openai:gpt-4o', "
+                f"got {wrapped!r}"
+            )
         if current_run_context is None:  # pragma: no cover - no such release yet
             raise ConfigError(
                 "ActGuardModel cannot tell which run a request belongs to in this pydantic-ai release: "

@@ -54,6 +54,12 @@ def test_bad_arguments_raise_config_error_now(kwargs: dict[str, Any]) -> None:
         ActGuardModel(ScriptedModel([]), **kwargs)
 
 
+@pytest.mark.parametrize("wrapped", [None, 123, Agent])
+def test_actguard_model_refuses_what_is_not_a_model_naming_the_argument(wrapped: Any) -> None:
+    with pytest.raises(ConfigError, match=r"ActGuardModel\(wrapped=\.\.\.\) must be a pydantic-ai Model"):
+        ActGuardModel(wrapped)
+
+
 def test_each_run_gets_its_own_budget_readable_by_result_and_run_id(via: str) -> None:
     script = [step for i in range(3) for step in (tool_call("search", {"query": "a"}, input_tokens=10 * (i + 1)), "ok")]
     agent, guard = guarded(via, ScriptedModel(script), tools=[search], user_id="alice", token_limit=10_000)
