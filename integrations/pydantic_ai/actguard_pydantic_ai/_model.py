@@ -68,8 +68,8 @@ class ActGuardModel(PerRunBudgets, WrapperModel):
 
     Raises:
         ConfigError: ``wrapped`` is not a model or a model name, any argument :class:`~actguard.BudgetGuard`
-            refuses (checked now), or a pydantic-ai
-            release that no longer tells a model which run a request belongs to.
+            refuses (checked now), or a pydantic-ai release that no longer tells a model which run a request
+            belongs to.
     """
 
     runs: RunBudgets
